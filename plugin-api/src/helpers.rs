@@ -1,0 +1,168 @@
+//! Pure helpers every adapter needs: numbers and timestamps from exchange strings (absent stays
+//! absent), unified symbols, and a first look at a body before serde sees it.
+
+use crate::PluginError;
+
+/// ccxt-style unified symbol: `BTC/USDT:USDT`, inverse `BTC/USD:BTC`.
+pub fn unified_symbol(base: &str, quote: &str, settle: &str) -> String {
+    let mut s = String::with_capacity(base.len() + quote.len() + settle.len() + 2);
+    s.push_str(base);
+    s.push('/');
+    s.push_str(quote);
+    s.push(':');
+    s.push_str(settle);
+    s
+}
+
+/// A decimal number from an exchange string. Empty or whitespace is absent (`None`); text that is
+/// not a finite number is absent too. "0" stays `Some(0.0)`: whether a zero means "absent" is the
+/// adapter's call, made where it knows the exchange's convention.
+pub fn decimal(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    t.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Like [`decimal`], but a value of exactly zero is absent. For fields where the exchange writes
+/// 0 for "not applicable" (Binance `nextFundingTime` on delivery contracts).
+pub fn nonzero_decimal(s: &str) -> Option<f64> {
+    decimal(s).filter(|v| *v != 0.0)
+}
+
+/// Unix-ms timestamp from an exchange string; empty, unparsable or `<= 0` is absent.
+pub fn timestamp_ms(s: &str) -> Option<i64> {
+    s.trim().parse::<i64>().ok().filter(|v| *v > 0)
+}
+
+/// Checks a body before JSON parsing and returns a classified error for the common failures:
+/// empty, an HTML error page, or not JSON at all. `tag` names the request.
+pub fn check_json_body(body: &[u8], tag: &str) -> Result<(), PluginError> {
+    let first = body.iter().copied().find(|b| !b.is_ascii_whitespace());
+    match first {
+        None => Err(PluginError::parse(tag, "empty response body")),
+        Some(b'{') | Some(b'[') => Ok(()),
+        Some(b'<') => Err(PluginError::parse(
+            tag,
+            format!("HTML instead of JSON: {}", snippet(body)),
+        )),
+        Some(_) => Err(PluginError::parse(
+            tag,
+            format!("not JSON: {}", snippet(body)),
+        )),
+    }
+}
+
+/// The first 120 characters of a body, for error messages.
+pub fn snippet(body: &[u8]) -> String {
+    const MAX: usize = 120;
+    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if body.len() > MAX {
+        format!("{}…", one_line.trim())
+    } else {
+        one_line.trim().to_owned()
+    }
+}
+
+/// Hours between two timestamps, if both are present and the later is after the earlier.
+pub fn hours_between(earlier_ms: i64, later_ms: i64) -> Option<f64> {
+    (later_ms > earlier_ms).then(|| (later_ms - earlier_ms) as f64 / 3_600_000.0)
+}
+
+/// Serde helpers: exchange JSON writes numbers as strings, numbers, or empty strings.
+pub mod de {
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum StrOrNum<'a> {
+        Str(&'a str),
+        Owned(String),
+        Num(f64),
+        Int(i64),
+        Null,
+    }
+
+    /// `"1.5"`, `1.5`, `""`, `null` or missing → `Option<f64>` (empty and null are `None`).
+    pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Ok(match Option::<StrOrNum<'de>>::deserialize(d)? {
+            None | Some(StrOrNum::Null) => None,
+            Some(StrOrNum::Str(s)) => super::decimal(s),
+            Some(StrOrNum::Owned(s)) => super::decimal(&s),
+            Some(StrOrNum::Num(n)) => Some(n).filter(|v| v.is_finite()),
+            Some(StrOrNum::Int(n)) => Some(n as f64),
+        })
+    }
+
+    /// `"1700000000000"`, `1700000000000`, `""`, `0` or missing → `Option<i64>` (0 is `None`).
+    pub fn opt_ts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Ok(match Option::<StrOrNum<'de>>::deserialize(d)? {
+            None | Some(StrOrNum::Null) => None,
+            Some(StrOrNum::Str(s)) => super::timestamp_ms(s),
+            Some(StrOrNum::Owned(s)) => super::timestamp_ms(&s),
+            Some(StrOrNum::Int(n)) => Some(n).filter(|v| *v > 0),
+            Some(StrOrNum::Num(n)) => Some(n as i64).filter(|v| *v > 0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_keep_absent_absent() {
+        let cases: &[(&str, Option<f64>)] = &[
+            ("1.5", Some(1.5)),
+            ("0.00000000", Some(0.0)),
+            ("", None),
+            ("  ", None),
+            ("abc", None),
+            ("NaN", None),
+            ("inf", None),
+            ("-0.0001", Some(-0.0001)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(decimal(input), *want, "input {input:?}");
+        }
+        assert_eq!(nonzero_decimal("0.00000000"), None);
+        assert_eq!(nonzero_decimal("0.1"), Some(0.1));
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp_ms("1703116800000"), Some(1_703_116_800_000));
+        assert_eq!(timestamp_ms("0"), None);
+        assert_eq!(timestamp_ms(""), None);
+        assert_eq!(timestamp_ms("x"), None);
+        assert_eq!(
+            hours_between(1_703_088_000_000, 1_703_116_800_000),
+            Some(8.0)
+        );
+        assert_eq!(hours_between(5, 5), None);
+    }
+
+    #[test]
+    fn body_checks_classify() {
+        assert!(check_json_body(b"  {\"a\":1}", "t").is_ok());
+        assert!(check_json_body(b"[]", "t").is_ok());
+        let e = check_json_body(b"", "t").unwrap_err();
+        assert_eq!(e.class, crate::ErrorClass::PARSE);
+        let e =
+            check_json_body(b"<html><body>502 Bad Gateway</body></html>", "tickers").unwrap_err();
+        assert!(e.message.contains("HTML"), "{}", e.message);
+        assert_eq!(e.request_tag.as_str(), "tickers");
+        assert!(check_json_body(b"Service Unavailable", "t").is_err());
+    }
+
+    #[test]
+    fn symbols() {
+        assert_eq!(unified_symbol("BTC", "USDT", "USDT"), "BTC/USDT:USDT");
+        assert_eq!(unified_symbol("BTC", "USD", "BTC"), "BTC/USD:BTC");
+    }
+}
