@@ -1,1 +1,14 @@
-//! placeholder
+//! futures-collector host: loads exchange plugins, polls exchanges concurrently, merges and
+//! normalizes records, and writes them to a sink. The binary (`main.rs`) is a thin CLI over this
+//! library so integration tests can run the same code in-process.
+
+pub mod config;
+pub mod duration;
+pub mod http;
+pub mod message;
+pub mod plugins;
+pub mod record_store;
+pub mod sink;
+pub mod supervisor;
+pub mod telemetry;
+pub mod worker;

@@ -1,1 +1,154 @@
-fn main() {}
+//! The `futures-collector` command line: `run`, `plugins`, `schema`. Owns argument parsing,
+//! signal handling and exit codes; everything else lives in the library.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use futures_collector::{
+    config::Config,
+    plugins::{load_plugin, plugin_files},
+    telemetry::{self, LogFormat},
+};
+
+/// Collects perpetual-futures tickers and funding rates from many exchanges through plugins.
+#[derive(Parser)]
+#[command(name = "futures-collector", version)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "pretty")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the collector.
+    Run {
+        /// Config file (TOML). Relative paths inside it resolve against its folder.
+        #[arg(long, default_value = "config/default.toml")]
+        config: PathBuf,
+    },
+    /// Load every plugin file in a directory and print what each is, or why it cannot load.
+    Plugins {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Print a JSON Schema.
+    Schema {
+        #[arg(value_enum)]
+        which: SchemaKind,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SchemaKind {
+    /// One output record (schemas/records.schema.json).
+    Records,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => {
+            telemetry::init(cli.log_format);
+            match run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Plugins { dir } => list_plugins(&dir),
+        Command::Schema { which: SchemaKind::Records } => {
+            print!("{}", futures_collector::message::records_schema_text());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn run(config_path: PathBuf) -> anyhow::Result<()> {
+    let config = Config::load(&config_path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let summary = futures_collector::supervisor::run(config, shutdown_signal()).await?;
+        tracing::debug!(?summary, "run finished");
+        Ok(())
+    })
+}
+
+/// Resolves on the first SIGINT or SIGTERM; a second one exits at once.
+async fn shutdown_signal() {
+    wait_for_signal().await;
+    tokio::spawn(async {
+        wait_for_signal().await;
+        eprintln!("second signal: exiting without waiting");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn list_plugins(dir: &std::path::Path) -> ExitCode {
+    let files = match plugin_files(dir) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("error: cannot read plugin directory {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if files.is_empty() {
+        println!("no plugin files (*.{}) in {}", futures_collector::plugins::PLUGIN_EXTENSION, dir.display());
+        return ExitCode::SUCCESS;
+    }
+    let mut failures = 0;
+    for file in files {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match load_plugin(&file) {
+            Ok(plugin) => {
+                let info = &plugin.info;
+                let kinds: Vec<String> = info.kinds.iter().map(|k| format!("{}/{}ms", k.name, k.default_interval_ms)).collect();
+                println!(
+                    "{name}: exchange={} version={} interface={} kinds=[{}] base_url={}",
+                    info.exchange_id,
+                    info.plugin_version,
+                    info.interface_version,
+                    kinds.join(", "),
+                    info.default_base_url
+                );
+            }
+            Err(e) => {
+                failures += 1;
+                println!("{name}: ERROR {e}");
+            }
+        }
+    }
+    if failures > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

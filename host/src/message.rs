@@ -1,0 +1,324 @@
+//! The public message format: how a [`Record`] becomes one JSON object, and the JSON Schema of
+//! it (schemas/records.schema.json). One set of borrowed structs drives both, so the schema
+//! cannot drift from the output. Must not change field names: consumers depend on them.
+
+use plugin_api::{IntervalSource, KeyValue, MarketType, Record, RecordKind};
+use schemars::JsonSchema;
+use serde::{ser::SerializeMap, Serialize, Serializer};
+
+/// Fields every record carries.
+#[derive(Serialize, JsonSchema)]
+pub struct Identity<'a> {
+    /// Exchange instance id (`binance`).
+    pub exchange: &'a str,
+    /// Unified symbol, ccxt convention: `BTC/USDT:USDT` (linear), `BTC/USD:BTC` (inverse).
+    pub symbol: &'a str,
+    /// The exchange's own symbol (`BTCUSDT`, `BTC-USDT-SWAP`).
+    pub raw_symbol: &'a str,
+    pub base: &'a str,
+    pub quote: &'a str,
+    pub settle: &'a str,
+    pub market_type: MarketTypeName,
+    /// The exchange's timestamp of the data, Unix milliseconds, or null.
+    pub exchange_ts: Option<i64>,
+    /// When the collector received the response, Unix milliseconds.
+    pub received_ts: i64,
+}
+
+#[derive(Serialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum MarketTypeName {
+    LinearPerpetual,
+    InversePerpetual,
+}
+
+#[derive(Serialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalSourceName {
+    /// The exchange stated the interval for this instrument.
+    Reported,
+    /// Derived from the exchange's funding timestamps.
+    Inferred,
+    /// The exchange's documented default, not confirmed per instrument.
+    Default,
+}
+
+/// A ticker: prices, 24h volume and open interest. Missing values are null, never 0.
+#[derive(Serialize, JsonSchema)]
+pub struct TickerMessage<'a> {
+    #[serde(flatten)]
+    pub id: Identity<'a>,
+    pub last: Option<f64>,
+    pub bid: Option<f64>,
+    pub ask: Option<f64>,
+    pub mark: Option<f64>,
+    pub index: Option<f64>,
+    /// 24h volume in base units.
+    pub volume_24h_base: Option<f64>,
+    /// 24h volume in quote currency.
+    pub volume_24h_quote: Option<f64>,
+    /// Open interest in base units.
+    pub open_interest_base: Option<f64>,
+    /// Open interest in quote currency.
+    pub open_interest_quote: Option<f64>,
+    #[serde(skip_serializing_if = "Extra::is_empty")]
+    pub extra: Extra<'a>,
+}
+
+/// A funding rate. `rate` applies to the period that settles at `next_funding_ts`.
+#[derive(Serialize, JsonSchema)]
+pub struct FundingMessage<'a> {
+    #[serde(flatten)]
+    pub id: Identity<'a>,
+    /// Funding rate of the current period, as a fraction (0.0001 = 0.01%).
+    pub rate: Option<f64>,
+    /// Length of a funding period in hours.
+    pub interval_hours: Option<f64>,
+    /// Where `interval_hours` came from.
+    pub interval_source: Option<IntervalSourceName>,
+    /// When the current period settles, Unix milliseconds.
+    pub next_funding_ts: Option<i64>,
+    /// The exchange's predicted rate for the following period, where it publishes one.
+    pub predicted_rate: Option<f64>,
+    /// `rate` scaled to an 8-hour period: `rate × 8 / interval_hours`.
+    pub rate_8h: Option<f64>,
+    /// `rate × (8760 / interval_hours)`, simple (not compounded).
+    pub rate_annualized: Option<f64>,
+    pub rate_cap: Option<f64>,
+    pub rate_floor: Option<f64>,
+    pub mark: Option<f64>,
+    pub index: Option<f64>,
+    #[serde(skip_serializing_if = "Extra::is_empty")]
+    pub extra: Extra<'a>,
+}
+
+/// An instrument of the exchange's perpetual universe.
+#[derive(Serialize, JsonSchema)]
+pub struct InstrumentMessage<'a> {
+    #[serde(flatten)]
+    pub id: Identity<'a>,
+    /// Base units per contract (linear); USD per contract (inverse).
+    pub contract_size: Option<f64>,
+    pub tick_size: Option<f64>,
+    /// `trading`, `pre_launch`, `halted`, `settling`, `delisted`, or the exchange's word.
+    pub status: Option<&'a str>,
+    /// Funding interval in hours, when the exchange lists it per instrument.
+    pub interval_hours: Option<f64>,
+    pub listing_ts: Option<i64>,
+    pub delisting_ts: Option<i64>,
+    #[serde(skip_serializing_if = "Extra::is_empty")]
+    pub extra: Extra<'a>,
+}
+
+/// One record: `kind` says which of the three shapes it is.
+#[derive(Serialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[schemars(title = "futures-collector record")]
+pub enum RecordMessage<'a> {
+    Instrument(InstrumentMessage<'a>),
+    Ticker(TickerMessage<'a>),
+    Funding(FundingMessage<'a>),
+}
+
+/// Exchange-specific extras as a JSON object of strings.
+pub struct Extra<'a>(pub &'a [KeyValue]);
+
+impl Extra<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Extra<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for kv in self.0 {
+            map.serialize_entry(kv.key.as_str(), kv.value.as_str())?;
+        }
+        map.end()
+    }
+}
+
+impl JsonSchema for Extra<'_> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Extra".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "additionalProperties": { "type": "string" },
+            "description": "Exchange-specific extras (e.g. raw_status); omitted when empty."
+        })
+    }
+}
+
+/// A record whose enumerations hold a value this host does not know (from a newer plugin).
+#[derive(Debug, thiserror::Error)]
+#[error("record for {raw_symbol} has an unknown {field} value {value}")]
+pub struct UnknownValue {
+    pub raw_symbol: String,
+    pub field: &'static str,
+    pub value: u8,
+}
+
+fn unknown(r: &Record, field: &'static str, value: u8) -> UnknownValue {
+    UnknownValue { raw_symbol: r.raw_symbol.to_string(), field, value }
+}
+
+impl<'a> RecordMessage<'a> {
+    /// Borrows a record as its message; fails on enum values this host does not know.
+    pub fn from_record(r: &'a Record) -> Result<Self, UnknownValue> {
+        let market_type = match r.market_type {
+            MarketType::LINEAR_PERPETUAL => MarketTypeName::LinearPerpetual,
+            MarketType::INVERSE_PERPETUAL => MarketTypeName::InversePerpetual,
+            other => return Err(unknown(r, "market_type", other.0)),
+        };
+        let id = Identity {
+            exchange: r.exchange.as_str(),
+            symbol: r.symbol.as_str(),
+            raw_symbol: r.raw_symbol.as_str(),
+            base: r.base.as_str(),
+            quote: r.quote.as_str(),
+            settle: r.settle.as_str(),
+            market_type,
+            exchange_ts: r.exchange_ts.into_option(),
+            received_ts: r.received_ts,
+        };
+        let extra = Extra(r.extra.as_slice());
+        Ok(match r.kind {
+            RecordKind::TICKER => Self::Ticker(TickerMessage {
+                id,
+                last: r.last.into_option(),
+                bid: r.bid.into_option(),
+                ask: r.ask.into_option(),
+                mark: r.mark.into_option(),
+                index: r.index.into_option(),
+                volume_24h_base: r.volume_24h_base.into_option(),
+                volume_24h_quote: r.volume_24h_quote.into_option(),
+                open_interest_base: r.open_interest_base.into_option(),
+                open_interest_quote: r.open_interest_quote.into_option(),
+                extra,
+            }),
+            RecordKind::FUNDING => Self::Funding(FundingMessage {
+                id,
+                rate: r.rate.into_option(),
+                interval_hours: r.interval_hours.into_option(),
+                interval_source: match r.interval_source.into_option() {
+                    None => None,
+                    Some(IntervalSource::REPORTED) => Some(IntervalSourceName::Reported),
+                    Some(IntervalSource::INFERRED) => Some(IntervalSourceName::Inferred),
+                    Some(IntervalSource::DEFAULT) => Some(IntervalSourceName::Default),
+                    Some(other) => return Err(unknown(r, "interval_source", other.0)),
+                },
+                next_funding_ts: r.next_funding_ts.into_option(),
+                predicted_rate: r.predicted_rate.into_option(),
+                rate_8h: r.rate_8h.into_option(),
+                rate_annualized: r.rate_annualized.into_option(),
+                rate_cap: r.rate_cap.into_option(),
+                rate_floor: r.rate_floor.into_option(),
+                mark: r.mark.into_option(),
+                index: r.index.into_option(),
+                extra,
+            }),
+            RecordKind::INSTRUMENT => Self::Instrument(InstrumentMessage {
+                id,
+                contract_size: r.contract_size.into_option(),
+                tick_size: r.tick_size.into_option(),
+                status: r.status.as_ref().map(|s| s.as_str()).into_option(),
+                interval_hours: r.interval_hours.into_option(),
+                listing_ts: r.listing_ts.into_option(),
+                delisting_ts: r.delisting_ts.into_option(),
+                extra,
+            }),
+            other => return Err(unknown(r, "kind", other.0)),
+        })
+    }
+}
+
+/// Appends `record` as one JSON line (with `\n`) to `out`.
+pub fn write_json_line(record: &Record, out: &mut Vec<u8>) -> Result<(), MessageError> {
+    let message = RecordMessage::from_record(record)?;
+    serde_json::to_writer(&mut *out, &message)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error(transparent)]
+    Unknown(#[from] UnknownValue),
+    #[error("cannot serialize record: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The JSON Schema of one record, as checked in at schemas/records.schema.json.
+pub fn records_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(RecordMessage<'static>);
+    serde_json::to_value(&schema).unwrap_or(serde_json::Value::Null)
+}
+
+/// Pretty-printed schema text with a trailing newline (the checked-in file's exact bytes).
+pub fn records_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&records_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_api::abi_stable::std_types::ROption::{RNone, RSome};
+
+    fn funding() -> Record {
+        let mut r = Record::new(RecordKind::FUNDING, "okx", "BTC-USDT-SWAP", "BTC", "USDT", "USDT", MarketType::LINEAR_PERPETUAL, 1_700_000_000_123);
+        r.rate = RSome(0.0001);
+        r.interval_hours = RSome(8.0);
+        r.interval_source = RSome(IntervalSource::INFERRED);
+        r
+    }
+
+    #[test]
+    fn funding_json_has_every_field_and_nulls() {
+        let mut out = Vec::new();
+        write_json_line(&funding(), &mut out).unwrap();
+        assert_eq!(out.last(), Some(&b'\n'));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["kind"], "funding");
+        assert_eq!(v["symbol"], "BTC/USDT:USDT");
+        assert_eq!(v["market_type"], "linear_perpetual");
+        assert_eq!(v["interval_source"], "inferred");
+        assert_eq!(v["rate"], 0.0001);
+        for field in ["predicted_rate", "next_funding_ts", "rate_cap", "exchange_ts", "mark"] {
+            assert!(v[field].is_null(), "{field} should be null: {v}");
+            assert!(v.as_object().unwrap().contains_key(field), "{field} must be present");
+        }
+        assert!(v.get("extra").is_none(), "empty extra is omitted");
+        assert!(v.get("last").is_none(), "ticker fields are not on funding records");
+    }
+
+    #[test]
+    fn unknown_enum_values_are_rejected() {
+        let mut r = funding();
+        r.market_type = MarketType(9);
+        assert!(write_json_line(&r, &mut Vec::new()).unwrap_err().to_string().contains("market_type"));
+        let mut r = funding();
+        r.kind = RecordKind(7);
+        assert!(write_json_line(&r, &mut Vec::new()).is_err());
+        let mut r = funding();
+        r.interval_source = RSome(IntervalSource(5));
+        assert!(write_json_line(&r, &mut Vec::new()).is_err());
+        r.interval_source = RNone;
+        assert!(write_json_line(&r, &mut Vec::new()).is_ok());
+    }
+
+    #[test]
+    fn checked_in_schema_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/records.schema.json");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == records_schema_text(),
+            "schemas/records.schema.json is out of date: run `cargo run -p futures-collector -- schema records > schemas/records.schema.json`"
+        );
+    }
+}
