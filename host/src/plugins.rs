@@ -138,13 +138,29 @@ fn classify_library_error(file: &Path, e: LibraryError) -> LoadError {
         }
         LibraryError::RootModule { .. } => LoadError::Panicked { file, reason: one_line(&e) },
         LibraryError::AbiInstability(_) => {
-            LoadError::Incompatible { file, reason: format!("type layout differs from this host's plugin-api {}: {}", plugin_api::INTERFACE_VERSION, first_chars(&one_line(&e), 300)) }
+            LoadError::Incompatible {
+                file,
+                reason: format!(
+                    "type layout differs from this host's plugin-api {} (rebuild the plugin against it): {}",
+                    plugin_api::INTERFACE_VERSION,
+                    layout_error_summary(&one_line(&e))
+                ),
+            }
         }
         LibraryError::IncompatibleVersionNumber { .. } | LibraryError::ParseVersionError(_) | LibraryError::InvalidAbiHeader(_) | LibraryError::InvalidCAbi { .. } => {
             LoadError::Incompatible { file, reason: one_line(&e) }
         }
         other => LoadError::NotAPlugin { file, reason: one_line(&other) },
     }
+}
+
+/// The `Error:` parts of abi_stable's very long layout report, shortened to one line.
+fn layout_error_summary(report: &str) -> String {
+    let parts: Vec<&str> = report.split("Error:").skip(1).map(|p| p.trim()).collect();
+    if parts.is_empty() {
+        return first_chars(report, 200);
+    }
+    parts.iter().map(|p| first_chars(p, 160)).collect::<Vec<_>>().join("; ")
 }
 
 fn first_chars(s: &str, n: usize) -> String {

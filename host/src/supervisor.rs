@@ -51,8 +51,20 @@ fn log_plugin_event(event: &PluginEvent) {
     }
 }
 
+/// Optional observers of a run (tests, and later the dashboard's event feed).
+#[derive(Debug, Default)]
+pub struct RunOptions {
+    /// Receives every plugin load, failure and removal after start-up.
+    pub plugin_events: Option<mpsc::UnboundedSender<PluginEvent>>,
+}
+
 /// Runs the collector until `shutdown` resolves, then stops gracefully.
 pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<RunSummary, StartError> {
+    run_with(config, RunOptions::default(), shutdown).await
+}
+
+/// [`run`] with observers.
+pub async fn run_with(config: Config, options: RunOptions, shutdown: impl std::future::Future<Output = ()>) -> Result<RunSummary, StartError> {
     let sink = open_sink(&config.sink).await?;
     let client = HttpClient::new()?;
 
@@ -90,6 +102,9 @@ pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>
     background.spawn(async move {
         while let Some(event) = events_rx.recv().await {
             log_plugin_event(&event);
+            if let Some(observer) = &options.plugin_events {
+                let _ = observer.send(event);
+            }
         }
     });
 

@@ -1,0 +1,138 @@
+//! Shared helpers for the integration tests: locate the built plugin `.so` files, start the
+//! exchange emulator, write configs, run the real host in-process, and read its JSONL output.
+//! Owns no assertions about behaviour: the tests in `tests/tests/` do.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+pub use exchange_emulator;
+pub use futures_collector;
+
+/// The built plugin file for a crate's library name (e.g. `fc_plugin_binance`). Cargo puts
+/// dependency cdylibs in `target/<profile>/deps/` and workspace builds in `target/<profile>/`.
+pub fn plugin_path(lib_name: &str) -> PathBuf {
+    let file = format!("{}{lib_name}.{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_EXTENSION);
+    let exe = std::env::current_exe().expect("test binary path");
+    let deps = exe.parent().expect("deps dir").to_path_buf();
+    let candidates = [deps.join(&file), deps.parent().map(|p| p.join(&file)).unwrap_or_default()];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| panic!("{file} not built; looked in {candidates:?} (run `cargo build --workspace` first)"))
+}
+
+/// The three real exchange plugins' library names.
+pub const REAL_PLUGINS: [&str; 3] = ["fc_plugin_binance", "fc_plugin_bybit", "fc_plugin_okx"];
+
+/// Copies a plugin into `dir` the way operators deploy: write a temporary name, then rename.
+pub fn deploy_plugin(lib_name: &str, dir: &Path) -> PathBuf {
+    let src = plugin_path(lib_name);
+    let name = src.file_name().expect("file name").to_owned();
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::copy(&src, &tmp).expect("copy plugin");
+    let dest = dir.join(name);
+    std::fs::rename(&tmp, &dest).expect("rename plugin");
+    dest
+}
+
+/// Reads every JSON line written so far (a partially written last line is ignored).
+pub fn read_records(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// Polls `check` every 50 ms until it returns true or `timeout` passes; returns the elapsed
+/// time on success.
+pub async fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// The record schema compiled for validation.
+pub fn record_validator() -> jsonschema::Validator {
+    let schema = futures_collector::message::records_schema();
+    jsonschema::validator_for(&schema).expect("records schema compiles")
+}
+
+/// A running host in this process, stopped by `stop()`.
+pub struct RunningHost {
+    pub output: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<futures_collector::supervisor::RunSummary, futures_collector::supervisor::StartError>>,
+}
+
+impl RunningHost {
+    /// Starts the host with the TOML `config_text`, written to `dir/collector.toml`.
+    pub fn start(dir: &Path, config_text: &str) -> Self {
+        Self::launch(dir, config_text, None)
+    }
+
+    /// Like [`RunningHost::start`], and forwards plugin events to `events`.
+    pub fn start_with_events(dir: &Path, config_text: &str, events: tokio::sync::mpsc::UnboundedSender<futures_collector::plugins::PluginEvent>) -> Self {
+        Self::launch(dir, config_text, Some(events))
+    }
+
+    fn launch(dir: &Path, config_text: &str, events: Option<tokio::sync::mpsc::UnboundedSender<futures_collector::plugins::PluginEvent>>) -> Self {
+        let config_path = dir.join("collector.toml");
+        std::fs::write(&config_path, config_text).expect("write config");
+        let config = futures_collector::config::Config::load(&config_path).expect("valid config");
+        let output = match &config.sink {
+            futures_collector::config::SinkConfig::Jsonl { path, .. } => path.clone(),
+            _ => dir.join("stdout"),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let options = futures_collector::supervisor::RunOptions { plugin_events: events };
+        let task = tokio::spawn(futures_collector::supervisor::run_with(config, options, async move {
+            let _ = rx.await;
+        }));
+        Self { output, shutdown: Some(tx), task }
+    }
+
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        read_records(&self.output)
+    }
+
+    pub async fn stop(mut self) -> futures_collector::supervisor::RunSummary {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("host stops within 30 s")
+            .expect("host task")
+            .expect("host ran")
+    }
+}
+
+/// Config text for a host writing to `dir/records.jsonl` with plugins from `plugin_dir`, with
+/// one `[exchanges.<id>]` section per entry (`id`, base URL, extra TOML lines).
+pub fn config_text(dir: &Path, plugin_dir: &Path, exchanges: &[(&str, String, &str)]) -> String {
+    let mut text = format!(
+        "[plugins]\ndir = {:?}\nsettle = \"100ms\"\n\n[sink]\ntype = \"jsonl\"\npath = {:?}\n\n[http]\ntimeout = \"2s\"\nretries = 1\nbackoff_base = \"50ms\"\nbackoff_cap = \"200ms\"\n",
+        plugin_dir.display().to_string(),
+        dir.join("records.jsonl").display().to_string()
+    );
+    for (id, base_url, extra) in exchanges {
+        text.push_str(&format!("\n[exchanges.{id}]\nbase_url = {base_url:?}\n{extra}\n"));
+    }
+    text
+}
+
+/// The `futures-collector` binary of this build (`cargo build --workspace` puts it beside the
+/// test binaries' folder).
+pub fn host_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join(format!("futures-collector{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} not built (run `cargo build --workspace` first)", bin.display());
+    bin
+}
