@@ -318,3 +318,20 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod shipped_configs {
+    use super::*;
+
+    /// The configs in config/ parse and name only known exchanges.
+    #[test]
+    fn shipped_configs_are_valid() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
+        for name in ["default.toml", "demo.toml"] {
+            let c = Config::load(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let ids: Vec<&str> = c.exchanges.keys().map(String::as_str).collect();
+            assert_eq!(ids, ["binance", "bybit", "okx"], "{name}");
+            assert!(c.plugins.dir.ends_with("../target/release"), "{name}");
+        }
+    }
+}
