@@ -19,7 +19,6 @@ use plugin_api::{
 use tokio::{
     sync::{mpsc, watch, Mutex, RwLock},
     task::JoinSet,
-    time::MissedTickBehavior,
 };
 
 use crate::{
@@ -203,6 +202,29 @@ fn spawn_kind_tasks(
     tasks
 }
 
+/// Shortest wait before retrying a kind whose whole cycle failed.
+pub const FAILED_CYCLE_RETRY_MIN: Duration = Duration::from_secs(1);
+/// Longest such wait (the kind's own interval caps it too).
+pub const FAILED_CYCLE_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// Retry delay after `streak` failed cycles in a row: 1 s, 2 s, 4 s … capped at 60 s.
+fn failed_cycle_delay(streak: u32) -> Duration {
+    FAILED_CYCLE_RETRY_MIN.saturating_mul(1u32 << streak.saturating_sub(1).min(16)).min(FAILED_CYCLE_RETRY_MAX)
+}
+
+/// What one cycle achieved.
+#[derive(Debug, Default, Clone, Copy)]
+struct CycleOutcome {
+    records: usize,
+    failures: usize,
+}
+
+impl CycleOutcome {
+    fn failed_entirely(&self) -> bool {
+        self.records == 0 && self.failures > 0
+    }
+}
+
 struct KindTask {
     shared: Arc<Shared>,
     http: Arc<ExchangeHttp>,
@@ -221,25 +243,35 @@ impl KindTask {
                 r = ready.wait_for(|ready| *ready) => if r.is_err() { return },
             }
         }
-        let mut ticker = tokio::time::interval(self.period);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut next = tokio::time::Instant::now();
+        let mut failed_streak = 0u32;
         loop {
             tokio::select! {
                 biased;
                 _ = stop.changed() => return,
-                _ = ticker.tick() => {}
+                _ = tokio::time::sleep_until(next) => {}
             }
             if *stop.borrow() {
                 return;
             }
-            self.cycle().await;
+            let started = tokio::time::Instant::now();
+            let outcome = self.cycle().await;
+            next = if outcome.failed_entirely() {
+                // Nothing came back: try again soon (growing delay), never only after a long
+                // interval such as the hourly instruments refresh.
+                failed_streak = failed_streak.saturating_add(1);
+                tokio::time::Instant::now() + failed_cycle_delay(failed_streak).min(self.period)
+            } else {
+                failed_streak = 0;
+                (started + self.period).max(tokio::time::Instant::now())
+            };
         }
     }
 
     /// One collection cycle of this kind. Failures are logged here and never propagate.
-    async fn cycle(&self) {
+    async fn cycle(&self) -> CycleOutcome {
         let exchange = self.shared.spec.instance_id.as_str();
-        let Some(plugin) = self.shared.current_plugin() else { return };
+        let Some(plugin) = self.shared.current_plugin() else { return CycleOutcome::default() };
         let instruments = Arc::clone(&*self.shared.instruments.read().await);
         let options: Vec<KeyValueRef<'_>> = self
             .shared
@@ -260,8 +292,8 @@ impl KindTask {
         let mut round: Vec<HttpRequest> = match plugin.build_requests(&self.kind, &ctx) {
             Ok(requests) => requests.into_iter().collect(),
             Err(e) => {
-                tracing::warn!(exchange, kind = %self.kind, error = %e, "plugin could not build requests");
-                return;
+                tracing::warn!(exchange = %exchange, kind = %self.kind, error = %e, "plugin could not build requests");
+                return CycleOutcome { records: 0, failures: 1 };
             }
         };
         let started = tokio::time::Instant::now();
@@ -278,7 +310,7 @@ impl KindTask {
                     Ok(response) => answered.push((request, response)),
                     Err(e) => {
                         failures += 1;
-                        tracing::warn!(exchange, kind = %self.kind, tag = %request.tag, path = %request.path, error = %e, "request failed");
+                        tracing::warn!(exchange = %exchange, kind = %self.kind, tag = %request.tag, path = %request.path, error = %e, "request failed");
                     }
                 }
             }
@@ -302,17 +334,17 @@ impl KindTask {
             }
             let out = plugin.parse(&self.kind, &responses, &ctx);
             for warning in out.warnings.iter() {
-                tracing::warn!(exchange, kind = %self.kind, warning = %warning, "plugin warning");
+                tracing::warn!(exchange = %exchange, kind = %self.kind, warning = %warning, "plugin warning");
             }
             for error in out.errors.iter() {
                 failures += 1;
-                tracing::warn!(exchange, kind = %self.kind, error = %error, "response rejected by plugin");
+                tracing::warn!(exchange = %exchange, kind = %self.kind, error = %error, "response rejected by plugin");
             }
             records.extend(out.records);
             round = out.next_requests.into_iter().collect();
             pages += 1;
             if pages >= self.shared.spec.http.max_pages && !round.is_empty() {
-                tracing::warn!(exchange, kind = %self.kind, pages, "stopped following pages at http.max_pages");
+                tracing::warn!(exchange = %exchange, kind = %self.kind, pages, "stopped following pages at http.max_pages");
                 failures += 1;
                 break;
             }
@@ -329,13 +361,14 @@ impl KindTask {
             let keep: HashSet<&str> = instruments.iter().map(|r| r.raw_symbol.as_str()).collect();
             self.shared.store.lock().await.retain_symbols(&keep);
         }
-        tracing::debug!(exchange, kind = %self.kind, requests = requests_done, failures, records = parsed, elapsed_ms = started.elapsed().as_millis() as u64, "cycle done");
+        tracing::debug!(exchange = %exchange, kind = %self.kind, requests = requests_done, failures, records = parsed, elapsed_ms = started.elapsed().as_millis() as u64, "cycle done");
         if !out.is_empty() {
             let batch = Batch { exchange: exchange.to_owned(), kind: self.kind.clone(), records: out };
             if self.shared.sink.send(batch).await.is_err() {
-                tracing::error!(exchange, kind = %self.kind, "sink is gone; records of this cycle lost");
+                tracing::error!(exchange = %exchange, kind = %self.kind, "sink is gone; records of this cycle lost");
             }
         }
+        CycleOutcome { records: parsed, failures }
     }
 
     /// Replaces the instrument snapshot after a complete cycle; after a partial one, only adds
@@ -362,7 +395,7 @@ impl KindTask {
         let first = !*self.shared.instruments_ready.borrow();
         self.shared.instruments_ready.send_replace(true);
         if first {
-            tracing::info!(exchange, instruments = count, "instruments loaded");
+            tracing::info!(exchange = %exchange, instruments = count, "instruments loaded");
         }
     }
 }

@@ -1,0 +1,204 @@
+//! Serde wire types for the OKX v5 public endpoints this plugin reads.
+//!
+//! Owns: the shape of each response body (the `{code, msg, data: [...]}` envelope and its rows),
+//! field names as OKX spells them, and which fields are required (a row without `instId` is the
+//! wrong shape, hence a `PARSE` error). Strings borrow from the response body (`Cow` falls back
+//! to an owned copy only for JSON escapes); numbers and timestamps go through plugin-api's
+//! `opt_f64`/`opt_ts`, so `""`, `null` and a missing field stay `None`. Unknown fields are
+//! ignored: OKX adds fields without notice.
+//! Must not: interpret values (status words, contract types, conversions): that is `parse`'s job.
+
+use std::{borrow::Cow, fmt};
+
+use plugin_api::helpers::de::{opt_f64, opt_ts};
+use serde::{
+    de::{self, Visitor},
+    Deserialize, Deserializer,
+};
+
+/// A string borrowed from the response body when it has no escapes.
+pub type Str<'a> = Cow<'a, str>;
+
+/// Every OKX v5 REST body: `code` `"0"` is success, anything else an error with `msg`.
+#[derive(Debug, Deserialize)]
+pub struct Envelope<T> {
+    #[serde(default, deserialize_with = "opt_code")]
+    pub code: Option<String>,
+    /// Absent on some error bodies; required (an array) on success.
+    pub data: Option<Vec<T>>,
+}
+
+/// Only `code` and `msg`, whatever `data` holds: used to classify bodies that do not fit
+/// [`Envelope`] (error envelopes with an object `data`, garbage with a valid head).
+#[derive(Debug, Deserialize)]
+pub struct EnvelopeHead {
+    #[serde(default, deserialize_with = "opt_code")]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub msg: Option<String>,
+}
+
+/// `"51001"` or `51001` (OKX writes strings; a number is accepted too) → `Some("51001")`.
+fn opt_code<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct CodeVisitor;
+
+    impl<'de> Visitor<'de> for CodeVisitor {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an OKX code (string or integer)")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.trim().to_owned()))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    d.deserialize_any(CodeVisitor)
+}
+
+/// One row of `GET /api/v5/public/instruments?instType=SWAP`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstrumentRow<'a> {
+    #[serde(borrow)]
+    pub inst_id: Str<'a>,
+    /// `SWAP` (the request asks for nothing else).
+    #[serde(borrow, default)]
+    pub inst_type: Str<'a>,
+    /// `BTC-USDT`, `BTC-USD`: also the index name.
+    #[serde(borrow, default)]
+    pub inst_family: Str<'a>,
+    /// Underlying, same as `instFamily` for swaps (older field).
+    #[serde(borrow, default)]
+    pub uly: Str<'a>,
+    /// `linear` or `inverse`; `""` on a listing announced but not yet configured.
+    #[serde(borrow, default)]
+    pub ct_type: Str<'a>,
+    /// Contract value, in `ctValCcy` (base coin for linear, USD for inverse).
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub ct_val: Option<f64>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub ct_mult: Option<f64>,
+    #[serde(borrow, default)]
+    pub ct_val_ccy: Str<'a>,
+    #[serde(borrow, default)]
+    pub settle_ccy: Str<'a>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub tick_sz: Option<f64>,
+    /// `live`, `suspend`, `preopen`, `expired`, `test`.
+    #[serde(borrow, default)]
+    pub state: Str<'a>,
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub list_time: Option<i64>,
+    /// For swaps: the announced delisting time, `""` when none.
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub exp_time: Option<i64>,
+}
+
+/// One row of `GET /api/v5/market/tickers?instType=SWAP`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TickerRow<'a> {
+    #[serde(borrow)]
+    pub inst_id: Str<'a>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub last: Option<f64>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub bid_px: Option<f64>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub ask_px: Option<f64>,
+    /// 24h volume in contracts (derivatives).
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub vol24h: Option<f64>,
+    /// 24h volume in base currency (derivatives).
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub vol_ccy24h: Option<f64>,
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub ts: Option<i64>,
+}
+
+/// One row of `GET /api/v5/public/mark-price?instType=SWAP`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkPriceRow<'a> {
+    #[serde(borrow)]
+    pub inst_id: Str<'a>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub mark_px: Option<f64>,
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub ts: Option<i64>,
+}
+
+/// One row of `GET /api/v5/public/open-interest?instType=SWAP`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenInterestRow<'a> {
+    #[serde(borrow)]
+    pub inst_id: Str<'a>,
+    /// Open interest in contracts.
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub oi: Option<f64>,
+    /// Open interest in base currency.
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub oi_ccy: Option<f64>,
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub ts: Option<i64>,
+}
+
+/// One row of `GET /api/v5/market/index-tickers?quoteCcy=...`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexTickerRow<'a> {
+    /// The index name, e.g. `BTC-USDT`: a swap's `instFamily`.
+    #[serde(borrow)]
+    pub inst_id: Str<'a>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub idx_px: Option<f64>,
+}
+
+/// One row of `GET /api/v5/public/funding-rate?instId=...`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FundingRow<'a> {
+    #[serde(borrow)]
+    pub inst_id: Str<'a>,
+    /// Rate of the current period, settled at `fundingTime`.
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub funding_rate: Option<f64>,
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub funding_time: Option<i64>,
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub next_funding_time: Option<i64>,
+    /// Forecast for the period after the current one; `""` when OKX gives none.
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub next_funding_rate: Option<f64>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub max_funding_rate: Option<f64>,
+    #[serde(default, deserialize_with = "opt_f64")]
+    pub min_funding_rate: Option<f64>,
+    /// `current_period` or `next_period`.
+    #[serde(borrow, default)]
+    pub method: Str<'a>,
+    /// `processing` or `settled`.
+    #[serde(borrow, default)]
+    pub sett_state: Str<'a>,
+    #[serde(default, deserialize_with = "opt_ts")]
+    pub ts: Option<i64>,
+}
