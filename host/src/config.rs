@@ -42,7 +42,10 @@ pub const DEFAULT_PLUGIN_SETTLE: Duration = Duration::from_millis(200);
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("invalid config file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -199,14 +202,21 @@ impl Config {
     /// Reads, parses and checks a TOML config file; relative paths are resolved against the
     /// file's folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
-        Self::from_toml_str(&text, &base).map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })
+        Self::from_toml_str(&text, &base).map_err(|message| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        })
     }
 
     /// Parses a TOML document; `base_dir` anchors relative paths.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Self, String> {
-        let mut config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
         config.check()?;
         config.resolve_paths(base_dir);
         Ok(config)
@@ -220,27 +230,44 @@ impl Config {
             problems.push("http.timeout: must be greater than zero".to_owned());
         }
         if !(h.rate_limit_share > 0.0 && h.rate_limit_share <= 1.0) {
-            problems.push(format!("http.rate_limit_share: {} is not in (0, 1]", h.rate_limit_share));
+            problems.push(format!(
+                "http.rate_limit_share: {} is not in (0, 1]",
+                h.rate_limit_share
+            ));
         }
         if h.max_in_flight == 0 {
             problems.push("http.max_in_flight: must be at least 1".to_owned());
         }
         if h.max_body_bytes < 1024 {
-            problems.push(format!("http.max_body_bytes: {} is below 1024", h.max_body_bytes));
+            problems.push(format!(
+                "http.max_body_bytes: {} is below 1024",
+                h.max_body_bytes
+            ));
         }
         if h.backoff_base.0 > h.backoff_cap.0 {
-            problems.push(format!("http.backoff_base: {} is above http.backoff_cap {}", h.backoff_base, h.backoff_cap));
+            problems.push(format!(
+                "http.backoff_base: {} is above http.backoff_cap {}",
+                h.backoff_base, h.backoff_cap
+            ));
         }
         if self.sink.queue_batches() == 0 {
             problems.push("sink.queue_batches: must be at least 1".to_owned());
         }
         for (id, ex) in &self.exchanges {
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                problems.push(format!("exchanges.{id}: ids use letters, digits, '-' and '_' only"));
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                problems.push(format!(
+                    "exchanges.{id}: ids use letters, digits, '-' and '_' only"
+                ));
             }
             if let Some(url) = &ex.base_url {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    problems.push(format!("exchanges.{id}.base_url: {url:?} is not an http(s) URL"));
+                    problems.push(format!(
+                        "exchanges.{id}.base_url: {url:?} is not an http(s) URL"
+                    ));
                 }
             }
         }
@@ -291,7 +318,13 @@ mod tests {
         let c = Config::from_toml_str(MINIMAL, Path::new("/etc/fc")).unwrap();
         assert_eq!(c.plugins.dir, PathBuf::from("/etc/fc/plugins"));
         assert!(c.plugins.watch);
-        assert_eq!(c.sink, SinkConfig::Jsonl { path: "/etc/fc/data/records.jsonl".into(), queue_batches: DEFAULT_SINK_QUEUE_BATCHES });
+        assert_eq!(
+            c.sink,
+            SinkConfig::Jsonl {
+                path: "/etc/fc/data/records.jsonl".into(),
+                queue_batches: DEFAULT_SINK_QUEUE_BATCHES
+            }
+        );
         assert_eq!(c.http, HttpConfig::default());
         let b = &c.exchanges["binance"];
         assert!(b.enabled);
@@ -303,13 +336,34 @@ mod tests {
     #[test]
     fn rejects_bad_configs_naming_the_key() {
         let cases = [
-            (MINIMAL.replace("tickers = \"5s\"", "tickers = \"0s\""), "tickers"),
-            (MINIMAL.replace("tickers = \"5s\"", "tickers = \"fast\""), "tickers"),
-            (MINIMAL.replace("[plugins]", "[plugins]\ncolour = \"blue\""), "colour"),
-            (MINIMAL.replace("type = \"jsonl\"", "type = \"kafka\""), "kafka"),
-            (MINIMAL.replace("http://127.0.0.1:9000/binance", "ftp://x"), "exchanges.binance.base_url"),
-            (format!("{MINIMAL}\n[http]\nrate_limit_share = 1.5"), "http.rate_limit_share"),
-            (format!("{MINIMAL}\n[http]\nbackoff_base = \"10s\"\nbackoff_cap = \"1s\""), "http.backoff_base"),
+            (
+                MINIMAL.replace("tickers = \"5s\"", "tickers = \"0s\""),
+                "tickers",
+            ),
+            (
+                MINIMAL.replace("tickers = \"5s\"", "tickers = \"fast\""),
+                "tickers",
+            ),
+            (
+                MINIMAL.replace("[plugins]", "[plugins]\ncolour = \"blue\""),
+                "colour",
+            ),
+            (
+                MINIMAL.replace("type = \"jsonl\"", "type = \"kafka\""),
+                "kafka",
+            ),
+            (
+                MINIMAL.replace("http://127.0.0.1:9000/binance", "ftp://x"),
+                "exchanges.binance.base_url",
+            ),
+            (
+                format!("{MINIMAL}\n[http]\nrate_limit_share = 1.5"),
+                "http.rate_limit_share",
+            ),
+            (
+                format!("{MINIMAL}\n[http]\nbackoff_base = \"10s\"\nbackoff_cap = \"1s\""),
+                "http.backoff_base",
+            ),
             (MINIMAL.replace("[sink]", "[sink\n"), "TOML parse error"),
         ];
         for (text, needle) in cases {

@@ -10,7 +10,9 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 pub struct ConfigDuration(pub Duration);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {reason} (use e.g. \"500ms\", \"5s\", \"1m\", \"1h\", \"1d\")")]
+#[error(
+    "invalid duration {input:?}: {reason} (use e.g. \"500ms\", \"5s\", \"1m\", \"1h\", \"1d\")"
+)]
 pub struct DurationError {
     input: String,
     reason: &'static str,
@@ -20,9 +22,14 @@ impl FromStr for ConfigDuration {
     type Err = DurationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| DurationError { input: s.to_owned(), reason };
+        let err = |reason| DurationError {
+            input: s.to_owned(),
+            reason,
+        };
         let t = s.trim();
-        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(|| err("missing unit"))?;
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| err("missing unit"))?;
         let (number, unit) = t.split_at(split);
         let value: f64 = number.parse().map_err(|_| err("not a number"))?;
         let millis_per_unit = match unit.trim() {
@@ -34,17 +41,24 @@ impl FromStr for ConfigDuration {
             _ => return Err(err("unknown unit")),
         };
         let millis = value * millis_per_unit;
-        if !millis.is_finite() || millis < 0.0 || millis > 1e13 {
+        if !millis.is_finite() || !(0.0..=1e13).contains(&millis) {
             return Err(err("out of range"));
         }
-        Ok(Self(Duration::from_micros((millis * 1000.0).round() as u64)))
+        Ok(Self(
+            Duration::from_micros((millis * 1000.0).round() as u64),
+        ))
     }
 }
 
 impl fmt::Display for ConfigDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        const UNITS: [(u128, &str); 4] = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+        const UNITS: [(u128, &str); 4] = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
         for (size, unit) in UNITS {
             if ms >= size && ms % size == 0 {
                 return write!(f, "{}{unit}", ms / size);
@@ -93,7 +107,9 @@ impl<'de> Deserialize<'de> for PollInterval {
         }
         let parsed: ConfigDuration = s.parse().map_err(de::Error::custom)?;
         if parsed.0.is_zero() {
-            return Err(de::Error::custom(format!("interval {s:?} must be greater than zero (or \"off\")")));
+            return Err(de::Error::custom(format!(
+                "interval {s:?} must be greater than zero (or \"off\")"
+            )));
         }
         Ok(Self(Some(parsed.0)))
     }
@@ -128,14 +144,30 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        let cases = [("500ms", 500), ("5s", 5_000), ("1.5s", 1_500), ("1m", 60_000), ("1h", 3_600_000), ("1d", 86_400_000)];
+        let cases = [
+            ("500ms", 500),
+            ("5s", 5_000),
+            ("1.5s", 1_500),
+            ("1m", 60_000),
+            ("1h", 3_600_000),
+            ("1d", 86_400_000),
+        ];
         for (input, ms) in cases {
             let d: ConfigDuration = input.parse().unwrap();
             assert_eq!(d.0, Duration::from_millis(ms), "{input}");
         }
-        assert_eq!(ConfigDuration(Duration::from_millis(90_000)).to_string(), "90s");
-        assert_eq!(ConfigDuration(Duration::from_millis(3_600_000)).to_string(), "1h");
-        assert_eq!(ConfigDuration(Duration::from_millis(1_500)).to_string(), "1500ms");
+        assert_eq!(
+            ConfigDuration(Duration::from_millis(90_000)).to_string(),
+            "90s"
+        );
+        assert_eq!(
+            ConfigDuration(Duration::from_millis(3_600_000)).to_string(),
+            "1h"
+        );
+        assert_eq!(
+            ConfigDuration(Duration::from_millis(1_500)).to_string(),
+            "1500ms"
+        );
     }
 
     #[test]

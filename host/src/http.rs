@@ -92,11 +92,22 @@ pub struct ExchangeHttp {
 }
 
 impl ExchangeHttp {
-    pub fn new(client: HttpClient, base_url: &str, rules: &[RateLimitRule], settings: HttpConfig) -> Self {
+    pub fn new(
+        client: HttpClient,
+        base_url: &str,
+        rules: &[RateLimitRule],
+        settings: HttpConfig,
+    ) -> Self {
         let share = settings.rate_limit_share;
         let budgets = rules.iter().map(|r| RateBudget::new(r, share)).collect();
         let permits = settings.max_in_flight.max(1) as usize;
-        Self { client, base_url: base_url.trim_end_matches('/').to_owned(), settings, budgets, in_flight: Semaphore::new(permits) }
+        Self {
+            client,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            settings,
+            budgets,
+            in_flight: Semaphore::new(permits),
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -121,7 +132,11 @@ impl ExchangeHttp {
                 // give the request up for this cycle; the next cycle tries again.
                 Some(wait) if wait > self.settings.backoff_cap.0 => return Err(error),
                 Some(wait) => wait,
-                None => backoff_delay(attempt, self.settings.backoff_base.0, self.settings.backoff_cap.0),
+                None => backoff_delay(
+                    attempt,
+                    self.settings.backoff_base.0,
+                    self.settings.backoff_cap.0,
+                ),
             };
             tracing::debug!(path = %request.path, attempt, ?delay, error = %error, "retrying request");
             tokio::time::sleep(delay).await;
@@ -130,10 +145,18 @@ impl ExchangeHttp {
     }
 
     async fn execute_once(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
-        for budget in self.budgets.iter().filter(|b| request.path.starts_with(b.path_prefix.as_str())) {
+        for budget in self
+            .budgets
+            .iter()
+            .filter(|b| request.path.starts_with(b.path_prefix.as_str()))
+        {
             budget.acquire(request.weight.max(1)).await;
         }
-        let _permit = self.in_flight.acquire().await.map_err(|_| request_error("executor closed"))?;
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| request_error("executor closed"))?;
 
         let method = match request.method {
             HttpMethod::GET => reqwest::Method::GET,
@@ -141,8 +164,17 @@ impl ExchangeHttp {
             other => return Err(request_error(&format!("unsupported method {}", other.0))),
         };
         let url = format!("{}{}", self.base_url, request.path);
-        let query: Vec<(&str, &str)> = request.query.iter().map(|kv| (kv.key.as_str(), kv.value.as_str())).collect();
-        let mut builder = self.client.client.request(method, &url).query(&query).timeout(self.settings.timeout.0);
+        let query: Vec<(&str, &str)> = request
+            .query
+            .iter()
+            .map(|kv| (kv.key.as_str(), kv.value.as_str()))
+            .collect();
+        let mut builder = self
+            .client
+            .client
+            .request(method, &url)
+            .query(&query)
+            .timeout(self.settings.timeout.0);
         for kv in request.headers.iter() {
             builder = builder.header(kv.key.as_str(), kv.value.as_str());
         }
@@ -156,11 +188,18 @@ impl ExchangeHttp {
         let headers: Vec<(String, String)> = response
             .headers()
             .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned())))
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_ascii_lowercase(), v.to_owned()))
+            })
             .collect();
 
         if status == 429 || status == 418 {
-            let retry_after = headers.iter().find(|(k, _)| k == "retry-after").and_then(|(_, v)| parse_retry_after(v));
+            let retry_after = headers
+                .iter()
+                .find(|(k, _)| k == "retry-after")
+                .and_then(|(_, v)| parse_retry_after(v));
             return Err(TransportError {
                 class: ErrorClass::RATE_LIMITED,
                 kind: TransportErrorKind::RateLimited,
@@ -169,21 +208,33 @@ impl ExchangeHttp {
             });
         }
         if status >= 500 {
-            return Err(TransportError { class: ErrorClass::TRANSIENT, kind: TransportErrorKind::ServerError, message: format!("HTTP {status} from {url}"), retry_after: None });
+            return Err(TransportError {
+                class: ErrorClass::TRANSIENT,
+                kind: TransportErrorKind::ServerError,
+                message: format!("HTTP {status} from {url}"),
+                retry_after: None,
+            });
         }
 
         let limit = self.settings.max_body_bytes;
         if response.content_length().is_some_and(|len| len > limit) {
             return Err(too_large(limit, &url));
         }
-        let mut body = Vec::with_capacity(response.content_length().unwrap_or(16 * 1024).min(limit) as usize);
+        let mut body =
+            Vec::with_capacity(response.content_length().unwrap_or(16 * 1024).min(limit) as usize);
         while let Some(chunk) = response.chunk().await.map_err(classify_reqwest)? {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large(limit, &url));
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(RawResponse { status, headers, body, received_ts: now_ms(), elapsed: started.elapsed() })
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+            received_ts: now_ms(),
+            elapsed: started.elapsed(),
+        })
     }
 }
 
@@ -197,7 +248,12 @@ fn too_large(limit: u64, url: &str) -> TransportError {
 }
 
 fn request_error(message: &str) -> TransportError {
-    TransportError { class: ErrorClass::PERMANENT, kind: TransportErrorKind::Request, message: message.to_owned(), retry_after: None }
+    TransportError {
+        class: ErrorClass::PERMANENT,
+        kind: TransportErrorKind::Request,
+        message: message.to_owned(),
+        retry_after: None,
+    }
 }
 
 fn classify_reqwest(e: reqwest::Error) -> TransportError {
@@ -217,12 +273,22 @@ fn classify_reqwest(e: reqwest::Error) -> TransportError {
         message.push_str(&s.to_string());
         source = s.source();
     }
-    TransportError { class: ErrorClass::TRANSIENT, kind, message, retry_after: None }
+    TransportError {
+        class: ErrorClass::TRANSIENT,
+        kind,
+        message,
+        retry_after: None,
+    }
 }
 
 /// `Retry-After` as seconds (the HTTP-date form is rare for APIs and treated as absent).
 fn parse_retry_after(value: &str) -> Option<Duration> {
-    value.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 /// Exponential backoff with full jitter: uniform in [0, min(cap, base × 2^attempt)].
@@ -233,7 +299,10 @@ pub fn backoff_delay(attempt: u32, base: Duration, cap: Duration) -> Duration {
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// A token bucket over one documented limit, holding `share` of it. Weighted acquisitions wait
@@ -258,7 +327,10 @@ impl RateBudget {
             path_prefix: rule.path_prefix.to_string(),
             capacity,
             refill_per_sec: capacity / window,
-            state: Mutex::new(BudgetState { tokens: capacity, updated: tokio::time::Instant::now() }),
+            state: Mutex::new(BudgetState {
+                tokens: capacity,
+                updated: tokio::time::Instant::now(),
+            }),
         }
     }
 
@@ -313,7 +385,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn budget_holds_the_rate() {
         // 100 per second at share 0.5 → 50 per second.
-        let rule = RateLimitRule { path_prefix: "".into(), limit: 100, window_ms: 1_000 };
+        let rule = RateLimitRule {
+            path_prefix: "".into(),
+            limit: 100,
+            window_ms: 1_000,
+        };
         let budget = RateBudget::new(&rule, 0.5);
         let start = tokio::time::Instant::now();
         for _ in 0..150 {
@@ -321,7 +397,10 @@ mod tests {
         }
         // 50 from the full bucket, 100 more at 50/s → ~2 s.
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(1_990) && took <= Duration::from_millis(2_100), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(1_990) && took <= Duration::from_millis(2_100),
+            "{took:?}"
+        );
         // A weight above capacity is clamped, never blocks forever.
         budget.acquire(10_000).await;
     }

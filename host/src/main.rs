@@ -63,7 +63,9 @@ fn main() -> ExitCode {
             }
         }
         Command::Plugins { dir } => list_plugins(&dir),
-        Command::Schema { which: SchemaKind::Records } => {
+        Command::Schema {
+            which: SchemaKind::Records,
+        } => {
             print!("{}", futures_collector::message::records_schema_text());
             ExitCode::SUCCESS
         }
@@ -72,7 +74,10 @@ fn main() -> ExitCode {
 
 fn run(config_path: PathBuf) -> anyhow::Result<()> {
     let config = Config::load(&config_path)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let summary = futures_collector::supervisor::run(config, shutdown_signal()).await?;
         tracing::debug!(?summary, "run finished");
@@ -121,16 +126,27 @@ fn list_plugins(dir: &std::path::Path) -> ExitCode {
         }
     };
     if files.is_empty() {
-        println!("no plugin files (*.{}) in {}", futures_collector::plugins::PLUGIN_EXTENSION, dir.display());
+        println!(
+            "no plugin files (*.{}) in {}",
+            futures_collector::plugins::PLUGIN_EXTENSION,
+            dir.display()
+        );
         return ExitCode::SUCCESS;
     }
     let mut failures = 0;
     for file in files {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         match load_plugin(&file) {
             Ok(plugin) => {
                 let info = &plugin.info;
-                let kinds: Vec<String> = info.kinds.iter().map(|k| format!("{}/{}ms", k.name, k.default_interval_ms)).collect();
+                let kinds: Vec<String> = info
+                    .kinds
+                    .iter()
+                    .map(|k| format!("{}/{}ms", k.name, k.default_interval_ms))
+                    .collect();
                 println!(
                     "{name}: exchange={} version={} interface={} kinds=[{}] base_url={}",
                     info.exchange_id,

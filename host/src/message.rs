@@ -163,7 +163,11 @@ pub struct UnknownValue {
 }
 
 fn unknown(r: &Record, field: &'static str, value: u8) -> UnknownValue {
-    UnknownValue { raw_symbol: r.raw_symbol.to_string(), field, value }
+    UnknownValue {
+        raw_symbol: r.raw_symbol.to_string(),
+        field,
+        value,
+    }
 }
 
 impl<'a> RecordMessage<'a> {
@@ -271,7 +275,16 @@ mod tests {
     use plugin_api::abi_stable::std_types::ROption::{RNone, RSome};
 
     fn funding() -> Record {
-        let mut r = Record::new(RecordKind::FUNDING, "okx", "BTC-USDT-SWAP", "BTC", "USDT", "USDT", MarketType::LINEAR_PERPETUAL, 1_700_000_000_123);
+        let mut r = Record::new(
+            RecordKind::FUNDING,
+            "okx",
+            "BTC-USDT-SWAP",
+            "BTC",
+            "USDT",
+            "USDT",
+            MarketType::LINEAR_PERPETUAL,
+            1_700_000_000_123,
+        );
         r.rate = RSome(0.0001);
         r.interval_hours = RSome(8.0);
         r.interval_source = RSome(IntervalSource::INFERRED);
@@ -289,19 +302,34 @@ mod tests {
         assert_eq!(v["market_type"], "linear_perpetual");
         assert_eq!(v["interval_source"], "inferred");
         assert_eq!(v["rate"], 0.0001);
-        for field in ["predicted_rate", "next_funding_ts", "rate_cap", "exchange_ts", "mark"] {
+        for field in [
+            "predicted_rate",
+            "next_funding_ts",
+            "rate_cap",
+            "exchange_ts",
+            "mark",
+        ] {
             assert!(v[field].is_null(), "{field} should be null: {v}");
-            assert!(v.as_object().unwrap().contains_key(field), "{field} must be present");
+            assert!(
+                v.as_object().unwrap().contains_key(field),
+                "{field} must be present"
+            );
         }
         assert!(v.get("extra").is_none(), "empty extra is omitted");
-        assert!(v.get("last").is_none(), "ticker fields are not on funding records");
+        assert!(
+            v.get("last").is_none(),
+            "ticker fields are not on funding records"
+        );
     }
 
     #[test]
     fn unknown_enum_values_are_rejected() {
         let mut r = funding();
         r.market_type = MarketType(9);
-        assert!(write_json_line(&r, &mut Vec::new()).unwrap_err().to_string().contains("market_type"));
+        assert!(write_json_line(&r, &mut Vec::new())
+            .unwrap_err()
+            .to_string()
+            .contains("market_type"));
         let mut r = funding();
         r.kind = RecordKind(7);
         assert!(write_json_line(&r, &mut Vec::new()).is_err());
@@ -314,7 +342,10 @@ mod tests {
 
     #[test]
     fn checked_in_schema_matches_the_code() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/records.schema.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../schemas/records.schema.json"
+        );
         let on_disk = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             on_disk == records_schema_text(),

@@ -24,7 +24,10 @@ use abi_stable::{
     library::{lib_header_from_path, LibraryError},
     std_types::{RResult, RSlice, RStr, RVec},
 };
-use plugin_api::{Context, ErrorClass, ExchangePluginRef, HttpRequest, HttpResponse, ParseOutput, PluginError, PluginInfo};
+use plugin_api::{
+    Context, ErrorClass, ExchangePluginRef, HttpRequest, HttpResponse, ParseOutput, PluginError,
+    PluginInfo,
+};
 use tokio::sync::{mpsc, watch};
 
 /// The platform's shared-library extension; other files in the plugin directory are ignored.
@@ -34,7 +37,10 @@ pub const PLUGIN_EXTENSION: &str = std::env::consts::DLL_EXTENSION;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{file}: cannot copy to a private path: {source}")]
-    Copy { file: PathBuf, source: std::io::Error },
+    Copy {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{file}: not a futures-collector plugin: {reason}")]
     NotAPlugin { file: PathBuf, reason: String },
     #[error("{file}: incompatible plugin interface: {reason}")]
@@ -73,7 +79,11 @@ impl LoadedPlugin {
     }
 
     /// Calls the plugin's `build_requests` (panics inside are already contained by the plugin).
-    pub fn build_requests(&self, kind: &str, ctx: &Context<'_>) -> Result<RVec<HttpRequest>, PluginError> {
+    pub fn build_requests(
+        &self,
+        kind: &str,
+        ctx: &Context<'_>,
+    ) -> Result<RVec<HttpRequest>, PluginError> {
         match (self.module.build_requests())(RStr::from_str(kind), ctx) {
             RResult::ROk(requests) => Ok(requests),
             RResult::RErr(e) => Err(e),
@@ -81,7 +91,12 @@ impl LoadedPlugin {
     }
 
     /// Calls the plugin's `parse`.
-    pub fn parse(&self, kind: &str, responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
+    pub fn parse(
+        &self,
+        kind: &str,
+        responses: &[HttpResponse<'_>],
+        ctx: &Context<'_>,
+    ) -> ParseOutput {
         (self.module.parse())(RStr::from_str(kind), RSlice::from_slice(responses), ctx)
     }
 }
@@ -98,9 +113,15 @@ pub fn load_plugin(file: &Path) -> Result<LoadedPlugin, LoadError> {
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
     let generation = LOAD_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
     let copy_dir = private_copy_dir();
-    let copy_error = |source| LoadError::Copy { file: file.clone(), source };
+    let copy_error = |source| LoadError::Copy {
+        file: file.clone(),
+        source,
+    };
     std::fs::create_dir_all(&copy_dir).map_err(copy_error)?;
-    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plugin");
     let copy = copy_dir.join(format!("{stem}-{generation}.{PLUGIN_EXTENSION}"));
     std::fs::copy(&file, &copy).map_err(copy_error)?;
 
@@ -112,22 +133,48 @@ pub fn load_plugin(file: &Path) -> Result<LoadedPlugin, LoadError> {
     let info = match std::panic::catch_unwind(|| (module.info())()) {
         Ok(RResult::ROk(info)) => info,
         Ok(RResult::RErr(e)) if e.class == ErrorClass::PLUGIN_PANIC => {
-            return Err(LoadError::Panicked { file, reason: e.message.to_string() })
+            return Err(LoadError::Panicked {
+                file,
+                reason: e.message.to_string(),
+            })
         }
-        Ok(RResult::RErr(e)) => return Err(LoadError::InfoFailed { file, reason: e.to_string() }),
-        Err(_) => return Err(LoadError::Panicked { file, reason: "info() unwound".into() }),
+        Ok(RResult::RErr(e)) => {
+            return Err(LoadError::InfoFailed {
+                file,
+                reason: e.to_string(),
+            })
+        }
+        Err(_) => {
+            return Err(LoadError::Panicked {
+                file,
+                reason: "info() unwound".into(),
+            })
+        }
     };
-    validate_info(&info).map_err(|reason| LoadError::InvalidInfo { file: file.clone(), reason })?;
-    Ok(LoadedPlugin { source: file, info, module, generation })
+    validate_info(&info).map_err(|reason| LoadError::InvalidInfo {
+        file: file.clone(),
+        reason,
+    })?;
+    Ok(LoadedPlugin {
+        source: file,
+        info,
+        module,
+        generation,
+    })
 }
 
 fn open_copy(file: &Path, copy: &Path) -> Result<ExchangePluginRef, LoadError> {
     let header = lib_header_from_path(copy).map_err(|e| classify_library_error(file, e))?;
-    header.init_root_module::<ExchangePluginRef>().map_err(|e| classify_library_error(file, e))
+    header
+        .init_root_module::<ExchangePluginRef>()
+        .map_err(|e| classify_library_error(file, e))
 }
 
 fn one_line(text: impl fmt::Display) -> String {
-    text.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    text.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn classify_library_error(file: &Path, e: LibraryError) -> LoadError {
@@ -160,7 +207,11 @@ fn layout_error_summary(report: &str) -> String {
     if parts.is_empty() {
         return first_chars(report, 200);
     }
-    parts.iter().map(|p| first_chars(p, 160)).collect::<Vec<_>>().join("; ")
+    parts
+        .iter()
+        .map(|p| first_chars(p, 160))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn first_chars(s: &str, n: usize) -> String {
@@ -172,8 +223,14 @@ fn first_chars(s: &str, n: usize) -> String {
 
 fn validate_info(info: &PluginInfo) -> Result<(), String> {
     let id = info.exchange_id.as_str();
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!("exchange_id {id:?} must be letters, digits, '-' or '_'"));
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "exchange_id {id:?} must be letters, digits, '-' or '_'"
+        ));
     }
     if info.kinds.is_empty() {
         return Err("declares no data kinds".into());
@@ -183,7 +240,8 @@ fn validate_info(info: &PluginInfo) -> Result<(), String> {
             return Err(format!("kind {} has a zero default interval", k.name));
         }
     }
-    if !(info.default_funding_interval_hours > 0.0) {
+    let hours = info.default_funding_interval_hours;
+    if !(hours.is_finite() && hours > 0.0) {
         return Err("default_funding_interval_hours must be > 0".into());
     }
     Ok(())
@@ -220,9 +278,20 @@ impl PluginSet {
 /// A change to the plugin set, for logs and (later) the event feed.
 #[derive(Debug, Clone)]
 pub enum PluginEvent {
-    Loaded { file: PathBuf, exchange_id: String, version: String, replaced: bool },
-    Failed { file: PathBuf, error: String },
-    Removed { file: PathBuf, exchange_id: String },
+    Loaded {
+        file: PathBuf,
+        exchange_id: String,
+        version: String,
+        replaced: bool,
+    },
+    Failed {
+        file: PathBuf,
+        error: String,
+    },
+    Removed {
+        file: PathBuf,
+        exchange_id: String,
+    },
 }
 
 /// Keeps the plugin set of one directory current.
@@ -242,13 +311,23 @@ struct Fingerprint {
 
 fn fingerprint(path: &Path) -> Option<Fingerprint> {
     let meta = std::fs::metadata(path).ok()?;
-    Some(Fingerprint { len: meta.len(), modified: meta.modified().ok() })
+    Some(Fingerprint {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    })
 }
 
 impl PluginRegistry {
     pub fn new(dir: PathBuf) -> (Self, watch::Receiver<Arc<PluginSet>>) {
         let (set_tx, set_rx) = watch::channel(Arc::new(PluginSet::default()));
-        (Self { dir, by_file: HashMap::new(), set_tx }, set_rx)
+        (
+            Self {
+                dir,
+                by_file: HashMap::new(),
+                set_tx,
+            },
+            set_rx,
+        )
     }
 
     pub fn dir(&self) -> &Path {
@@ -264,17 +343,28 @@ impl PluginRegistry {
         let files = match plugin_files(&self.dir) {
             Ok(files) => files,
             Err(e) => {
-                return vec![PluginEvent::Failed { file: self.dir.clone(), error: format!("{}: cannot read plugin directory: {e}", self.dir.display()) }]
+                return vec![PluginEvent::Failed {
+                    file: self.dir.clone(),
+                    error: format!("{}: cannot read plugin directory: {e}", self.dir.display()),
+                }]
             }
         };
         let mut events = Vec::new();
         for file in &files {
             events.extend(self.examine(file));
         }
-        let gone: Vec<PathBuf> = self.by_file.keys().filter(|f| !files.contains(f)).cloned().collect();
+        let gone: Vec<PathBuf> = self
+            .by_file
+            .keys()
+            .filter(|f| !files.contains(f))
+            .cloned()
+            .collect();
         for file in gone {
             if let Some((_, Ok(plugin))) = self.by_file.remove(&file) {
-                events.push(PluginEvent::Removed { file, exchange_id: plugin.exchange_id().to_owned() });
+                events.push(PluginEvent::Removed {
+                    file,
+                    exchange_id: plugin.exchange_id().to_owned(),
+                });
             }
         }
         if !events.is_empty() {
@@ -306,8 +396,12 @@ impl PluginRegistry {
             }
             Err(e) => {
                 let error = e.to_string();
-                self.by_file.insert(file.to_owned(), (fp, Err(error.clone())));
-                Some(PluginEvent::Failed { file: file.to_owned(), error })
+                self.by_file
+                    .insert(file.to_owned(), (fp, Err(error.clone())));
+                Some(PluginEvent::Failed {
+                    file: file.to_owned(),
+                    error,
+                })
             }
         }
     }
@@ -315,10 +409,15 @@ impl PluginRegistry {
     /// Publishes the current set: per exchange id, the most recently loaded plugin wins.
     fn publish(&self) {
         let mut set = PluginSet::default();
-        let mut loaded: Vec<&Arc<LoadedPlugin>> = self.by_file.values().filter_map(|(_, r)| r.as_ref().ok()).collect();
+        let mut loaded: Vec<&Arc<LoadedPlugin>> = self
+            .by_file
+            .values()
+            .filter_map(|(_, r)| r.as_ref().ok())
+            .collect();
         loaded.sort_by_key(|p| p.generation);
         for plugin in loaded {
-            set.by_exchange.insert(plugin.exchange_id().to_owned(), Arc::clone(plugin));
+            set.by_exchange
+                .insert(plugin.exchange_id().to_owned(), Arc::clone(plugin));
         }
         self.set_tx.send_replace(Arc::new(set));
     }
@@ -350,12 +449,7 @@ pub async fn watch_directory(
                     return Ok(());
                 }
                 // Debounce: wait until no event arrived for `settle`.
-                loop {
-                    match tokio::time::timeout(settle, fs_rx.recv()).await {
-                        Ok(Some(())) => continue,
-                        Ok(None) | Err(_) => break,
-                    }
-                }
+                while let Ok(Some(())) = tokio::time::timeout(settle, fs_rx.recv()).await {}
                 for event in registry.rescan() {
                     let _ = events_tx.send(event);
                 }

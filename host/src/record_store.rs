@@ -30,9 +30,26 @@ pub fn fill_missing(new: &mut Record, old: &Record) {
         };
     }
     fill!(
-        exchange_ts, last, bid, ask, mark, index, volume_24h_base, volume_24h_quote,
-        open_interest_base, open_interest_quote, rate, next_funding_ts, predicted_rate,
-        rate_cap, rate_floor, contract_size, tick_size, status, listing_ts, delisting_ts,
+        exchange_ts,
+        last,
+        bid,
+        ask,
+        mark,
+        index,
+        volume_24h_base,
+        volume_24h_quote,
+        open_interest_base,
+        open_interest_quote,
+        rate,
+        next_funding_ts,
+        predicted_rate,
+        rate_cap,
+        rate_floor,
+        contract_size,
+        tick_size,
+        status,
+        listing_ts,
+        delisting_ts,
     );
     // An interval and its source travel together.
     if new.interval_hours.is_none() {
@@ -71,7 +88,10 @@ pub fn normalize(record: &mut Record, default_interval_hours: f64) {
     if record.kind != RecordKind::FUNDING {
         return;
     }
-    let interval_ok = record.interval_hours.into_option().is_some_and(|h| h.is_finite() && h > 0.0);
+    let interval_ok = record
+        .interval_hours
+        .into_option()
+        .is_some_and(|h| h.is_finite() && h > 0.0);
     if !interval_ok {
         record.interval_hours = ROption::RSome(default_interval_hours);
         record.interval_source = ROption::RSome(IntervalSource::DEFAULT);
@@ -106,7 +126,12 @@ impl RecordStore {
 
     /// Applies one cycle's records: merge within the cycle, fill gaps from the previous state,
     /// normalize, remember, and return the complete records to emit.
-    pub fn apply(&mut self, records: Vec<Record>, exchange_id: &str, default_interval_hours: f64) -> Vec<Record> {
+    pub fn apply(
+        &mut self,
+        records: Vec<Record>,
+        exchange_id: &str,
+        default_interval_hours: f64,
+    ) -> Vec<Record> {
         let mut out = merge_cycle(records);
         for record in &mut out {
             if record.exchange.as_str() != exchange_id {
@@ -116,14 +141,16 @@ impl RecordStore {
                 fill_missing(record, old);
             }
             normalize(record, default_interval_hours);
-            self.latest.insert((record.kind, record.raw_symbol.clone()), record.clone());
+            self.latest
+                .insert((record.kind, record.raw_symbol.clone()), record.clone());
         }
         out
     }
 
     /// Forgets instruments that left the exchange's universe (all kinds).
     pub fn retain_symbols(&mut self, keep: &std::collections::HashSet<&str>) {
-        self.latest.retain(|(_, raw), _| keep.contains(raw.as_str()));
+        self.latest
+            .retain(|(_, raw), _| keep.contains(raw.as_str()));
     }
 }
 
@@ -133,7 +160,16 @@ mod tests {
     use plugin_api::{abi_stable::std_types::ROption::*, MarketType};
 
     fn rec(kind: RecordKind, raw: &str) -> Record {
-        Record::new(kind, "x", raw, "BTC", "USDT", "USDT", MarketType::LINEAR_PERPETUAL, 1)
+        Record::new(
+            kind,
+            "x",
+            raw,
+            "BTC",
+            "USDT",
+            "USDT",
+            MarketType::LINEAR_PERPETUAL,
+            1,
+        )
     }
 
     #[test]
@@ -146,7 +182,10 @@ mod tests {
         book.ask = RSome(101.0);
         let out = store.apply(vec![price, book], "binance", 8.0);
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].last, out[0].bid, out[0].ask), (RSome(100.0), RSome(99.0), RSome(101.0)));
+        assert_eq!(
+            (out[0].last, out[0].bid, out[0].ask),
+            (RSome(100.0), RSome(99.0), RSome(101.0))
+        );
         assert_eq!(out[0].exchange.as_str(), "binance");
 
         // Open interest arrives later, alone: the emitted ticker keeps the prices.
@@ -196,7 +235,11 @@ mod tests {
     #[test]
     fn retain_drops_delisted() {
         let mut store = RecordStore::new();
-        store.apply(vec![rec(RecordKind::TICKER, "A"), rec(RecordKind::FUNDING, "B")], "x", 8.0);
+        store.apply(
+            vec![rec(RecordKind::TICKER, "A"), rec(RecordKind::FUNDING, "B")],
+            "x",
+            8.0,
+        );
         let keep: std::collections::HashSet<&str> = ["A"].into_iter().collect();
         store.retain_symbols(&keep);
         assert_eq!(store.len(), 1);

@@ -21,7 +21,10 @@ pub struct Batch {
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error("cannot open {path}: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("write failed: {0}")]
     Write(#[from] std::io::Error),
 }
@@ -43,11 +46,19 @@ pub struct JsonlSink {
 
 impl JsonlSink {
     pub async fn open(path: &std::path::Path) -> Result<Self, SinkError> {
-        let open_err = |source| SinkError::Open { path: path.to_owned(), source };
+        let open_err = |source| SinkError::Open {
+            path: path.to_owned(),
+            source,
+        };
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(open_err)?;
         }
-        let file = tokio::fs::OpenOptions::new().create(true).append(true).open(path).await.map_err(open_err)?;
+        let file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .await
+            .map_err(open_err)?;
         Ok(Self { file })
     }
 }
@@ -89,7 +100,9 @@ impl Sink for StdoutSink {
 pub async fn open_sink(config: &SinkConfig) -> Result<Box<dyn Sink>, SinkError> {
     Ok(match config {
         SinkConfig::Jsonl { path, .. } => Box::new(JsonlSink::open(path).await?),
-        SinkConfig::Stdout { .. } => Box::new(StdoutSink { out: tokio::io::stdout() }),
+        SinkConfig::Stdout { .. } => Box::new(StdoutSink {
+            out: tokio::io::stdout(),
+        }),
     })
 }
 
@@ -164,9 +177,26 @@ mod tests {
         let task = tokio::spawn(run_sink(Box::new(sink), rx, stop_rx));
         for n in 0..3 {
             let records = (0..2)
-                .map(|i| Record::new(RecordKind::TICKER, "x", &format!("S{n}{i}"), "S", "USDT", "USDT", MarketType::LINEAR_PERPETUAL, 1))
+                .map(|i| {
+                    Record::new(
+                        RecordKind::TICKER,
+                        "x",
+                        &format!("S{n}{i}"),
+                        "S",
+                        "USDT",
+                        "USDT",
+                        MarketType::LINEAR_PERPETUAL,
+                        1,
+                    )
+                })
                 .collect();
-            tx.send(Batch { exchange: "x".into(), kind: "tickers".into(), records }).await.unwrap();
+            tx.send(Batch {
+                exchange: "x".into(),
+                kind: "tickers".into(),
+                records,
+            })
+            .await
+            .unwrap();
         }
         drop(tx);
         let totals = task.await.unwrap();

@@ -30,7 +30,10 @@ pub enum StartError {
     #[error("http client: {0}")]
     Http(#[from] reqwest::Error),
     #[error("plugin directory {dir}: {source}")]
-    PluginDir { dir: std::path::PathBuf, source: std::io::Error },
+    PluginDir {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// What a finished run reports.
@@ -41,7 +44,12 @@ pub struct RunSummary {
 
 fn log_plugin_event(event: &PluginEvent) {
     match event {
-        PluginEvent::Loaded { file, exchange_id, version, replaced } => {
+        PluginEvent::Loaded {
+            file,
+            exchange_id,
+            version,
+            replaced,
+        } => {
             tracing::info!(file = %file.display(), exchange = %exchange_id, version = %version, replaced, "plugin loaded")
         }
         PluginEvent::Failed { error, .. } => tracing::error!(error = %error, "plugin rejected"),
@@ -59,17 +67,27 @@ pub struct RunOptions {
 }
 
 /// Runs the collector until `shutdown` resolves, then stops gracefully.
-pub async fn run(config: Config, shutdown: impl std::future::Future<Output = ()>) -> Result<RunSummary, StartError> {
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<RunSummary, StartError> {
     run_with(config, RunOptions::default(), shutdown).await
 }
 
 /// [`run`] with observers.
-pub async fn run_with(config: Config, options: RunOptions, shutdown: impl std::future::Future<Output = ()>) -> Result<RunSummary, StartError> {
+pub async fn run_with(
+    config: Config,
+    options: RunOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<RunSummary, StartError> {
     let sink = open_sink(&config.sink).await?;
     let client = HttpClient::new()?;
 
     let dir = config.plugins.dir.clone();
-    std::fs::read_dir(&dir).map_err(|source| StartError::PluginDir { dir: dir.clone(), source })?;
+    std::fs::read_dir(&dir).map_err(|source| StartError::PluginDir {
+        dir: dir.clone(),
+        source,
+    })?;
     let (mut registry, plugins_rx) = PluginRegistry::new(dir);
     for event in registry.rescan() {
         log_plugin_event(&event);
@@ -114,8 +132,18 @@ pub async fn run_with(config: Config, options: RunOptions, shutdown: impl std::f
 
     let mut workers = JoinSet::new();
     for (id, exchange) in config.enabled_exchanges() {
-        let spec = WorkerSpec { instance_id: id.clone(), config: exchange.clone(), http: config.http.clone() };
-        workers.spawn(run_exchange(spec, client.clone(), plugins_rx.clone(), sink_tx.clone(), stop_rx.clone()));
+        let spec = WorkerSpec {
+            instance_id: id.clone(),
+            config: exchange.clone(),
+            http: config.http.clone(),
+        };
+        workers.spawn(run_exchange(
+            spec,
+            client.clone(),
+            plugins_rx.clone(),
+            sink_tx.clone(),
+            stop_rx.clone(),
+        ));
     }
     drop(sink_tx);
     tracing::info!(exchanges = workers.len(), "collector running");

@@ -70,13 +70,27 @@ struct Layout {
 fn layout(spec: &WorkerSpec, plugin: &LoadedPlugin) -> Layout {
     let info = &plugin.info;
     Layout {
-        base_url: spec.config.base_url.clone().unwrap_or_else(|| info.default_base_url.to_string()),
+        base_url: spec
+            .config
+            .base_url
+            .clone()
+            .unwrap_or_else(|| info.default_base_url.to_string()),
         kinds: info
             .kinds
             .iter()
-            .map(|k| (k.name.to_string(), interval_for(&spec.config, k), k.needs_instruments))
+            .map(|k| {
+                (
+                    k.name.to_string(),
+                    interval_for(&spec.config, k),
+                    k.needs_instruments,
+                )
+            })
             .collect(),
-        rate_limits: info.rate_limits.iter().map(|r| (r.path_prefix.to_string(), r.limit, r.window_ms)).collect(),
+        rate_limits: info
+            .rate_limits
+            .iter()
+            .map(|r| (r.path_prefix.to_string(), r.limit, r.window_ms))
+            .collect(),
     }
 }
 
@@ -172,8 +186,15 @@ fn spawn_kind_tasks(
     client: &HttpClient,
     stop: &watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    let http = Arc::new(ExchangeHttp::new(client.clone(), &layout.base_url, plugin.info.rate_limits.as_slice(), shared.spec.http.clone()));
-    let has_instruments = plugin.info.kinds.iter().any(|k| k.emits == RecordKind::INSTRUMENT && interval_for(&shared.spec.config, k).is_some());
+    let http = Arc::new(ExchangeHttp::new(
+        client.clone(),
+        &layout.base_url,
+        plugin.info.rate_limits.as_slice(),
+        shared.spec.http.clone(),
+    ));
+    let has_instruments = plugin.info.kinds.iter().any(|k| {
+        k.emits == RecordKind::INSTRUMENT && interval_for(&shared.spec.config, k).is_some()
+    });
     for name in shared.spec.config.intervals.keys() {
         if !plugin.info.kinds.iter().any(|k| k.name.as_str() == name) {
             tracing::warn!(exchange = %shared.spec.instance_id, kind = %name, "configured interval for a kind this plugin does not have; ignored");
@@ -209,7 +230,9 @@ pub const FAILED_CYCLE_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// Retry delay after `streak` failed cycles in a row: 1 s, 2 s, 4 s … capped at 60 s.
 fn failed_cycle_delay(streak: u32) -> Duration {
-    FAILED_CYCLE_RETRY_MIN.saturating_mul(1u32 << streak.saturating_sub(1).min(16)).min(FAILED_CYCLE_RETRY_MAX)
+    FAILED_CYCLE_RETRY_MIN
+        .saturating_mul(1u32 << streak.saturating_sub(1).min(16))
+        .min(FAILED_CYCLE_RETRY_MAX)
 }
 
 /// What one cycle achieved.
@@ -271,7 +294,9 @@ impl KindTask {
     /// One collection cycle of this kind. Failures are logged here and never propagate.
     async fn cycle(&self) -> CycleOutcome {
         let exchange = self.shared.spec.instance_id.as_str();
-        let Some(plugin) = self.shared.current_plugin() else { return CycleOutcome::default() };
+        let Some(plugin) = self.shared.current_plugin() else {
+            return CycleOutcome::default();
+        };
         let instruments = Arc::clone(&*self.shared.instruments.read().await);
         let options: Vec<KeyValueRef<'_>> = self
             .shared
@@ -279,7 +304,10 @@ impl KindTask {
             .config
             .options
             .iter()
-            .map(|(k, v)| KeyValueRef { key: RStr::from_str(k), value: RStr::from_str(v) })
+            .map(|(k, v)| KeyValueRef {
+                key: RStr::from_str(k),
+                value: RStr::from_str(v),
+            })
             .collect();
         let ctx = Context {
             exchange_id: RStr::from_str(exchange),
@@ -293,7 +321,10 @@ impl KindTask {
             Ok(requests) => requests.into_iter().collect(),
             Err(e) => {
                 tracing::warn!(exchange = %exchange, kind = %self.kind, error = %e, "plugin could not build requests");
-                return CycleOutcome { records: 0, failures: 1 };
+                return CycleOutcome {
+                    records: 0,
+                    failures: 1,
+                };
             }
         };
         let started = tokio::time::Instant::now();
@@ -316,7 +347,15 @@ impl KindTask {
             }
             let header_refs: Vec<Vec<KeyValueRef<'_>>> = answered
                 .iter()
-                .map(|(_, r)| r.headers.iter().map(|(k, v)| KeyValueRef { key: RStr::from_str(k), value: RStr::from_str(v) }).collect())
+                .map(|(_, r)| {
+                    r.headers
+                        .iter()
+                        .map(|(k, v)| KeyValueRef {
+                            key: RStr::from_str(k),
+                            value: RStr::from_str(v),
+                        })
+                        .collect()
+                })
                 .collect();
             let responses: Vec<HttpResponse<'_>> = answered
                 .iter()
@@ -355,7 +394,12 @@ impl KindTask {
             self.update_instruments(&records, failures == 0).await;
         }
         let default_interval = plugin.info.default_funding_interval_hours;
-        let out = self.shared.store.lock().await.apply(records, exchange, default_interval);
+        let out = self
+            .shared
+            .store
+            .lock()
+            .await
+            .apply(records, exchange, default_interval);
         if self.emits == RecordKind::INSTRUMENT && failures == 0 {
             let instruments = Arc::clone(&*self.shared.instruments.read().await);
             let keep: HashSet<&str> = instruments.iter().map(|r| r.raw_symbol.as_str()).collect();
@@ -363,12 +407,19 @@ impl KindTask {
         }
         tracing::debug!(exchange = %exchange, kind = %self.kind, requests = requests_done, failures, records = parsed, elapsed_ms = started.elapsed().as_millis() as u64, "cycle done");
         if !out.is_empty() {
-            let batch = Batch { exchange: exchange.to_owned(), kind: self.kind.clone(), records: out };
+            let batch = Batch {
+                exchange: exchange.to_owned(),
+                kind: self.kind.clone(),
+                records: out,
+            };
             if self.shared.sink.send(batch).await.is_err() {
                 tracing::error!(exchange = %exchange, kind = %self.kind, "sink is gone; records of this cycle lost");
             }
         }
-        CycleOutcome { records: parsed, failures }
+        CycleOutcome {
+            records: parsed,
+            failures,
+        }
     }
 
     /// Replaces the instrument snapshot after a complete cycle; after a partial one, only adds
@@ -381,7 +432,13 @@ impl KindTask {
         let mut by_symbol: BTreeMap<RString, Record> = if complete {
             BTreeMap::new()
         } else {
-            self.shared.instruments.read().await.iter().map(|r| (r.raw_symbol.clone(), r.clone())).collect()
+            self.shared
+                .instruments
+                .read()
+                .await
+                .iter()
+                .map(|r| (r.raw_symbol.clone(), r.clone()))
+                .collect()
         };
         for r in records.iter().filter(|r| r.kind == RecordKind::INSTRUMENT) {
             let mut r = r.clone();

@@ -13,15 +13,26 @@ pub use futures_collector;
 /// The built plugin file for a crate's library name (e.g. `fc_plugin_binance`). Cargo puts
 /// dependency cdylibs in `target/<profile>/deps/` and workspace builds in `target/<profile>/`.
 pub fn plugin_path(lib_name: &str) -> PathBuf {
-    let file = format!("{}{lib_name}.{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_EXTENSION);
+    let file = format!(
+        "{}{lib_name}.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    );
     let exe = std::env::current_exe().expect("test binary path");
     let deps = exe.parent().expect("deps dir").to_path_buf();
-    let candidates = [deps.join(&file), deps.parent().map(|p| p.join(&file)).unwrap_or_default()];
+    let candidates = [
+        deps.join(&file),
+        deps.parent().map(|p| p.join(&file)).unwrap_or_default(),
+    ];
     candidates
         .iter()
         .find(|p| p.is_file())
         .cloned()
-        .unwrap_or_else(|| panic!("{file} not built; looked in {candidates:?} (run `cargo build --workspace` first)"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{file} not built; looked in {candidates:?} (run `cargo build --workspace` first)"
+            )
+        })
 }
 
 /// The three real exchange plugins' library names.
@@ -41,7 +52,9 @@ pub fn deploy_plugin(lib_name: &str, dir: &Path) -> PathBuf {
 /// Reads every JSON line written so far (a partially written last line is ignored).
 pub fn read_records(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// Polls `check` every 50 ms until it returns true or `timeout` passes; returns the elapsed
@@ -67,7 +80,12 @@ pub fn record_validator() -> jsonschema::Validator {
 pub struct RunningHost {
     pub output: PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<futures_collector::supervisor::RunSummary, futures_collector::supervisor::StartError>>,
+    task: tokio::task::JoinHandle<
+        Result<
+            futures_collector::supervisor::RunSummary,
+            futures_collector::supervisor::StartError,
+        >,
+    >,
 }
 
 impl RunningHost {
@@ -77,11 +95,19 @@ impl RunningHost {
     }
 
     /// Like [`RunningHost::start`], and forwards plugin events to `events`.
-    pub fn start_with_events(dir: &Path, config_text: &str, events: tokio::sync::mpsc::UnboundedSender<futures_collector::plugins::PluginEvent>) -> Self {
+    pub fn start_with_events(
+        dir: &Path,
+        config_text: &str,
+        events: tokio::sync::mpsc::UnboundedSender<futures_collector::plugins::PluginEvent>,
+    ) -> Self {
         Self::launch(dir, config_text, Some(events))
     }
 
-    fn launch(dir: &Path, config_text: &str, events: Option<tokio::sync::mpsc::UnboundedSender<futures_collector::plugins::PluginEvent>>) -> Self {
+    fn launch(
+        dir: &Path,
+        config_text: &str,
+        events: Option<tokio::sync::mpsc::UnboundedSender<futures_collector::plugins::PluginEvent>>,
+    ) -> Self {
         let config_path = dir.join("collector.toml");
         std::fs::write(&config_path, config_text).expect("write config");
         let config = futures_collector::config::Config::load(&config_path).expect("valid config");
@@ -90,11 +116,21 @@ impl RunningHost {
             _ => dir.join("stdout"),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let options = futures_collector::supervisor::RunOptions { plugin_events: events };
-        let task = tokio::spawn(futures_collector::supervisor::run_with(config, options, async move {
-            let _ = rx.await;
-        }));
-        Self { output, shutdown: Some(tx), task }
+        let options = futures_collector::supervisor::RunOptions {
+            plugin_events: events,
+        };
+        let task = tokio::spawn(futures_collector::supervisor::run_with(
+            config,
+            options,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Self {
+            output,
+            shutdown: Some(tx),
+            task,
+        }
     }
 
     pub fn records(&self) -> Vec<serde_json::Value> {
@@ -122,7 +158,9 @@ pub fn config_text(dir: &Path, plugin_dir: &Path, exchanges: &[(&str, String, &s
         dir.join("records.jsonl").display().to_string()
     );
     for (id, base_url, extra) in exchanges {
-        text.push_str(&format!("\n[exchanges.{id}]\nbase_url = {base_url:?}\n{extra}\n"));
+        text.push_str(&format!(
+            "\n[exchanges.{id}]\nbase_url = {base_url:?}\n{extra}\n"
+        ));
     }
     text
 }
@@ -131,8 +169,15 @@ pub fn config_text(dir: &Path, plugin_dir: &Path, exchanges: &[(&str, String, &s
 /// test binaries' folder).
 pub fn host_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let bin = profile_dir.join(format!("futures-collector{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "{} not built (run `cargo build --workspace` first)", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} not built (run `cargo build --workspace` first)",
+        bin.display()
+    );
     bin
 }

@@ -10,29 +10,54 @@ use plugin_api::{
 };
 
 fn empty_ctx() -> Context<'static> {
-    Context { exchange_id: RStr::from_str("test"), now_ms: 0, instruments: RSlice::from_slice(&[]), options: RSlice::from_slice(&[]), credentials: ROption::RNone }
+    Context {
+        exchange_id: RStr::from_str("test"),
+        now_ms: 0,
+        instruments: RSlice::from_slice(&[]),
+        options: RSlice::from_slice(&[]),
+        credentials: ROption::RNone,
+    }
 }
 
 #[test]
 fn real_plugins_load_and_describe_themselves() {
-    let expected = [("fc_plugin_binance", "binance"), ("fc_plugin_bybit", "bybit"), ("fc_plugin_okx", "okx")];
+    let expected = [
+        ("fc_plugin_binance", "binance"),
+        ("fc_plugin_bybit", "bybit"),
+        ("fc_plugin_okx", "okx"),
+    ];
     for (lib, id) in expected {
         let plugin = load_plugin(&plugin_path(lib)).unwrap_or_else(|e| panic!("{lib}: {e}"));
         let info = &plugin.info;
         assert_eq!(info.exchange_id.as_str(), id);
-        assert_eq!(info.interface_version.as_str(), plugin_api::INTERFACE_VERSION);
+        assert_eq!(
+            info.interface_version.as_str(),
+            plugin_api::INTERFACE_VERSION
+        );
         assert!(!info.plugin_version.is_empty());
-        assert!(info.default_base_url.starts_with("https://"), "{id}: real base URL by default");
-        assert!(!info.rate_limits.is_empty(), "{id}: documents its rate limits");
+        assert!(
+            info.default_base_url.starts_with("https://"),
+            "{id}: real base URL by default"
+        );
+        assert!(
+            !info.rate_limits.is_empty(),
+            "{id}: documents its rate limits"
+        );
         let kinds: Vec<&str> = info.kinds.iter().map(|k| k.name.as_str()).collect();
         for kind in ["instruments", "tickers", "funding"] {
             assert!(kinds.contains(&kind), "{id} lacks {kind}: {kinds:?}");
         }
-        assert_eq!(info.kinds[0].emits, RecordKind::INSTRUMENT, "{id}: instruments first");
+        assert_eq!(
+            info.kinds[0].emits,
+            RecordKind::INSTRUMENT,
+            "{id}: instruments first"
+        );
         // The plugin builds requests through the ABI without the host's help.
         let requests = plugin.build_requests("instruments", &empty_ctx()).unwrap();
         assert!(!requests.is_empty());
-        assert!(requests.iter().all(|r| r.path.starts_with('/') && r.weight >= 1));
+        assert!(requests
+            .iter()
+            .all(|r| r.path.starts_with('/') && r.weight >= 1));
     }
 }
 
@@ -40,7 +65,16 @@ fn real_plugins_load_and_describe_themselves() {
 fn each_plugin_is_its_own_module() {
     // abi_stable's load_from_file would return the first module for every file; the loader
     // must not.
-    let ids: Vec<String> = REAL_PLUGINS.iter().map(|lib| load_plugin(&plugin_path(lib)).unwrap().info.exchange_id.to_string()).collect();
+    let ids: Vec<String> = REAL_PLUGINS
+        .iter()
+        .map(|lib| {
+            load_plugin(&plugin_path(lib))
+                .unwrap()
+                .info
+                .exchange_id
+                .to_string()
+        })
+        .collect();
     assert_eq!(ids, ["binance", "bybit", "okx"]);
 }
 
@@ -50,7 +84,10 @@ fn incompatible_plugin_is_rejected_with_a_reason() {
     let err = load_plugin(&path).unwrap_err();
     assert!(matches!(err, LoadError::Incompatible { .. }), "{err:?}");
     let line = err.to_string();
-    assert!(line.contains("libfc_test_plugin_incompatible"), "names the file: {line}");
+    assert!(
+        line.contains("libfc_test_plugin_incompatible"),
+        "names the file: {line}"
+    );
     assert!(line.contains("incompatible plugin interface"), "{line}");
     assert!(!line.contains('\n'), "one line: {line}");
     assert!(line.len() < 600, "short: {} chars", line.len());
@@ -66,7 +103,12 @@ fn non_plugin_files_are_rejected_with_a_reason() {
     assert!(err.to_string().contains("garbage.so"));
 
     // A real shared library that is not a futures-collector plugin (no root module).
-    let libc = ["/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib/x86_64-linux-gnu/libm.so.6"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let libc = [
+        "/lib/x86_64-linux-gnu/libm.so.6",
+        "/usr/lib/x86_64-linux-gnu/libm.so.6",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists());
     if let Some(libm) = libc {
         let copy = dir.path().join("libm.so");
         std::fs::copy(libm, &copy).unwrap();
@@ -82,16 +124,30 @@ fn a_panicking_plugin_is_contained() {
 
     let err = plugin.build_requests("boom", &ctx).unwrap_err();
     assert_eq!(err.class, ErrorClass::PLUGIN_PANIC);
-    assert!(err.message.contains("build_requests exploded on purpose"), "{}", err.message);
+    assert!(
+        err.message.contains("build_requests exploded on purpose"),
+        "{}",
+        err.message
+    );
 
     let requests = plugin.build_requests("tickers", &ctx).unwrap();
     let body = b"[]";
-    let responses = [HttpResponse { request: &requests[0], status: 200, headers: RSlice::from_slice(&[]), body: RSlice::from_slice(body), received_ts: 1 }];
+    let responses = [HttpResponse {
+        request: &requests[0],
+        status: 200,
+        headers: RSlice::from_slice(&[]),
+        body: RSlice::from_slice(body),
+        received_ts: 1,
+    }];
     let out = plugin.parse("tickers", &responses, &ctx);
     assert!(out.records.is_empty());
     assert_eq!(out.errors.len(), 1);
     assert_eq!(out.errors[0].class, ErrorClass::PLUGIN_PANIC);
-    assert!(out.errors[0].message.contains("index out of bounds"), "{}", out.errors[0].message);
+    assert!(
+        out.errors[0].message.contains("index out of bounds"),
+        "{}",
+        out.errors[0].message
+    );
     // Still alive, and the plugin still answers.
     assert_eq!(plugin.parse("tickers", &responses, &ctx).errors.len(), 1);
 }
@@ -99,16 +155,27 @@ fn a_panicking_plugin_is_contained() {
 #[test]
 fn plugins_command_lists_every_file() {
     let dir = tempfile::tempdir().unwrap();
-    for lib in REAL_PLUGINS.iter().chain(&["fc_test_plugin_incompatible", "fc_test_plugin_panicking"]) {
+    for lib in REAL_PLUGINS
+        .iter()
+        .chain(&["fc_test_plugin_incompatible", "fc_test_plugin_panicking"])
+    {
         integration_tests::deploy_plugin(lib, dir.path());
     }
     std::fs::write(dir.path().join("broken.so"), b"\x7fELF truncated").unwrap();
     std::fs::write(dir.path().join("README.txt"), b"not considered").unwrap();
 
     let exe = integration_tests::host_binary();
-    let out = std::process::Command::new(exe).args(["plugins", "--dir"]).arg(dir.path()).output().unwrap();
+    let out = std::process::Command::new(exe)
+        .args(["plugins", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "non-zero when a file fails: {stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "non-zero when a file fails: {stdout}"
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 6, "{stdout}");
     for (file, needle) in [
@@ -119,10 +186,16 @@ fn plugins_command_lists_every_file() {
         ("libfc_test_plugin_incompatible.so", "ERROR"),
         ("broken.so", "ERROR"),
     ] {
-        let line = lines.iter().find(|l| l.starts_with(file)).unwrap_or_else(|| panic!("no line for {file}: {stdout}"));
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(file))
+            .unwrap_or_else(|| panic!("no line for {file}: {stdout}"));
         assert!(line.contains(needle), "{line}");
         if needle != "ERROR" {
-            assert!(line.contains("interface=0.1.0") && line.contains("kinds=["), "{line}");
+            assert!(
+                line.contains("interface=0.1.0") && line.contains("kinds=["),
+                "{line}"
+            );
         }
         if file.starts_with("libfc_plugin_") {
             assert!(line.contains("kinds=[instruments/"), "{line}");

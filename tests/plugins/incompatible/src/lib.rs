@@ -46,5 +46,10 @@ extern "C" fn parse(_kind: RStr<'_>) -> RVec<u8> {
 
 #[export_root_module]
 pub fn get_library() -> ExchangePluginRef {
-    ExchangePlugin { info, build_requests, parse }.leak_into_prefix()
+    ExchangePlugin {
+        info,
+        build_requests,
+        parse,
+    }
+    .leak_into_prefix()
 }
