@@ -92,12 +92,29 @@ pub enum SinkConfig {
         #[serde(default = "default_sink_queue")]
         queue_batches: usize,
     },
+    /// Publish to a RabbitMQ topic exchange with publisher confirms.
+    Amqp(AmqpSinkConfig),
 }
+
+// ---- AMQP sink settings (owned by the AMQP sink work; see host/src/sink/amqp.rs) ----
+
+/// RabbitMQ (AMQP 0-9-1) sink settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSinkConfig {
+    /// Broker URL, `amqp://` or `amqps://` (credentials come from the environment, not here).
+    pub url: String,
+    #[serde(default = "default_sink_queue")]
+    pub queue_batches: usize,
+}
+
+// ---- end of AMQP sink settings ----
 
 impl SinkConfig {
     pub fn queue_batches(&self) -> usize {
         match self {
             Self::Jsonl { queue_batches, .. } | Self::Stdout { queue_batches } => *queue_batches,
+            Self::Amqp(amqp) => amqp.queue_batches,
         }
     }
 }

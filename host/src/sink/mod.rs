@@ -1,7 +1,10 @@
 //! Sinks: where records go. Owns the `Sink` trait, the JSONL file and stdout sinks, and the
 //! sink task that drains the bounded queue between workers and the sink.
-//! Must not drop records silently: a record that cannot be serialized is counted and logged;
+//! Must not drop records silently: a record that cannot be encoded is counted and logged;
 //! a write that fails is retried until shutdown.
+//!
+//! A sink implementation lives in its own file next to this one when it grows beyond a few
+//! lines (e.g. `amqp.rs`).
 
 use std::{future::Future, path::PathBuf, pin::Pin, time::Duration};
 
@@ -27,21 +30,48 @@ pub enum SinkError {
     },
     #[error("write failed: {0}")]
     Write(#[from] std::io::Error),
+    #[error("sink type {0} is not available")]
+    Unsupported(&'static str),
 }
 
-pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
+/// What `Sink::write` returns: the number of records delivered.
+pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<u64, SinkError>> + Send + 'a>>;
 
-/// A destination for encoded records. `write` must not return before the bytes are handed to
-/// the destination (flushed): the caller then counts them as delivered.
+/// A destination for records. `write` must not return `Ok` before the batch is durably handed
+/// to the destination (flushed, or confirmed by a broker): the caller then counts it delivered.
+/// On `Err` the caller retries the same batch, so a sink that delivered part of a batch must
+/// remember that itself (or tolerate duplicates, as at-least-once delivery allows).
 pub trait Sink: Send {
-    /// Writes `lines` (newline-terminated JSON records) and flushes.
-    fn write<'a>(&'a mut self, lines: &'a [u8]) -> SinkFuture<'a>;
+    /// Delivers every record of `batch`; returns how many were delivered (records that cannot
+    /// be encoded are counted by the sink and skipped).
+    fn write<'a>(&'a mut self, batch: &'a Batch) -> SinkFuture<'a>;
+    /// Flushes and releases resources at shutdown.
+    fn close(&mut self) -> SinkFuture<'_> {
+        Box::pin(async { Ok(0) })
+    }
     fn name(&self) -> &'static str;
+}
+
+/// Encodes a batch as JSON lines into `buf` (cleared first); returns (encoded, unencodable).
+pub fn encode_json_lines(batch: &Batch, buf: &mut Vec<u8>) -> (u64, u64) {
+    buf.clear();
+    let (mut ok, mut bad) = (0, 0);
+    for record in &batch.records {
+        match write_json_line(record, buf) {
+            Ok(()) => ok += 1,
+            Err(e) => {
+                bad += 1;
+                tracing::warn!(exchange = %batch.exchange, kind = %batch.kind, error = %e, "record not encodable; skipped");
+            }
+        }
+    }
+    (ok, bad)
 }
 
 /// Appends JSON lines to a file (created with its parent folders if missing).
 pub struct JsonlSink {
     file: tokio::fs::File,
+    buf: Vec<u8>,
 }
 
 impl JsonlSink {
@@ -59,16 +89,27 @@ impl JsonlSink {
             .open(path)
             .await
             .map_err(open_err)?;
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            buf: Vec::with_capacity(64 * 1024),
+        })
     }
 }
 
+/// Capacity above which the encode buffer is released after a batch (one huge batch must not
+/// pin memory for the life of the process).
+const MAX_RETAINED_BUFFER: usize = 4 * 1024 * 1024;
+
 impl Sink for JsonlSink {
-    fn write<'a>(&'a mut self, lines: &'a [u8]) -> SinkFuture<'a> {
+    fn write<'a>(&'a mut self, batch: &'a Batch) -> SinkFuture<'a> {
         Box::pin(async move {
-            self.file.write_all(lines).await?;
+            let (ok, _) = encode_json_lines(batch, &mut self.buf);
+            self.file.write_all(&self.buf).await?;
             self.file.flush().await?;
-            Ok(())
+            if self.buf.capacity() > MAX_RETAINED_BUFFER {
+                self.buf = Vec::with_capacity(64 * 1024);
+            }
+            Ok(ok)
         })
     }
 
@@ -80,14 +121,19 @@ impl Sink for JsonlSink {
 /// Writes JSON lines to standard output.
 pub struct StdoutSink {
     out: tokio::io::Stdout,
+    buf: Vec<u8>,
 }
 
 impl Sink for StdoutSink {
-    fn write<'a>(&'a mut self, lines: &'a [u8]) -> SinkFuture<'a> {
+    fn write<'a>(&'a mut self, batch: &'a Batch) -> SinkFuture<'a> {
         Box::pin(async move {
-            self.out.write_all(lines).await?;
+            let (ok, _) = encode_json_lines(batch, &mut self.buf);
+            self.out.write_all(&self.buf).await?;
             self.out.flush().await?;
-            Ok(())
+            if self.buf.capacity() > MAX_RETAINED_BUFFER {
+                self.buf = Vec::new();
+            }
+            Ok(ok)
         })
     }
 
@@ -102,7 +148,9 @@ pub async fn open_sink(config: &SinkConfig) -> Result<Box<dyn Sink>, SinkError> 
         SinkConfig::Jsonl { path, .. } => Box::new(JsonlSink::open(path).await?),
         SinkConfig::Stdout { .. } => Box::new(StdoutSink {
             out: tokio::io::stdout(),
+            buf: Vec::new(),
         }),
+        SinkConfig::Amqp(_) => return Err(SinkError::Unsupported("amqp (not built yet)")),
     })
 }
 
@@ -112,51 +160,45 @@ const WRITE_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// Totals kept by the sink task, returned when it ends.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SinkTotals {
+    /// Records the sink reported delivered.
     pub records_written: u64,
-    pub records_unencodable: u64,
+    /// Records handed to the sink and not reported delivered (unencodable, or abandoned).
+    pub records_not_written: u64,
 }
 
-/// Drains `rx` into `sink` until every sender is gone, then returns the totals. A failed write
-/// is retried (the batch is kept) until it succeeds or `abandon` fires.
+/// Drains `rx` into `sink` until every sender is gone, then closes it and returns the totals.
+/// A failed write is retried (the batch is kept) until it succeeds or `abandon` fires.
 pub async fn run_sink(
     mut sink: Box<dyn Sink>,
     mut rx: mpsc::Receiver<Batch>,
     mut abandon: tokio::sync::watch::Receiver<bool>,
 ) -> SinkTotals {
     let mut totals = SinkTotals::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     while let Some(batch) = rx.recv().await {
-        buf.clear();
-        let mut written = 0u64;
-        for record in &batch.records {
-            match write_json_line(record, &mut buf) {
-                Ok(()) => written += 1,
-                Err(e) => {
-                    totals.records_unencodable += 1;
-                    tracing::warn!(exchange = %batch.exchange, kind = %batch.kind, error = %e, "record not written");
-                }
-            }
-        }
+        let handed = batch.records.len() as u64;
         loop {
-            match sink.write(&buf).await {
-                Ok(()) => break,
+            match sink.write(&batch).await {
+                Ok(delivered) => {
+                    totals.records_written += delivered;
+                    totals.records_not_written += handed.saturating_sub(delivered);
+                    break;
+                }
                 Err(e) => {
                     tracing::error!(sink = sink.name(), error = %e, "sink write failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(WRITE_RETRY_DELAY) => {}
                         _ = abandon.changed() => {
-                            tracing::error!(sink = sink.name(), records = written, "sink abandoned at shutdown; batch lost");
+                            tracing::error!(sink = sink.name(), records = handed, "sink abandoned at shutdown; batch lost");
+                            totals.records_not_written += handed;
                             return totals;
                         }
                     }
                 }
             }
         }
-        totals.records_written += written;
-        // Keep the buffer from growing without bound after one huge batch.
-        if buf.capacity() > 4 * 1024 * 1024 {
-            buf = Vec::with_capacity(64 * 1024);
-        }
+    }
+    if let Err(e) = sink.close().await {
+        tracing::error!(sink = sink.name(), error = %e, "sink close failed");
     }
     totals
 }
