@@ -2,7 +2,9 @@
 //! normalizes records, and writes them to a sink. The binary (`main.rs`) is a thin CLI over this
 //! library so integration tests can run the same code in-process.
 
+pub mod breaker;
 pub mod config;
+pub mod dedup;
 pub mod duration;
 pub mod http;
 pub mod message;

@@ -1,0 +1,278 @@
+//! Change detection (R2.2): a content hash per (kind, raw symbol) of one exchange; a record
+//! whose content did not change since it was last sent is suppressed, except once every
+//! `heartbeat`, so consumers can tell "unchanged" from "dead".
+//!
+//! Owns the hash cache and its bounds. Must not modify records or decide what a record
+//! contains; timestamps (`exchange_ts`, `received_ts`) are excluded from the hash.
+
+use std::{
+    collections::HashMap,
+    hash::{Hash, Hasher},
+    time::Duration,
+};
+
+use plugin_api::{abi_stable::std_types::ROption, Record, RecordKind};
+use tokio::time::Instant;
+
+/// Re-send an unchanged record this often.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(60);
+/// Most cached hashes per exchange; beyond it the entries seen longest ago are evicted.
+pub const DEFAULT_MAX_ENTRIES: usize = 50_000;
+
+/// The content hash of a record: every field except the two timestamps.
+pub fn content_hash(r: &Record) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    r.kind.hash(&mut h);
+    r.symbol.as_str().hash(&mut h);
+    r.raw_symbol.as_str().hash(&mut h);
+    r.base.as_str().hash(&mut h);
+    r.quote.as_str().hash(&mut h);
+    r.settle.as_str().hash(&mut h);
+    r.market_type.hash(&mut h);
+    fn f(h: &mut impl Hasher, v: ROption<f64>) {
+        match v {
+            ROption::RSome(x) => {
+                h.write_u8(1);
+                h.write_u64(x.to_bits());
+            }
+            ROption::RNone => h.write_u8(0),
+        }
+    }
+    fn t(h: &mut impl Hasher, v: ROption<i64>) {
+        match v {
+            ROption::RSome(x) => {
+                h.write_u8(1);
+                h.write_i64(x);
+            }
+            ROption::RNone => h.write_u8(0),
+        }
+    }
+    for v in [
+        r.last,
+        r.bid,
+        r.ask,
+        r.mark,
+        r.index,
+        r.volume_24h_base,
+        r.volume_24h_quote,
+        r.open_interest_base,
+        r.open_interest_quote,
+        r.rate,
+        r.interval_hours,
+        r.predicted_rate,
+        r.rate_8h,
+        r.rate_annualized,
+        r.rate_cap,
+        r.rate_floor,
+        r.contract_size,
+        r.tick_size,
+    ] {
+        f(&mut h, v);
+    }
+    for v in [r.next_funding_ts, r.listing_ts, r.delisting_ts] {
+        t(&mut h, v);
+    }
+    r.interval_source.into_option().map(|s| s.0).hash(&mut h);
+    r.status
+        .as_ref()
+        .map(|s| s.as_str())
+        .into_option()
+        .hash(&mut h);
+    for kv in r.extra.iter() {
+        kv.key.as_str().hash(&mut h);
+        kv.value.as_str().hash(&mut h);
+    }
+    h.finish()
+}
+
+struct Entry {
+    hash: u64,
+    sent_at: Instant,
+    seen_at: Instant,
+}
+
+/// What a filter pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FilterStats {
+    pub changed: usize,
+    pub heartbeats: usize,
+    pub suppressed: usize,
+}
+
+/// The per-exchange cache.
+pub struct ChangeDetector {
+    heartbeat: Duration,
+    max_entries: usize,
+    entries: HashMap<(RecordKind, String), Entry>,
+}
+
+impl ChangeDetector {
+    pub fn new(heartbeat: Duration, max_entries: usize) -> Self {
+        Self {
+            heartbeat,
+            max_entries: max_entries.max(1),
+            entries: HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Keeps the records to send: changed ones, and unchanged ones whose last send is at least
+    /// `heartbeat` ago. Remembers what was sent.
+    pub fn filter(&mut self, records: Vec<Record>, now: Instant) -> (Vec<Record>, FilterStats) {
+        let mut stats = FilterStats::default();
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            let hash = content_hash(&record);
+            let key = (record.kind, record.raw_symbol.as_str().to_owned());
+            match self.entries.get_mut(&key) {
+                Some(e) if e.hash == hash => {
+                    e.seen_at = now;
+                    if now.duration_since(e.sent_at) >= self.heartbeat {
+                        e.sent_at = now;
+                        stats.heartbeats += 1;
+                        out.push(record);
+                    } else {
+                        stats.suppressed += 1;
+                    }
+                }
+                Some(e) => {
+                    *e = Entry {
+                        hash,
+                        sent_at: now,
+                        seen_at: now,
+                    };
+                    stats.changed += 1;
+                    out.push(record);
+                }
+                None => {
+                    self.entries.insert(
+                        key,
+                        Entry {
+                            hash,
+                            sent_at: now,
+                            seen_at: now,
+                        },
+                    );
+                    stats.changed += 1;
+                    out.push(record);
+                }
+            }
+        }
+        self.enforce_bound();
+        (out, stats)
+    }
+
+    /// Forgets entries not seen for `max_age` (instruments that disappeared).
+    pub fn expire(&mut self, now: Instant, max_age: Duration) {
+        self.entries
+            .retain(|_, e| now.duration_since(e.seen_at) < max_age);
+    }
+
+    fn enforce_bound(&mut self) {
+        if self.entries.len() <= self.max_entries {
+            return;
+        }
+        let excess = self.entries.len() - self.max_entries;
+        let mut by_age: Vec<(Instant, (RecordKind, String))> = self
+            .entries
+            .iter()
+            .map(|(k, e)| (e.seen_at, k.clone()))
+            .collect();
+        by_age.sort_by_key(|(seen, _)| *seen);
+        for (_, key) in by_age.into_iter().take(excess) {
+            self.entries.remove(&key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plugin_api::{abi_stable::std_types::ROption::RSome, MarketType};
+
+    fn ticker(raw: &str, last: f64, ts: i64) -> Record {
+        let mut r = Record::new(
+            RecordKind::TICKER,
+            "x",
+            raw,
+            "B",
+            "USDT",
+            "USDT",
+            MarketType::LINEAR_PERPETUAL,
+            ts,
+        );
+        r.last = RSome(last);
+        r.exchange_ts = RSome(ts);
+        r
+    }
+
+    #[test]
+    fn timestamps_do_not_change_the_hash() {
+        assert_eq!(
+            content_hash(&ticker("A", 1.0, 1)),
+            content_hash(&ticker("A", 1.0, 2))
+        );
+        assert_ne!(
+            content_hash(&ticker("A", 1.0, 1)),
+            content_hash(&ticker("A", 1.5, 1))
+        );
+        let mut a = ticker("A", 1.0, 1);
+        a.bid = RSome(0.0);
+        assert_ne!(
+            content_hash(&a),
+            content_hash(&ticker("A", 1.0, 1)),
+            "0 differs from absent"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn suppresses_unchanged_and_resends_on_heartbeat() {
+        let mut d = ChangeDetector::new(Duration::from_secs(60), 100);
+        let t0 = Instant::now();
+        let (out, s) = d.filter(vec![ticker("A", 1.0, 1), ticker("B", 2.0, 1)], t0);
+        assert_eq!((out.len(), s.changed), (2, 2));
+
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let (out, s) = d.filter(
+            vec![ticker("A", 1.0, 2), ticker("B", 2.5, 2)],
+            Instant::now(),
+        );
+        assert_eq!(out.len(), 1, "only the change goes out");
+        assert_eq!(out[0].raw_symbol.as_str(), "B");
+        assert_eq!((s.changed, s.suppressed, s.heartbeats), (1, 1, 0));
+
+        tokio::time::advance(Duration::from_secs(55)).await;
+        let (out, s) = d.filter(
+            vec![ticker("A", 1.0, 3), ticker("B", 2.5, 3)],
+            Instant::now(),
+        );
+        assert_eq!(
+            out.len(),
+            1,
+            "A is 60 s old: heartbeat; B was sent 55 s ago"
+        );
+        assert_eq!(out[0].raw_symbol.as_str(), "A");
+        assert_eq!(s.heartbeats, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cache_is_bounded_and_expires() {
+        let mut d = ChangeDetector::new(Duration::from_secs(60), 3);
+        for i in 0..5 {
+            d.filter(vec![ticker(&format!("S{i}"), 1.0, 1)], Instant::now());
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        assert_eq!(d.len(), 3);
+        tokio::time::advance(Duration::from_secs(100)).await;
+        d.filter(vec![ticker("S4", 1.0, 1)], Instant::now());
+        d.expire(Instant::now(), Duration::from_secs(50));
+        assert_eq!(d.len(), 1);
+    }
+}
