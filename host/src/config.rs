@@ -21,6 +21,10 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest response body accepted (`[http] max_body_bytes`): Binance's full ticker list is
 /// ~300 KiB, so 32 MiB leaves room for growth while bounding memory.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 32 * 1024 * 1024;
+/// Shortest adaptive request timeout (`[http] timeout_floor`).
+pub const DEFAULT_TIMEOUT_FLOOR: Duration = Duration::from_secs(1);
+/// Adaptive timeout = multiplier × (smoothed latency + 4 × deviation), per endpoint.
+pub const DEFAULT_TIMEOUT_MULTIPLIER: f64 = 2.0;
 /// Concurrent requests per exchange (`[http] max_in_flight`), e.g. per-symbol open interest.
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 8;
 /// Retries of a transient failure before the request is given up for this cycle.
@@ -122,8 +126,17 @@ impl SinkConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
+    /// Longest a request may take (connect + headers + body); the adaptive timeout's ceiling.
     #[serde(default = "default_timeout")]
     pub timeout: ConfigDuration,
+    /// Learn each endpoint's timeout from its observed latency (between `timeout_floor` and
+    /// `timeout`), so a hanging exchange is noticed in about a second, not at the ceiling.
+    #[serde(default = "default_true")]
+    pub adaptive_timeout: bool,
+    #[serde(default = "default_timeout_floor")]
+    pub timeout_floor: ConfigDuration,
+    #[serde(default = "default_timeout_multiplier")]
+    pub timeout_multiplier: f64,
     #[serde(default = "default_max_body")]
     pub max_body_bytes: u64,
     #[serde(default = "default_in_flight")]
@@ -144,6 +157,9 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             timeout: default_timeout(),
+            adaptive_timeout: true,
+            timeout_floor: default_timeout_floor(),
+            timeout_multiplier: DEFAULT_TIMEOUT_MULTIPLIER,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             retries: DEFAULT_RETRIES,
@@ -192,6 +208,12 @@ fn default_sink_queue() -> usize {
 }
 fn default_timeout() -> ConfigDuration {
     ConfigDuration(DEFAULT_REQUEST_TIMEOUT)
+}
+fn default_timeout_floor() -> ConfigDuration {
+    ConfigDuration(DEFAULT_TIMEOUT_FLOOR)
+}
+fn default_timeout_multiplier() -> f64 {
+    DEFAULT_TIMEOUT_MULTIPLIER
 }
 fn default_max_body() -> u64 {
     DEFAULT_MAX_BODY_BYTES
@@ -245,6 +267,12 @@ impl Config {
         let h = &self.http;
         if h.timeout.0.is_zero() {
             problems.push("http.timeout: must be greater than zero".to_owned());
+        }
+        if h.timeout_floor.0.is_zero() || h.timeout_floor.0 > h.timeout.0 {
+            problems.push(format!("http.timeout_floor: {} must be > 0 and <= http.timeout ({})", h.timeout_floor, h.timeout));
+        }
+        if !(h.timeout_multiplier >= 1.0 && h.timeout_multiplier.is_finite()) {
+            problems.push(format!("http.timeout_multiplier: {} must be at least 1", h.timeout_multiplier));
         }
         if !(h.rate_limit_share > 0.0 && h.rate_limit_share <= 1.0) {
             problems.push(format!(

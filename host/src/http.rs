@@ -6,6 +6,7 @@
 //! handed to the plugin's `parse`.
 
 use std::{
+    collections::VecDeque,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -82,13 +83,47 @@ impl HttpClient {
     }
 }
 
-/// One exchange's view of the network: its base URL, budget, concurrency and retry policy.
+/// One exchange's view of the network: its base URL, budget, concurrency, timeouts and retry
+/// policy.
 pub struct ExchangeHttp {
     client: HttpClient,
     base_url: String,
     settings: HttpConfig,
     budgets: Vec<RateBudget>,
     in_flight: Semaphore,
+    timeouts: std::sync::Mutex<std::collections::HashMap<String, AdaptiveTimeout>>,
+}
+
+/// Weight of the deviation in the timeout estimate (RFC 6298's K).
+const TIMEOUT_DEVIATION_WEIGHT: f64 = 4.0;
+
+/// A request timeout learned from observed latency per endpoint, RFC 6298 style:
+/// `multiplier × (smoothed + 4 × deviation)`, clamped to [floor, ceiling]; doubled after a
+/// timeout until the next success.
+#[derive(Debug, Clone, Copy)]
+pub struct AdaptiveTimeout {
+    smoothed: f64,
+    deviation: f64,
+    backoff: u32,
+}
+
+impl AdaptiveTimeout {
+    fn first(sample: f64) -> Self {
+        Self { smoothed: sample, deviation: sample / 2.0, backoff: 0 }
+    }
+
+    fn observe(&mut self, sample: f64) {
+        self.deviation = 0.75 * self.deviation + 0.25 * (self.smoothed - sample).abs();
+        self.smoothed = 0.875 * self.smoothed + 0.125 * sample;
+        self.backoff = 0;
+    }
+
+    /// The timeout for the next request.
+    pub fn timeout(&self, multiplier: f64, floor: Duration, ceiling: Duration) -> Duration {
+        let base = multiplier * (self.smoothed + TIMEOUT_DEVIATION_WEIGHT * self.deviation);
+        let backed_off = base * f64::from(1u32 << self.backoff.min(10));
+        Duration::from_secs_f64(backed_off.max(0.0)).clamp(floor, ceiling)
+    }
 }
 
 impl ExchangeHttp {
@@ -107,11 +142,51 @@ impl ExchangeHttp {
             settings,
             budgets,
             in_flight: Semaphore::new(permits),
+            timeouts: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The timeout the next request to `path` gets.
+    pub fn timeout_for(&self, path: &str) -> Duration {
+        let ceiling = self.settings.timeout.0;
+        if !self.settings.adaptive_timeout {
+            return ceiling;
+        }
+        let floor = self.settings.timeout_floor.0.min(ceiling);
+        let map = self.timeouts.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(path) {
+            Some(t) => t.timeout(self.settings.timeout_multiplier, floor, ceiling),
+            None => ceiling,
+        }
+    }
+
+    fn observe_latency(&self, path: &str, elapsed: Duration) {
+        let mut map = self.timeouts.lock().unwrap_or_else(|p| p.into_inner());
+        let sample = elapsed.as_secs_f64();
+        match map.get_mut(path) {
+            Some(t) => t.observe(sample),
+            None => {
+                map.insert(path.to_owned(), AdaptiveTimeout::first(sample));
+            }
+        }
+    }
+
+    fn observe_timeout(&self, path: &str) {
+        let mut map = self.timeouts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = map.get_mut(path) {
+            t.backoff = t.backoff.saturating_add(1);
+        }
+    }
+
+    /// The exchange (or the plugin, from a rate-limit code in a body) said we are too fast.
+    pub async fn slow_down(&self, path: &str, retry_after: Option<Duration>) {
+        for budget in self.budgets.iter().filter(|b| b.applies_to(path)) {
+            budget.penalize(retry_after).await;
+        }
     }
 
     /// Executes `request`, retrying transient failures with capped exponential backoff and full
@@ -148,7 +223,7 @@ impl ExchangeHttp {
         for budget in self
             .budgets
             .iter()
-            .filter(|b| request.path.starts_with(b.path_prefix.as_str()))
+            .filter(|b| b.applies_to(&request.path))
         {
             budget.acquire(request.weight.max(1)).await;
         }
@@ -164,6 +239,7 @@ impl ExchangeHttp {
             other => return Err(request_error(&format!("unsupported method {}", other.0))),
         };
         let url = format!("{}{}", self.base_url, request.path);
+        let timeout = self.timeout_for(&request.path);
         let query: Vec<(&str, &str)> = request
             .query
             .iter()
@@ -174,7 +250,7 @@ impl ExchangeHttp {
             .client
             .request(method, &url)
             .query(&query)
-            .timeout(self.settings.timeout.0);
+            .timeout(timeout);
         for kv in request.headers.iter() {
             builder = builder.header(kv.key.as_str(), kv.value.as_str());
         }
@@ -183,7 +259,27 @@ impl ExchangeHttp {
         }
 
         let started = Instant::now();
-        let mut response = builder.send().await.map_err(classify_reqwest)?;
+        let result = self.receive(builder, &url, timeout, &request.path).await;
+        match &result {
+            Ok(r) => self.observe_latency(&request.path, r.elapsed),
+            Err(e) if e.kind == TransportErrorKind::Timeout => self.observe_timeout(&request.path),
+            Err(_) => {}
+        }
+        result.map(|mut r| {
+            r.elapsed = started.elapsed();
+            r
+        })
+    }
+
+    async fn receive(
+        &self,
+        builder: reqwest::RequestBuilder,
+        url: &str,
+        timeout: Duration,
+        path: &str,
+    ) -> Result<RawResponse, TransportError> {
+        let started = Instant::now();
+        let mut response = builder.send().await.map_err(|e| classify_reqwest(e, timeout))?;
         let status = response.status().as_u16();
         let headers: Vec<(String, String)> = response
             .headers()
@@ -200,6 +296,7 @@ impl ExchangeHttp {
                 .iter()
                 .find(|(k, _)| k == "retry-after")
                 .and_then(|(_, v)| parse_retry_after(v));
+            self.slow_down(path, retry_after).await;
             return Err(TransportError {
                 class: ErrorClass::RATE_LIMITED,
                 kind: TransportErrorKind::RateLimited,
@@ -222,7 +319,7 @@ impl ExchangeHttp {
         }
         let mut body =
             Vec::with_capacity(response.content_length().unwrap_or(16 * 1024).min(limit) as usize);
-        while let Some(chunk) = response.chunk().await.map_err(classify_reqwest)? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify_reqwest(e, timeout))? {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large(limit, &url));
             }
@@ -256,7 +353,7 @@ fn request_error(message: &str) -> TransportError {
     }
 }
 
-fn classify_reqwest(e: reqwest::Error) -> TransportError {
+fn classify_reqwest(e: reqwest::Error, timeout: Duration) -> TransportError {
     let kind = if e.is_timeout() {
         TransportErrorKind::Timeout
     } else if e.is_connect() {
@@ -266,7 +363,7 @@ fn classify_reqwest(e: reqwest::Error) -> TransportError {
     } else {
         TransportErrorKind::Body
     };
-    let mut message = e.to_string();
+    let mut message = if kind == TransportErrorKind::Timeout { format!("no complete answer within {timeout:?}: {e}") } else { e.to_string() };
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         message.push_str(": ");
@@ -305,52 +402,98 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A token bucket over one documented limit, holding `share` of it. Weighted acquisitions wait
-/// until enough budget has refilled; the bucket starts full.
+/// How much a 429/418 shrinks an exchange's budget (the rest recovers over time).
+pub const RATE_LIMIT_SLOWDOWN: f64 = 0.5;
+/// Smallest share of the configured budget a run of 429s can shrink it to.
+pub const RATE_LIMIT_MIN_FACTOR: f64 = 0.1;
+/// After this long without a 429 the budget grows back by `RATE_LIMIT_RECOVERY_STEP`.
+pub const RATE_LIMIT_RECOVERY_AFTER: Duration = Duration::from_secs(30);
+pub const RATE_LIMIT_RECOVERY_STEP: f64 = 1.25;
+/// Pause after a 429/418 that came without a Retry-After.
+pub const RATE_LIMIT_DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+
+/// A sliding-window budget over one documented limit, holding `share` of it: the weight sent
+/// in ANY window of `window` length never exceeds `limit × share` (a token bucket would allow
+/// twice that across a window boundary). Waiters are served in order (the mutex is fair).
 pub struct RateBudget {
     path_prefix: String,
-    capacity: f64,
-    refill_per_sec: f64,
+    limit: f64,
+    window: Duration,
     state: Mutex<BudgetState>,
 }
 
 struct BudgetState {
-    tokens: f64,
-    updated: tokio::time::Instant,
+    /// (send time, weight) of the requests inside the current window.
+    log: VecDeque<(tokio::time::Instant, u32)>,
+    used: u64,
+    /// No request before this instant (the exchange told us to wait).
+    paused_until: Option<tokio::time::Instant>,
+    /// Multiplier on `limit` after 429s; recovers towards 1.
+    factor: f64,
+    last_penalty: Option<tokio::time::Instant>,
 }
 
 impl RateBudget {
     pub fn new(rule: &RateLimitRule, share: f64) -> Self {
-        let capacity = (rule.limit as f64 * share).max(1.0);
-        let window = Duration::from_millis(rule.window_ms.max(1)).as_secs_f64();
         Self {
             path_prefix: rule.path_prefix.to_string(),
-            capacity,
-            refill_per_sec: capacity / window,
-            state: Mutex::new(BudgetState {
-                tokens: capacity,
-                updated: tokio::time::Instant::now(),
-            }),
+            limit: (rule.limit as f64 * share).max(1.0),
+            window: Duration::from_millis(rule.window_ms.max(1)),
+            state: Mutex::new(BudgetState { log: VecDeque::new(), used: 0, paused_until: None, factor: 1.0, last_penalty: None }),
         }
     }
 
-    /// Waits until `weight` units are available and takes them. Callers queue in FIFO order
-    /// (the mutex is fair), so a heavy request is not starved by light ones.
-    pub async fn acquire(&self, weight: u32) {
-        let need = (weight as f64).min(self.capacity);
+    pub fn applies_to(&self, path: &str) -> bool {
+        path.starts_with(self.path_prefix.as_str())
+    }
+
+    /// Waits until `weight` fits in the window, then takes it. Returns how long it waited.
+    pub async fn acquire(&self, weight: u32) -> Duration {
+        let started = tokio::time::Instant::now();
         let mut state = self.state.lock().await;
         loop {
             let now = tokio::time::Instant::now();
-            let elapsed = now.duration_since(state.updated).as_secs_f64();
-            state.tokens = (state.tokens + elapsed * self.refill_per_sec).min(self.capacity);
-            state.updated = now;
-            if state.tokens >= need {
-                state.tokens -= need;
-                return;
+            if let Some(until) = state.paused_until {
+                if now < until {
+                    tokio::time::sleep_until(until).await;
+                    continue;
+                }
+                state.paused_until = None;
             }
-            let wait = (need - state.tokens) / self.refill_per_sec;
-            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            if state.factor < 1.0 && state.last_penalty.is_some_and(|t| now.duration_since(t) >= RATE_LIMIT_RECOVERY_AFTER) {
+                state.factor = (state.factor * RATE_LIMIT_RECOVERY_STEP).min(1.0);
+                state.last_penalty = Some(now);
+            }
+            while let Some(&(sent, w)) = state.log.front() {
+                if now.duration_since(sent) >= self.window {
+                    state.log.pop_front();
+                    state.used -= w as u64;
+                } else {
+                    break;
+                }
+            }
+            let limit = (self.limit * state.factor).max(1.0);
+            let need = (weight.max(1) as f64).min(limit) as u64;
+            if state.used + need <= limit as u64 {
+                state.log.push_back((now, need as u32));
+                state.used += need;
+                return started.elapsed();
+            }
+            match state.log.front() {
+                Some(&(oldest, _)) => tokio::time::sleep_until(oldest + self.window).await,
+                None => return started.elapsed(),
+            }
         }
+    }
+
+    /// The exchange said "too many requests": pause, and shrink the budget for a while.
+    pub async fn penalize(&self, retry_after: Option<Duration>) {
+        let mut state = self.state.lock().await;
+        let now = tokio::time::Instant::now();
+        let until = now + retry_after.unwrap_or(RATE_LIMIT_DEFAULT_PAUSE);
+        state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
+        state.factor = (state.factor * RATE_LIMIT_SLOWDOWN).max(RATE_LIMIT_MIN_FACTOR);
+        state.last_penalty = Some(now);
     }
 }
 
@@ -383,25 +526,59 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn budget_holds_the_rate() {
-        // 100 per second at share 0.5 → 50 per second.
-        let rule = RateLimitRule {
-            path_prefix: "".into(),
-            limit: 100,
-            window_ms: 1_000,
-        };
+    async fn budget_never_exceeds_the_window() {
+        // 100 per second at share 0.5 → at most 50 in ANY 1 s window.
+        let rule = RateLimitRule { path_prefix: "".into(), limit: 100, window_ms: 1_000 };
         let budget = RateBudget::new(&rule, 0.5);
         let start = tokio::time::Instant::now();
-        for _ in 0..150 {
+        let mut sent = Vec::new();
+        for i in 0..160u32 {
+            budget.acquire(if i % 7 == 0 { 3 } else { 1 }).await;
+            sent.push((tokio::time::Instant::now(), if i % 7 == 0 { 3 } else { 1 }));
+        }
+        for (i, (t, _)) in sent.iter().enumerate() {
+            let in_window: u32 = sent[i..].iter().take_while(|(u, _)| u.duration_since(*t) < Duration::from_secs(1)).map(|(_, w)| w).sum();
+            assert!(in_window <= 50, "window starting at request {i} holds {in_window}");
+        }
+        assert!(start.elapsed() >= Duration::from_secs(3), "{:?}", start.elapsed());
+        // A weight above the whole budget is clamped, never blocks forever.
+        budget.acquire(10_000).await;
+    }
+
+    #[test]
+    fn adaptive_timeout_follows_latency_within_bounds() {
+        let floor = Duration::from_secs(1);
+        let ceiling = Duration::from_secs(10);
+        let mut t = AdaptiveTimeout::first(0.2);
+        for _ in 0..50 {
+            t.observe(0.2);
+        }
+        // Steady 200 ms: 2 × (0.2 + 4 × ~0) ≈ 0.4 s → clamped up to the floor.
+        assert_eq!(t.timeout(2.0, floor, ceiling), floor);
+        for _ in 0..50 {
+            t.observe(2.0);
+        }
+        let slow = t.timeout(2.0, floor, ceiling);
+        assert!(slow > Duration::from_secs(3) && slow < ceiling, "{slow:?}");
+        // Timeouts double it until the ceiling.
+        t.backoff = 5;
+        assert_eq!(t.timeout(2.0, floor, ceiling), ceiling);
+        t.observe(2.0);
+        assert!(t.timeout(2.0, floor, ceiling) < ceiling, "a success resets the backoff");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_pauses_and_slows_down() {
+        let rule = RateLimitRule { path_prefix: "".into(), limit: 10, window_ms: 1_000 };
+        let budget = RateBudget::new(&rule, 1.0);
+        budget.penalize(Some(Duration::from_secs(3))).await;
+        let waited = budget.acquire(1).await;
+        assert!(waited >= Duration::from_secs(3), "honours Retry-After: {waited:?}");
+        // Budget halved: 5 per window now.
+        for _ in 0..4 {
             budget.acquire(1).await;
         }
-        // 50 from the full bucket, 100 more at 50/s → ~2 s.
-        let took = start.elapsed();
-        assert!(
-            took >= Duration::from_millis(1_990) && took <= Duration::from_millis(2_100),
-            "{took:?}"
-        );
-        // A weight above capacity is clamped, never blocks forever.
-        budget.acquire(10_000).await;
+        let waited = budget.acquire(1).await;
+        assert!(waited >= Duration::from_millis(900), "6th request in the window waits: {waited:?}");
     }
 }
