@@ -20,8 +20,10 @@ pub const DEFAULT_FAILURE_THRESHOLD: u32 = 5;
 pub const DEFAULT_FAILURE_RATIO: f64 = 0.5;
 pub const DEFAULT_WINDOW: u32 = 20;
 pub const DEFAULT_MIN_SAMPLES: u32 = 10;
-pub const DEFAULT_OPEN_BASE: Duration = Duration::from_secs(2);
-pub const DEFAULT_OPEN_MAX: Duration = Duration::from_secs(60);
+pub const DEFAULT_OPEN_BASE: Duration = Duration::from_secs(1);
+/// Cool-down cap. Small on purpose: an open breaker costs one probe request per cool-down,
+/// and the cap bounds how long after an exchange recovers collection resumes (goal: < 5 s).
+pub const DEFAULT_OPEN_MAX: Duration = Duration::from_secs(4);
 pub const DEFAULT_SUCCESS_THRESHOLD: u32 = 2;
 
 /// Breaker thresholds (`[breaker]` in config, overridable per exchange).

@@ -169,6 +169,11 @@ impl ChangeDetector {
         (out, stats)
     }
 
+    /// Forgets instruments that left the exchange's universe.
+    pub fn retain_symbols(&mut self, keep: &std::collections::HashSet<&str>) {
+        self.entries.retain(|(_, raw), _| keep.contains(raw.as_str()));
+    }
+
     /// Forgets entries not seen for `max_age` (instruments that disappeared).
     pub fn expire(&mut self, now: Instant, max_age: Duration) {
         self.entries

@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod config;
 pub mod dedup;
 pub mod duration;
+pub mod health;
 pub mod http;
 pub mod message;
 pub mod plugins;

@@ -5,7 +5,7 @@
 //! Shutdown order: stop scheduling (workers finish the cycle in progress, up to the grace
 //! deadline) → close the sink queue → the sink writes everything queued → return.
 
-use std::time::Duration;
+
 
 use tokio::{
     sync::{mpsc, watch},
@@ -14,14 +14,12 @@ use tokio::{
 
 use crate::{
     config::Config,
+    health::HealthTable,
     http::HttpClient,
     plugins::{PluginEvent, PluginRegistry},
     sink::{open_sink, run_sink, SinkTotals},
     worker::{run_exchange, WorkerSpec},
 };
-
-/// How long workers may take to finish their current cycle after a shutdown request.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -64,6 +62,8 @@ fn log_plugin_event(event: &PluginEvent) {
 pub struct RunOptions {
     /// Receives every plugin load, failure and removal after start-up.
     pub plugin_events: Option<mpsc::UnboundedSender<PluginEvent>>,
+    /// Where workers record exchange health (shared with observers).
+    pub health: HealthTable,
 }
 
 /// Runs the collector until `shutdown` resolves, then stops gracefully.
@@ -136,6 +136,9 @@ pub async fn run_with(
             instance_id: id.clone(),
             config: exchange.clone(),
             http: config.http.clone(),
+            breaker: exchange.breaker.clone().unwrap_or_else(|| config.breaker.clone()),
+            change_detection: config.change_detection.clone(),
+            health: options.health.clone(),
         };
         workers.spawn(run_exchange(
             spec,
@@ -149,18 +152,19 @@ pub async fn run_with(
     tracing::info!(exchanges = workers.len(), "collector running");
 
     shutdown.await;
+    let grace = config.shutdown.grace.0;
     tracing::info!("shutting down: finishing cycles in progress");
     stop_tx.send_replace(true);
-    let drained = tokio::time::timeout(DEFAULT_SHUTDOWN_GRACE, async {
+    let drained = tokio::time::timeout(grace, async {
         while workers.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(grace = ?DEFAULT_SHUTDOWN_GRACE, "workers did not finish in time; abandoning their cycles");
+        tracing::warn!(grace = ?grace, "workers did not finish in time; abandoning their cycles");
         workers.shutdown().await;
     }
     background.shutdown().await;
-    let totals = match tokio::time::timeout(DEFAULT_SHUTDOWN_GRACE, sink_task).await {
+    let totals = match tokio::time::timeout(grace, sink_task).await {
         Ok(Ok(totals)) => totals,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "sink task failed");

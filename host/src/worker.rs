@@ -22,8 +22,11 @@ use tokio::{
 };
 
 use crate::{
-    config::{ExchangeConfig, HttpConfig},
-    http::{now_ms, ExchangeHttp, HttpClient, RawResponse},
+    breaker::{BreakerConfig, BreakerState, CircuitBreaker, Transition},
+    config::{ChangeDetectionConfig, ExchangeConfig, HttpConfig},
+    dedup::ChangeDetector,
+    health::HealthTable,
+    http::{now_ms, ExchangeHttp, HttpClient, RawResponse, TransportError},
     plugins::{LoadedPlugin, PluginSet},
     record_store::RecordStore,
     sink::Batch,
@@ -35,6 +38,9 @@ pub struct WorkerSpec {
     pub instance_id: String,
     pub config: ExchangeConfig,
     pub http: HttpConfig,
+    pub breaker: BreakerConfig,
+    pub change_detection: ChangeDetectionConfig,
+    pub health: HealthTable,
 }
 
 impl WorkerSpec {
@@ -49,6 +55,8 @@ struct Shared {
     instruments: RwLock<Arc<Vec<Record>>>,
     instruments_ready: watch::Sender<bool>,
     store: Mutex<RecordStore>,
+    changes: Mutex<ChangeDetector>,
+    breaker: std::sync::Mutex<CircuitBreaker>,
     plugins: watch::Receiver<Arc<PluginSet>>,
     sink: mpsc::Sender<Batch>,
 }
@@ -113,11 +121,15 @@ pub async fn run_exchange(
 ) {
     let exchange = spec.instance_id.clone();
     let (ready_tx, _) = watch::channel(false);
+    let changes = ChangeDetector::new(spec.change_detection.heartbeat.0, spec.change_detection.max_entries);
+    let breaker = CircuitBreaker::new(spec.breaker.clone());
     let shared = Arc::new(Shared {
         spec,
         instruments: RwLock::new(Arc::new(Vec::new())),
         instruments_ready: ready_tx,
         store: Mutex::new(RecordStore::new()),
+        changes: Mutex::new(changes),
+        breaker: std::sync::Mutex::new(breaker),
         plugins: plugins.clone(),
         sink,
     });
@@ -223,23 +235,16 @@ fn spawn_kind_tasks(
     tasks
 }
 
-/// Shortest wait before retrying a kind whose whole cycle failed.
-pub const FAILED_CYCLE_RETRY_MIN: Duration = Duration::from_secs(1);
-/// Longest such wait (the kind's own interval caps it too).
-pub const FAILED_CYCLE_RETRY_MAX: Duration = Duration::from_secs(60);
-
-/// Retry delay after `streak` failed cycles in a row: 1 s, 2 s, 4 s … capped at 60 s.
-fn failed_cycle_delay(streak: u32) -> Duration {
-    FAILED_CYCLE_RETRY_MIN
-        .saturating_mul(1u32 << streak.saturating_sub(1).min(16))
-        .min(FAILED_CYCLE_RETRY_MAX)
-}
+/// Pause before retrying when the breaker is half-open and another kind holds the probe.
+const PROBE_BUSY_RETRY: Duration = Duration::from_millis(250);
 
 /// What one cycle achieved.
 #[derive(Debug, Default, Clone, Copy)]
 struct CycleOutcome {
     records: usize,
     failures: usize,
+    /// Requests not sent because the breaker is open or probing.
+    held_back: usize,
 }
 
 impl CycleOutcome {
@@ -255,6 +260,48 @@ struct KindTask {
     emits: RecordKind,
     period: Duration,
     wait_for_instruments: bool,
+}
+
+/// The outcome of one request, as the breaker and health table count it.
+enum RequestOutcome {
+    Answered(RawResponse),
+    /// Not sent: the breaker is open or another request is probing.
+    HeldBack,
+    Failed(TransportError),
+}
+
+impl Shared {
+    fn on_transition(&self, t: Transition) {
+        let exchange = self.spec.instance_id.as_str();
+        self.spec.health.breaker(exchange, t.to);
+        match t.to {
+            BreakerState::Open => {
+                tracing::warn!(exchange = %exchange, from = ?t.from, cool_down = ?t.cool_down, "circuit breaker open: requests held back until the next probe")
+            }
+            BreakerState::HalfOpen => tracing::info!(exchange = %exchange, "circuit breaker half-open: probing"),
+            BreakerState::Closed => tracing::info!(exchange = %exchange, "circuit breaker closed: exchange recovered"),
+        }
+    }
+
+    fn breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
+        self.breaker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts one request for the breaker and the health table.
+    fn record_outcome(&self, ok: bool, error: Option<&str>) {
+        let now = tokio::time::Instant::now();
+        let exchange = self.spec.instance_id.as_str();
+        let transition = if ok {
+            self.spec.health.success(exchange, now_ms());
+            self.breaker().record_success(now)
+        } else {
+            self.spec.health.failure(exchange, now_ms(), error.unwrap_or("failed"));
+            self.breaker().record_failure(now)
+        };
+        if let Some(t) = transition {
+            self.on_transition(t);
+        }
+    }
 }
 
 impl KindTask {
@@ -279,24 +326,49 @@ impl KindTask {
             }
             let started = tokio::time::Instant::now();
             let outcome = self.cycle().await;
-            next = if outcome.failed_entirely() {
-                // Nothing came back: try again soon (growing delay), never only after a long
-                // interval such as the hourly instruments refresh.
+            let now = tokio::time::Instant::now();
+            next = if outcome.held_back > 0 && outcome.records == 0 {
+                // The breaker holds requests back: come back when it lets the next probe out.
+                let open_until = self.shared.breaker().open_until();
+                open_until.unwrap_or(now + PROBE_BUSY_RETRY).max(now + PROBE_BUSY_RETRY)
+            } else if outcome.failed_entirely() {
+                // Nothing came back: try again soon, never only after a long interval such as
+                // the hourly instruments refresh. Bounded by the breaker's cool-down cap so a
+                // recovered exchange is noticed as fast as the breaker allows.
                 failed_streak = failed_streak.saturating_add(1);
-                tokio::time::Instant::now() + failed_cycle_delay(failed_streak).min(self.period)
+                now + self.failed_cycle_delay(failed_streak)
             } else {
                 failed_streak = 0;
-                (started + self.period).max(tokio::time::Instant::now())
+                (started + self.period).max(now)
             };
+        }
+    }
+
+    /// 1×, 2×, 4× … the breaker's first cool-down, capped by its longest and by the period.
+    fn failed_cycle_delay(&self, streak: u32) -> Duration {
+        let b = &self.shared.spec.breaker;
+        b.open_base.0.saturating_mul(1u32 << streak.saturating_sub(1).min(16)).min(b.open_max.0).min(self.period)
+    }
+
+    /// Sends one request unless the breaker holds it back.
+    async fn execute(&self, request: &HttpRequest) -> RequestOutcome {
+        let (allowed, transition) = self.shared.breaker().allow(tokio::time::Instant::now());
+        if let Some(t) = transition {
+            self.shared.on_transition(t);
+        }
+        if !allowed {
+            return RequestOutcome::HeldBack;
+        }
+        match self.http.execute(request).await {
+            Ok(response) => RequestOutcome::Answered(response),
+            Err(e) => RequestOutcome::Failed(e),
         }
     }
 
     /// One collection cycle of this kind. Failures are logged here and never propagate.
     async fn cycle(&self) -> CycleOutcome {
         let exchange = self.shared.spec.instance_id.as_str();
-        let Some(plugin) = self.shared.current_plugin() else {
-            return CycleOutcome::default();
-        };
+        let Some(plugin) = self.shared.current_plugin() else { return CycleOutcome::default() };
         let instruments = Arc::clone(&*self.shared.instruments.read().await);
         let options: Vec<KeyValueRef<'_>> = self
             .shared
@@ -304,10 +376,7 @@ impl KindTask {
             .config
             .options
             .iter()
-            .map(|(k, v)| KeyValueRef {
-                key: RStr::from_str(k),
-                value: RStr::from_str(v),
-            })
+            .map(|(k, v)| KeyValueRef { key: RStr::from_str(k), value: RStr::from_str(v) })
             .collect();
         let ctx = Context {
             exchange_id: RStr::from_str(exchange),
@@ -321,41 +390,43 @@ impl KindTask {
             Ok(requests) => requests.into_iter().collect(),
             Err(e) => {
                 tracing::warn!(exchange = %exchange, kind = %self.kind, error = %e, "plugin could not build requests");
-                return CycleOutcome {
-                    records: 0,
-                    failures: 1,
-                };
+                return CycleOutcome { failures: 1, ..CycleOutcome::default() };
             }
         };
         let started = tokio::time::Instant::now();
         let mut records: Vec<Record> = Vec::new();
-        let mut failures = 0usize;
-        let mut requests_done = 0usize;
+        let mut outcome = CycleOutcome::default();
+        let mut requests_sent = 0usize;
         let mut pages = 0u32;
+        // Requests the plugin classified as worth retrying (rate-limit or transient codes in a
+        // body), and how many such retry rounds this cycle has had.
+        let mut plugin_retries = 0u32;
         while !round.is_empty() {
-            requests_done += round.len();
-            let results = join_all(round.iter().map(|r| self.http.execute(r))).await;
+            let results = join_all(round.iter().map(|r| self.execute(r))).await;
             let mut answered: Vec<(&HttpRequest, RawResponse)> = Vec::with_capacity(round.len());
             for (request, result) in round.iter().zip(results) {
                 match result {
-                    Ok(response) => answered.push((request, response)),
-                    Err(e) => {
-                        failures += 1;
+                    RequestOutcome::Answered(response) => {
+                        requests_sent += 1;
+                        answered.push((request, response));
+                    }
+                    RequestOutcome::HeldBack => outcome.held_back += 1,
+                    RequestOutcome::Failed(e) => {
+                        requests_sent += 1;
+                        outcome.failures += 1;
+                        if e.class != plugin_api::ErrorClass::PERMANENT {
+                            self.shared.record_outcome(false, Some(&format!("{}: {e}", request.path)));
+                        }
                         tracing::warn!(exchange = %exchange, kind = %self.kind, tag = %request.tag, path = %request.path, error = %e, "request failed");
                     }
                 }
             }
+            if answered.is_empty() {
+                break;
+            }
             let header_refs: Vec<Vec<KeyValueRef<'_>>> = answered
                 .iter()
-                .map(|(_, r)| {
-                    r.headers
-                        .iter()
-                        .map(|(k, v)| KeyValueRef {
-                            key: RStr::from_str(k),
-                            value: RStr::from_str(v),
-                        })
-                        .collect()
-                })
+                .map(|(_, r)| r.headers.iter().map(|(k, v)| KeyValueRef { key: RStr::from_str(k), value: RStr::from_str(v) }).collect())
                 .collect();
             let responses: Vec<HttpResponse<'_>> = answered
                 .iter()
@@ -368,62 +439,80 @@ impl KindTask {
                     received_ts: r.received_ts,
                 })
                 .collect();
-            if responses.is_empty() {
-                break;
-            }
             let out = plugin.parse(&self.kind, &responses, &ctx);
             for warning in out.warnings.iter() {
                 tracing::warn!(exchange = %exchange, kind = %self.kind, warning = %warning, "plugin warning");
             }
+            let mut retry: Vec<HttpRequest> = Vec::new();
+            for (request, _) in &answered {
+                let errors: Vec<&plugin_api::PluginError> = out.errors.iter().filter(|e| e.request_tag == request.tag).collect();
+                // Exchange health counts what the exchange did: a rate-limit or server-busy
+                // code or garbage is a failure; a permanent error (bad symbol) or a plugin
+                // panic is not the exchange being down.
+                let unhealthy = errors.iter().find(|e| {
+                    matches!(e.class, plugin_api::ErrorClass::TRANSIENT | plugin_api::ErrorClass::RATE_LIMITED | plugin_api::ErrorClass::PARSE)
+                });
+                match unhealthy {
+                    Some(e) => self.shared.record_outcome(false, Some(&e.to_string())),
+                    None => self.shared.record_outcome(true, None),
+                }
+                for e in errors {
+                    if e.class == plugin_api::ErrorClass::RATE_LIMITED {
+                        let wait = e.retry_after_ms.into_option().map(Duration::from_millis);
+                        self.http.slow_down(&request.path, wait).await;
+                    }
+                    if matches!(e.class, plugin_api::ErrorClass::RATE_LIMITED | plugin_api::ErrorClass::TRANSIENT) && !retry.iter().any(|r| r.tag == request.tag) {
+                        retry.push((*request).clone());
+                    }
+                }
+            }
             for error in out.errors.iter() {
-                failures += 1;
+                outcome.failures += 1;
                 tracing::warn!(exchange = %exchange, kind = %self.kind, error = %error, "response rejected by plugin");
             }
             records.extend(out.records);
             round = out.next_requests.into_iter().collect();
+            if !retry.is_empty() && plugin_retries < self.shared.spec.http.retries {
+                plugin_retries += 1;
+                let delay = crate::http::backoff_delay(plugin_retries - 1, self.shared.spec.http.backoff_base.0, self.shared.spec.http.backoff_cap.0);
+                tokio::time::sleep(delay).await;
+                round.extend(retry);
+            }
             pages += 1;
             if pages >= self.shared.spec.http.max_pages && !round.is_empty() {
                 tracing::warn!(exchange = %exchange, kind = %self.kind, pages, "stopped following pages at http.max_pages");
-                failures += 1;
+                outcome.failures += 1;
                 break;
             }
         }
 
         let parsed = records.len();
+        outcome.records = parsed;
         if self.emits == RecordKind::INSTRUMENT {
-            self.update_instruments(&records, failures == 0).await;
+            self.update_instruments(&records, outcome.failures == 0 && outcome.held_back == 0).await;
         }
         let default_interval = plugin.info.default_funding_interval_hours;
-        let out = self
-            .shared
-            .store
-            .lock()
-            .await
-            .apply(records, exchange, default_interval);
-        if self.emits == RecordKind::INSTRUMENT && failures == 0 {
-            let instruments = Arc::clone(&*self.shared.instruments.read().await);
-            let keep: HashSet<&str> = instruments.iter().map(|r| r.raw_symbol.as_str()).collect();
-            self.shared.store.lock().await.retain_symbols(&keep);
-        }
-        tracing::debug!(exchange = %exchange, kind = %self.kind, requests = requests_done, failures, records = parsed, elapsed_ms = started.elapsed().as_millis() as u64, "cycle done");
-        if !out.is_empty() {
-            let batch = Batch {
-                exchange: exchange.to_owned(),
-                kind: self.kind.clone(),
-                records: out,
-            };
+        let merged = self.shared.store.lock().await.apply(records, exchange, default_interval);
+        let to_send = if self.shared.spec.change_detection.enabled {
+            let (kept, stats) = self.shared.changes.lock().await.filter(merged, tokio::time::Instant::now());
+            tracing::debug!(exchange = %exchange, kind = %self.kind, changed = stats.changed, heartbeats = stats.heartbeats, suppressed = stats.suppressed, "change detection");
+            kept
+        } else {
+            merged
+        };
+        tracing::debug!(exchange = %exchange, kind = %self.kind, requests = requests_sent, held_back = outcome.held_back, failures = outcome.failures, records = parsed, sent = to_send.len(), elapsed_ms = started.elapsed().as_millis() as u64, "cycle done");
+        if !to_send.is_empty() {
+            let batch = Batch { exchange: exchange.to_owned(), kind: self.kind.clone(), records: to_send };
             if self.shared.sink.send(batch).await.is_err() {
                 tracing::error!(exchange = %exchange, kind = %self.kind, "sink is gone; records of this cycle lost");
             }
         }
-        CycleOutcome {
-            records: parsed,
-            failures,
-        }
+        outcome
     }
 
     /// Replaces the instrument snapshot after a complete cycle; after a partial one, only adds
-    /// and updates (a failed page must not delist half the universe).
+    /// and updates (a failed page must not delist half the universe). A complete cycle also
+    /// forgets the latest values and hashes of instruments that left the universe.
     async fn update_instruments(&self, records: &[Record], complete: bool) {
         if records.is_empty() {
             return;
@@ -432,13 +521,7 @@ impl KindTask {
         let mut by_symbol: BTreeMap<RString, Record> = if complete {
             BTreeMap::new()
         } else {
-            self.shared
-                .instruments
-                .read()
-                .await
-                .iter()
-                .map(|r| (r.raw_symbol.clone(), r.clone()))
-                .collect()
+            self.shared.instruments.read().await.iter().map(|r| (r.raw_symbol.clone(), r.clone())).collect()
         };
         for r in records.iter().filter(|r| r.kind == RecordKind::INSTRUMENT) {
             let mut r = r.clone();
@@ -448,6 +531,11 @@ impl KindTask {
         // Sorted by raw symbol, as `Context::instruments` promises.
         let next: Vec<Record> = by_symbol.into_values().collect();
         let count = next.len();
+        if complete {
+            let keep: HashSet<&str> = next.iter().map(|r| r.raw_symbol.as_str()).collect();
+            self.shared.store.lock().await.retain_symbols(&keep);
+            self.shared.changes.lock().await.retain_symbols(&keep);
+        }
         *self.shared.instruments.write().await = Arc::new(next);
         let first = !*self.shared.instruments_ready.borrow();
         self.shared.instruments_ready.send_replace(true);
