@@ -61,7 +61,7 @@ pub struct TickerMessage<'a> {
     pub open_interest_base: Option<f64>,
     /// Open interest in quote currency.
     pub open_interest_quote: Option<f64>,
-    #[serde(skip_serializing_if = "Extra::is_empty")]
+    #[serde(skip_serializing_if = "Extra::is_empty", default)]
     pub extra: Extra<'a>,
 }
 
@@ -88,7 +88,7 @@ pub struct FundingMessage<'a> {
     pub rate_floor: Option<f64>,
     pub mark: Option<f64>,
     pub index: Option<f64>,
-    #[serde(skip_serializing_if = "Extra::is_empty")]
+    #[serde(skip_serializing_if = "Extra::is_empty", default)]
     pub extra: Extra<'a>,
 }
 
@@ -106,7 +106,7 @@ pub struct InstrumentMessage<'a> {
     pub interval_hours: Option<f64>,
     pub listing_ts: Option<i64>,
     pub delisting_ts: Option<i64>,
-    #[serde(skip_serializing_if = "Extra::is_empty")]
+    #[serde(skip_serializing_if = "Extra::is_empty", default)]
     pub extra: Extra<'a>,
 }
 
@@ -122,6 +122,12 @@ pub enum RecordMessage<'a> {
 
 /// Exchange-specific extras as a JSON object of strings.
 pub struct Extra<'a>(pub &'a [KeyValue]);
+
+impl Default for Extra<'_> {
+    fn default() -> Self {
+        Extra(&[])
+    }
+}
 
 impl Extra<'_> {
     pub fn is_empty(&self) -> bool {
@@ -269,6 +275,29 @@ pub fn records_schema_text() -> String {
     text
 }
 
+/// Several records of one exchange and kind in one message, oldest first: the AMQP sink's
+/// batch format (`batch_max` > 1), schemas/batch.schema.json.
+#[derive(Serialize, JsonSchema)]
+#[serde(transparent)]
+#[schemars(
+    title = "futures-collector record batch",
+    description = "A JSON array of records (each as in records.schema.json) of one exchange and one kind."
+)]
+pub struct BatchMessage<'a>(pub Vec<RecordMessage<'a>>);
+
+/// The JSON Schema of one batch message, as checked in at schemas/batch.schema.json.
+pub fn batch_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(BatchMessage<'static>);
+    serde_json::to_value(&schema).unwrap_or(serde_json::Value::Null)
+}
+
+/// Pretty-printed batch schema text with a trailing newline (the checked-in file's bytes).
+pub fn batch_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&batch_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,6 +367,33 @@ mod tests {
         assert!(write_json_line(&r, &mut Vec::new()).is_err());
         r.interval_source = RNone;
         assert!(write_json_line(&r, &mut Vec::new()).is_ok());
+    }
+
+    #[test]
+    fn checked_in_batch_schema_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/batch.schema.json");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == batch_schema_text(),
+            "schemas/batch.schema.json is out of date: run `cargo run -p futures-collector -- schema batch > schemas/batch.schema.json`"
+        );
+    }
+
+    #[test]
+    fn a_batch_of_records_matches_the_batch_schema() {
+        let records = [funding(), funding()];
+        let batch = BatchMessage(
+            records
+                .iter()
+                .map(|r| RecordMessage::from_record(r).unwrap())
+                .collect(),
+        );
+        let value = serde_json::to_value(&batch).unwrap();
+        assert_eq!(value.as_array().map(Vec::len), Some(2));
+        let validator = jsonschema::validator_for(&batch_schema()).unwrap();
+        assert!(validator.is_valid(&value), "{value}");
+        assert!(!validator.is_valid(&serde_json::json!([{"kind": "funding"}])));
+        assert!(!validator.is_valid(&serde_json::json!({"kind": "funding"})));
     }
 
     #[test]

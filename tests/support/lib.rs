@@ -79,6 +79,8 @@ pub fn record_validator() -> jsonschema::Validator {
 /// A running host in this process, stopped by `stop()`.
 pub struct RunningHost {
     pub output: PathBuf,
+    /// The exchange health table the host's workers write.
+    pub health: futures_collector::health::HealthTable,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<
         Result<
@@ -116,8 +118,10 @@ impl RunningHost {
             _ => dir.join("stdout"),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let health = futures_collector::health::HealthTable::default();
         let options = futures_collector::supervisor::RunOptions {
             plugin_events: events,
+            health: health.clone(),
         };
         let task = tokio::spawn(futures_collector::supervisor::run_with(
             config,
@@ -128,6 +132,7 @@ impl RunningHost {
         ));
         Self {
             output,
+            health,
             shutdown: Some(tx),
             task,
         }
