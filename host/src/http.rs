@@ -412,6 +412,12 @@ pub const RATE_LIMIT_RECOVERY_STEP: f64 = 1.25;
 /// Pause after a 429/418 that came without a Retry-After.
 pub const RATE_LIMIT_DEFAULT_PAUSE: Duration = Duration::from_secs(1);
 
+/// Added to every budget window: the exchange counts arrivals, we count departures, and two
+/// requests can arrive closer together than they left. 50 ms or 2% of the window.
+fn window_margin(window: Duration) -> Duration {
+    (window / 50).max(Duration::from_millis(50))
+}
+
 /// A sliding-window budget over one documented limit, holding `share` of it: the weight sent
 /// in ANY window of `window` length never exceeds `limit × share` (a token bucket would allow
 /// twice that across a window boundary). Waiters are served in order (the mutex is fair).
@@ -438,7 +444,10 @@ impl RateBudget {
         Self {
             path_prefix: rule.path_prefix.to_string(),
             limit: (rule.limit as f64 * share).max(1.0),
-            window: Duration::from_millis(rule.window_ms.max(1)),
+            window: {
+                let window = Duration::from_millis(rule.window_ms.max(1));
+                window + window_margin(window)
+            },
             state: Mutex::new(BudgetState { log: VecDeque::new(), used: 0, paused_until: None, factor: 1.0, last_penalty: None }),
         }
     }
