@@ -202,3 +202,33 @@ fn plugins_command_lists_every_file() {
         }
     }
 }
+
+/// Hostile bodies through the ABI: deeply nested JSON, a huge HTML page, binary garbage. Every
+/// real plugin answers with classified errors for every kind, never a crash.
+#[test]
+fn hostile_bodies_are_classified_by_every_plugin() {
+    let nested = "[".repeat(200_000);
+    let html = format!("<html><body>{}</body></html>", "x".repeat(1 << 20));
+    let binary: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+    let bodies: [&[u8]; 4] = [nested.as_bytes(), html.as_bytes(), &binary, b"{\"a\":"];
+    for lib in REAL_PLUGINS {
+        let plugin = load_plugin(&plugin_path(lib)).unwrap();
+        for kind in plugin.info.kinds.iter() {
+            let requests = plugin.build_requests(kind.name.as_str(), &empty_ctx()).unwrap();
+            if requests.is_empty() {
+                // Per-instrument kinds (Binance open interest) ask for nothing without instruments.
+                continue;
+            }
+            for body in bodies {
+                let responses: Vec<HttpResponse<'_>> = requests
+                    .iter()
+                    .map(|r| HttpResponse { request: r, status: 200, headers: RSlice::from_slice(&[]), body: RSlice::from_slice(body), received_ts: 1 })
+                    .collect();
+                let out = plugin.parse(kind.name.as_str(), &responses, &empty_ctx());
+                assert!(out.records.is_empty(), "{lib} {}: records from garbage", kind.name);
+                assert!(!out.errors.is_empty(), "{lib} {}: garbage must be an error", kind.name);
+                assert!(out.errors.iter().all(|e| e.class == ErrorClass::PARSE), "{lib} {}: {:?}", kind.name, out.errors);
+            }
+        }
+    }
+}
