@@ -1,0 +1,255 @@
+//! What the emulator serves: the list of exchange instances with their type, universe size,
+//! latency and seed, plus the `NAME=TYPE[:UNIVERSE[:LATENCY_MS[:JITTER_MS]]]` spec the CLI uses.
+//!
+//! Owns: configuration types, defaults and validation.
+//! Must not: start anything or generate market data (see `server` and `market`).
+
+use std::{collections::HashSet, fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+/// Which exchange's REST API an instance speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExchangeKind {
+    /// Binance USDⓈ-M futures (`/fapi/v1/...`).
+    Binance,
+    /// Bybit v5, category `linear` (`/v5/market/...`).
+    Bybit,
+    /// OKX v5, instType `SWAP` (`/api/v5/...`).
+    Okx,
+}
+
+impl ExchangeKind {
+    /// All kinds, in the order the CLI creates them.
+    pub const ALL: [ExchangeKind; 3] = [
+        ExchangeKind::Binance,
+        ExchangeKind::Bybit,
+        ExchangeKind::Okx,
+    ];
+
+    /// Lower-case name (`binance`, `bybit`, `okx`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeKind::Binance => "binance",
+            ExchangeKind::Bybit => "bybit",
+            ExchangeKind::Okx => "okx",
+        }
+    }
+
+    /// Default universe size (instruments listed, dated/inverse ones included).
+    pub fn default_universe(self) -> usize {
+        match self {
+            ExchangeKind::Binance => 650,
+            ExchangeKind::Bybit => 550,
+            ExchangeKind::Okx => 300,
+        }
+    }
+
+    /// Default base latency of the CLI (the library defaults to none).
+    pub fn default_cli_latency_ms(self) -> u64 {
+        match self {
+            ExchangeKind::Binance => 120,
+            ExchangeKind::Bybit => 100,
+            ExchangeKind::Okx => 80,
+        }
+    }
+}
+
+impl fmt::Display for ExchangeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ExchangeKind {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "binance" | "binanceusdm" => Ok(ExchangeKind::Binance),
+            "bybit" => Ok(ExchangeKind::Bybit),
+            "okx" => Ok(ExchangeKind::Okx),
+            other => anyhow::bail!("unknown exchange type {other:?} (binance | bybit | okx)"),
+        }
+    }
+}
+
+/// One emulated exchange, mounted under `/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceConfig {
+    /// Path prefix and key in stats/faults: `[A-Za-z0-9._-]+`, not starting with `_`.
+    pub name: String,
+    pub exchange: ExchangeKind,
+    /// Number of instruments listed by the instruments endpoint (at least 1).
+    pub universe: usize,
+    /// Added before every answer of this instance.
+    pub latency_ms: u64,
+    /// Uniform random extra delay in `0..=latency_jitter_ms`.
+    pub latency_jitter_ms: u64,
+    /// Drives everything generated for the instance (universe details, per-symbol changes).
+    pub seed: u64,
+    /// OKX only: `funding-rate?instId=ANY` answers `51000 Parameter instId error`.
+    pub okx_refuse_any: bool,
+}
+
+impl InstanceConfig {
+    /// An instance with the exchange's default universe, no latency, and a seed derived from the
+    /// name.
+    pub fn new(name: &str, exchange: ExchangeKind) -> Self {
+        InstanceConfig {
+            name: name.to_string(),
+            exchange,
+            universe: exchange.default_universe(),
+            latency_ms: 0,
+            latency_jitter_ms: 0,
+            seed: seed_from_name(name),
+            okx_refuse_any: false,
+        }
+    }
+
+    /// Parses `NAME=TYPE[:UNIVERSE[:LATENCY_MS[:JITTER_MS]]]`; omitted parts take the CLI
+    /// defaults (the type's default universe and latency, jitter 20 ms).
+    pub fn parse_cli_spec(spec: &str) -> anyhow::Result<Self> {
+        let (name, rest) = spec.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!(
+                "instance spec {spec:?}: expected NAME=TYPE[:UNIVERSE[:LATENCY_MS[:JITTER_MS]]]"
+            )
+        })?;
+        let mut parts = rest.split(':');
+        let exchange: ExchangeKind = parts.next().unwrap_or_default().parse()?;
+        let mut cfg = InstanceConfig::new(name, exchange);
+        cfg.latency_ms = exchange.default_cli_latency_ms();
+        cfg.latency_jitter_ms = DEFAULT_CLI_JITTER_MS;
+        let mut num = |what: &str| -> anyhow::Result<Option<u64>> {
+            match parts.next() {
+                None | Some("") => Ok(None),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map(Some)
+                    .map_err(|e| anyhow::anyhow!("instance spec {spec:?}: bad {what} {v:?}: {e}")),
+            }
+        };
+        if let Some(u) = num("universe")? {
+            cfg.universe = usize::try_from(u)?;
+        }
+        if let Some(l) = num("latency")? {
+            cfg.latency_ms = l;
+        }
+        if let Some(j) = num("jitter")? {
+            cfg.latency_jitter_ms = j;
+        }
+        if parts.next().is_some() {
+            anyhow::bail!("instance spec {spec:?}: too many ':' parts");
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let ok_name = !self.name.is_empty()
+            && !self.name.starts_with('_')
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        anyhow::ensure!(
+            ok_name,
+            "instance name {:?}: use [A-Za-z0-9._-], not starting with '_'",
+            self.name
+        );
+        anyhow::ensure!(
+            self.universe >= 1,
+            "instance {}: universe must be at least 1",
+            self.name
+        );
+        anyhow::ensure!(
+            self.universe <= 20_000,
+            "instance {}: universe {} is over 20000",
+            self.name,
+            self.universe
+        );
+        Ok(())
+    }
+}
+
+/// Jitter the CLI adds to every instance unless told otherwise.
+pub const DEFAULT_CLI_JITTER_MS: u64 = 20;
+
+/// The whole emulator: every instance it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmulatorConfig {
+    pub instances: Vec<InstanceConfig>,
+}
+
+impl EmulatorConfig {
+    /// `binance`, `bybit` and `okx` with the default universes (650/550/300) and no latency.
+    pub fn default_three() -> Self {
+        EmulatorConfig {
+            instances: ExchangeKind::ALL
+                .iter()
+                .map(|k| InstanceConfig::new(k.as_str(), *k))
+                .collect(),
+        }
+    }
+
+    /// Checks names (valid, unique) and sizes.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.instances.is_empty(), "no instances configured");
+        let mut seen = HashSet::new();
+        for inst in &self.instances {
+            inst.validate()?;
+            anyhow::ensure!(
+                seen.insert(inst.name.as_str()),
+                "duplicate instance name {:?}",
+                inst.name
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A stable seed from an instance name (FNV-1a), so `binance-7` always gets the same universe.
+pub fn seed_from_name(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_spec_parses_with_defaults() {
+        let c = InstanceConfig::parse_cli_spec("b1=binance").unwrap();
+        assert_eq!(
+            (c.universe, c.latency_ms, c.latency_jitter_ms),
+            (650, 120, 20)
+        );
+        let c = InstanceConfig::parse_cli_spec("o=okx:40:5:0").unwrap();
+        assert_eq!(
+            (c.exchange, c.universe, c.latency_ms, c.latency_jitter_ms),
+            (ExchangeKind::Okx, 40, 5, 0)
+        );
+        let c = InstanceConfig::parse_cli_spec("y=bybit::7").unwrap();
+        assert_eq!((c.universe, c.latency_ms), (550, 7));
+        assert!(InstanceConfig::parse_cli_spec("x=kraken").is_err());
+        assert!(InstanceConfig::parse_cli_spec("binance").is_err());
+        assert!(InstanceConfig::parse_cli_spec("_admin=okx").is_err());
+        assert!(InstanceConfig::parse_cli_spec("a=okx:0").is_err());
+        assert!(InstanceConfig::parse_cli_spec("a=okx:1:2:3:4").is_err());
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected() {
+        let mut c = EmulatorConfig::default_three();
+        c.instances
+            .push(InstanceConfig::new("okx", ExchangeKind::Okx));
+        assert!(c.validate().is_err());
+        assert!(EmulatorConfig::default_three().validate().is_ok());
+    }
+}
