@@ -486,7 +486,10 @@ mod amqp_config_tests {
         let q = &a.queues[0];
         assert_eq!(q.queue_type, AmqpQueueType::Quorum);
         assert_eq!(q.overflow, Some(AmqpOverflow::RejectPublish));
-        assert_eq!(q.message_ttl, Some(ConfigDuration(Duration::from_secs(3600))));
+        assert_eq!(
+            q.message_ttl,
+            Some(ConfigDuration(Duration::from_secs(3600)))
+        );
         assert!(a.problems().is_empty(), "{:?}", a.problems());
         let d = parse("type = \"amqp\"\nurl = \"amqp://h\"\nspool_dir = \"/var/spool/fc\"\n[[sink.queues]]\nname = \"all\"\n")
             .unwrap();
@@ -510,7 +513,10 @@ mod amqp_config_tests {
                 Box::new(|c| c.url = "amqp://user:secret@host/%2f".into()),
                 "must not contain credentials",
             ),
-            (Box::new(|c| c.exchange = "amq.topic".into()), "sink.exchange"),
+            (
+                Box::new(|c| c.exchange = "amq.topic".into()),
+                "sink.exchange",
+            ),
             (Box::new(|c| c.exchange = String::new()), "sink.exchange"),
             (Box::new(|c| c.batch_max = 0), "sink.batch_max"),
             (Box::new(|c| c.max_unconfirmed = 0), "sink.max_unconfirmed"),
@@ -541,8 +547,14 @@ mod amqp_config_tests {
             let mut c = base.clone();
             change(&mut c);
             let problems = c.problems().join("; ");
-            assert!(problems.contains(needle), "expected {needle:?} in {problems:?}");
-            assert!(!problems.contains("secret"), "credentials leaked: {problems}");
+            assert!(
+                problems.contains(needle),
+                "expected {needle:?} in {problems:?}"
+            );
+            assert!(
+                !problems.contains("secret"),
+                "credentials leaked: {problems}"
+            );
         }
         let mut twice = base.clone();
         twice.url = "amqp://u:secret@h".into();
@@ -649,7 +661,11 @@ pub struct ChangeDetectionConfig {
 
 impl Default for ChangeDetectionConfig {
     fn default() -> Self {
-        Self { enabled: true, heartbeat: default_heartbeat(), max_entries: crate::dedup::DEFAULT_MAX_ENTRIES }
+        Self {
+            enabled: true,
+            heartbeat: default_heartbeat(),
+            max_entries: crate::dedup::DEFAULT_MAX_ENTRIES,
+        }
     }
 }
 
@@ -672,7 +688,9 @@ pub struct ShutdownConfig {
 
 impl Default for ShutdownConfig {
     fn default() -> Self {
-        Self { grace: default_grace() }
+        Self {
+            grace: default_grace(),
+        }
     }
 }
 
@@ -761,10 +779,16 @@ impl Config {
             problems.push("http.timeout: must be greater than zero".to_owned());
         }
         if h.timeout_floor.0.is_zero() || h.timeout_floor.0 > h.timeout.0 {
-            problems.push(format!("http.timeout_floor: {} must be > 0 and <= http.timeout ({})", h.timeout_floor, h.timeout));
+            problems.push(format!(
+                "http.timeout_floor: {} must be > 0 and <= http.timeout ({})",
+                h.timeout_floor, h.timeout
+            ));
         }
         if !(h.timeout_multiplier >= 1.0 && h.timeout_multiplier.is_finite()) {
-            problems.push(format!("http.timeout_multiplier: {} must be at least 1", h.timeout_multiplier));
+            problems.push(format!(
+                "http.timeout_multiplier: {} must be at least 1",
+                h.timeout_multiplier
+            ));
         }
         if !(h.rate_limit_share > 0.0 && h.rate_limit_share <= 1.0) {
             problems.push(format!(

@@ -171,7 +171,8 @@ impl ChangeDetector {
 
     /// Forgets instruments that left the exchange's universe.
     pub fn retain_symbols(&mut self, keep: &std::collections::HashSet<&str>) {
-        self.entries.retain(|(_, raw), _| keep.contains(raw.as_str()));
+        self.entries
+            .retain(|(_, raw), _| keep.contains(raw.as_str()));
     }
 
     /// Forgets entries not seen for `max_age` (instruments that disappeared).

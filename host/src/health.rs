@@ -54,7 +54,11 @@ impl ExchangeHealth {
         self.status = match self.breaker {
             BreakerState::Open => HealthStatus::Down,
             BreakerState::HalfOpen => HealthStatus::Degraded,
-            BreakerState::Closed if self.consecutive_failures == 0 && self.last_success_ms.is_some() => HealthStatus::Healthy,
+            BreakerState::Closed
+                if self.consecutive_failures == 0 && self.last_success_ms.is_some() =>
+            {
+                HealthStatus::Healthy
+            }
             BreakerState::Closed => HealthStatus::Degraded,
         };
     }
@@ -72,7 +76,11 @@ impl HealthTable {
     }
 
     pub fn get(&self, exchange: &str) -> Option<ExchangeHealth> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).get(exchange).cloned()
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(exchange)
+            .cloned()
     }
 
     fn update(&self, exchange: &str, f: impl FnOnce(&mut ExchangeHealth)) {
@@ -102,7 +110,10 @@ impl HealthTable {
     }
 
     pub fn remove(&self, exchange: &str) {
-        self.inner.write().unwrap_or_else(|p| p.into_inner()).remove(exchange);
+        self.inner
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(exchange);
     }
 }
 
@@ -118,7 +129,11 @@ mod tests {
         t.success("x", 2);
         let h = t.get("x").unwrap();
         assert_eq!(h.status, HealthStatus::Healthy);
-        assert_eq!(h.last_error.as_deref(), Some("timeout"), "last error is kept for operators");
+        assert_eq!(
+            h.last_error.as_deref(),
+            Some("timeout"),
+            "last error is kept for operators"
+        );
         t.breaker("x", BreakerState::Open);
         assert_eq!(t.get("x").unwrap().status, HealthStatus::Down);
         t.breaker("x", BreakerState::HalfOpen);

@@ -109,7 +109,11 @@ pub struct AdaptiveTimeout {
 
 impl AdaptiveTimeout {
     fn first(sample: f64) -> Self {
-        Self { smoothed: sample, deviation: sample / 2.0, backoff: 0 }
+        Self {
+            smoothed: sample,
+            deviation: sample / 2.0,
+            backoff: 0,
+        }
     }
 
     fn observe(&mut self, sample: f64) {
@@ -220,11 +224,7 @@ impl ExchangeHttp {
     }
 
     async fn execute_once(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
-        for budget in self
-            .budgets
-            .iter()
-            .filter(|b| b.applies_to(&request.path))
-        {
+        for budget in self.budgets.iter().filter(|b| b.applies_to(&request.path)) {
             budget.acquire(request.weight.max(1)).await;
         }
         let _permit = self
@@ -279,7 +279,10 @@ impl ExchangeHttp {
         path: &str,
     ) -> Result<RawResponse, TransportError> {
         let started = Instant::now();
-        let mut response = builder.send().await.map_err(|e| classify_reqwest(e, timeout))?;
+        let mut response = builder
+            .send()
+            .await
+            .map_err(|e| classify_reqwest(e, timeout))?;
         let status = response.status().as_u16();
         let headers: Vec<(String, String)> = response
             .headers()
@@ -319,7 +322,11 @@ impl ExchangeHttp {
         }
         let mut body =
             Vec::with_capacity(response.content_length().unwrap_or(16 * 1024).min(limit) as usize);
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify_reqwest(e, timeout))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| classify_reqwest(e, timeout))?
+        {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large(limit, &url));
             }
@@ -363,7 +370,11 @@ fn classify_reqwest(e: reqwest::Error, timeout: Duration) -> TransportError {
     } else {
         TransportErrorKind::Body
     };
-    let mut message = if kind == TransportErrorKind::Timeout { format!("no complete answer within {timeout:?}: {e}") } else { e.to_string() };
+    let mut message = if kind == TransportErrorKind::Timeout {
+        format!("no complete answer within {timeout:?}: {e}")
+    } else {
+        e.to_string()
+    };
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         message.push_str(": ");
@@ -448,7 +459,13 @@ impl RateBudget {
                 let window = Duration::from_millis(rule.window_ms.max(1));
                 window + window_margin(window)
             },
-            state: Mutex::new(BudgetState { log: VecDeque::new(), used: 0, paused_until: None, factor: 1.0, last_penalty: None }),
+            state: Mutex::new(BudgetState {
+                log: VecDeque::new(),
+                used: 0,
+                paused_until: None,
+                factor: 1.0,
+                last_penalty: None,
+            }),
         }
     }
 
@@ -469,7 +486,11 @@ impl RateBudget {
                 }
                 state.paused_until = None;
             }
-            if state.factor < 1.0 && state.last_penalty.is_some_and(|t| now.duration_since(t) >= RATE_LIMIT_RECOVERY_AFTER) {
+            if state.factor < 1.0
+                && state
+                    .last_penalty
+                    .is_some_and(|t| now.duration_since(t) >= RATE_LIMIT_RECOVERY_AFTER)
+            {
                 state.factor = (state.factor * RATE_LIMIT_RECOVERY_STEP).min(1.0);
                 state.last_penalty = Some(now);
             }
@@ -537,7 +558,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn budget_never_exceeds_the_window() {
         // 100 per second at share 0.5 → at most 50 in ANY 1 s window.
-        let rule = RateLimitRule { path_prefix: "".into(), limit: 100, window_ms: 1_000 };
+        let rule = RateLimitRule {
+            path_prefix: "".into(),
+            limit: 100,
+            window_ms: 1_000,
+        };
         let budget = RateBudget::new(&rule, 0.5);
         let start = tokio::time::Instant::now();
         let mut sent = Vec::new();
@@ -546,10 +571,21 @@ mod tests {
             sent.push((tokio::time::Instant::now(), if i % 7 == 0 { 3 } else { 1 }));
         }
         for (i, (t, _)) in sent.iter().enumerate() {
-            let in_window: u32 = sent[i..].iter().take_while(|(u, _)| u.duration_since(*t) < Duration::from_secs(1)).map(|(_, w)| w).sum();
-            assert!(in_window <= 50, "window starting at request {i} holds {in_window}");
+            let in_window: u32 = sent[i..]
+                .iter()
+                .take_while(|(u, _)| u.duration_since(*t) < Duration::from_secs(1))
+                .map(|(_, w)| w)
+                .sum();
+            assert!(
+                in_window <= 50,
+                "window starting at request {i} holds {in_window}"
+            );
         }
-        assert!(start.elapsed() >= Duration::from_secs(3), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
         // A weight above the whole budget is clamped, never blocks forever.
         budget.acquire(10_000).await;
     }
@@ -573,21 +609,34 @@ mod tests {
         t.backoff = 5;
         assert_eq!(t.timeout(2.0, floor, ceiling), ceiling);
         t.observe(2.0);
-        assert!(t.timeout(2.0, floor, ceiling) < ceiling, "a success resets the backoff");
+        assert!(
+            t.timeout(2.0, floor, ceiling) < ceiling,
+            "a success resets the backoff"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_429_pauses_and_slows_down() {
-        let rule = RateLimitRule { path_prefix: "".into(), limit: 10, window_ms: 1_000 };
+        let rule = RateLimitRule {
+            path_prefix: "".into(),
+            limit: 10,
+            window_ms: 1_000,
+        };
         let budget = RateBudget::new(&rule, 1.0);
         budget.penalize(Some(Duration::from_secs(3))).await;
         let waited = budget.acquire(1).await;
-        assert!(waited >= Duration::from_secs(3), "honours Retry-After: {waited:?}");
+        assert!(
+            waited >= Duration::from_secs(3),
+            "honours Retry-After: {waited:?}"
+        );
         // Budget halved: 5 per window now.
         for _ in 0..4 {
             budget.acquire(1).await;
         }
         let waited = budget.acquire(1).await;
-        assert!(waited >= Duration::from_millis(900), "6th request in the window waits: {waited:?}");
+        assert!(
+            waited >= Duration::from_millis(900),
+            "6th request in the window waits: {waited:?}"
+        );
     }
 }

@@ -46,6 +46,8 @@ enum Command {
 enum SchemaKind {
     /// One output record (schemas/records.schema.json).
     Records,
+    /// One AMQP batch message: an array of records (schemas/batch.schema.json).
+    Batch,
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,12 @@ fn main() -> ExitCode {
             which: SchemaKind::Records,
         } => {
             print!("{}", futures_collector::message::records_schema_text());
+            ExitCode::SUCCESS
+        }
+        Command::Schema {
+            which: SchemaKind::Batch,
+        } => {
+            print!("{}", futures_collector::message::batch_schema_text());
             ExitCode::SUCCESS
         }
     }

@@ -5,8 +5,6 @@
 //! Shutdown order: stop scheduling (workers finish the cycle in progress, up to the grace
 //! deadline) → close the sink queue → the sink writes everything queued → return.
 
-
-
 use tokio::{
     sync::{mpsc, watch},
     task::JoinSet,
@@ -136,7 +134,10 @@ pub async fn run_with(
             instance_id: id.clone(),
             config: exchange.clone(),
             http: config.http.clone(),
-            breaker: exchange.breaker.clone().unwrap_or_else(|| config.breaker.clone()),
+            breaker: exchange
+                .breaker
+                .clone()
+                .unwrap_or_else(|| config.breaker.clone()),
             change_detection: config.change_detection.clone(),
             health: options.health.clone(),
         };

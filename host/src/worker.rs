@@ -121,7 +121,10 @@ pub async fn run_exchange(
 ) {
     let exchange = spec.instance_id.clone();
     let (ready_tx, _) = watch::channel(false);
-    let changes = ChangeDetector::new(spec.change_detection.heartbeat.0, spec.change_detection.max_entries);
+    let changes = ChangeDetector::new(
+        spec.change_detection.heartbeat.0,
+        spec.change_detection.max_entries,
+    );
     let breaker = CircuitBreaker::new(spec.breaker.clone());
     let shared = Arc::new(Shared {
         spec,
@@ -278,8 +281,12 @@ impl Shared {
             BreakerState::Open => {
                 tracing::warn!(exchange = %exchange, from = ?t.from, cool_down = ?t.cool_down, "circuit breaker open: requests held back until the next probe")
             }
-            BreakerState::HalfOpen => tracing::info!(exchange = %exchange, "circuit breaker half-open: probing"),
-            BreakerState::Closed => tracing::info!(exchange = %exchange, "circuit breaker closed: exchange recovered"),
+            BreakerState::HalfOpen => {
+                tracing::info!(exchange = %exchange, "circuit breaker half-open: probing")
+            }
+            BreakerState::Closed => {
+                tracing::info!(exchange = %exchange, "circuit breaker closed: exchange recovered")
+            }
         }
     }
 
@@ -295,7 +302,9 @@ impl Shared {
             self.spec.health.success(exchange, now_ms());
             self.breaker().record_success(now)
         } else {
-            self.spec.health.failure(exchange, now_ms(), error.unwrap_or("failed"));
+            self.spec
+                .health
+                .failure(exchange, now_ms(), error.unwrap_or("failed"));
             self.breaker().record_failure(now)
         };
         if let Some(t) = transition {
@@ -330,7 +339,9 @@ impl KindTask {
             next = if outcome.held_back > 0 && outcome.records == 0 {
                 // The breaker holds requests back: come back when it lets the next probe out.
                 let open_until = self.shared.breaker().open_until();
-                open_until.unwrap_or(now + PROBE_BUSY_RETRY).max(now + PROBE_BUSY_RETRY)
+                open_until
+                    .unwrap_or(now + PROBE_BUSY_RETRY)
+                    .max(now + PROBE_BUSY_RETRY)
             } else if outcome.failed_entirely() {
                 // Nothing came back: try again soon, never only after a long interval such as
                 // the hourly instruments refresh. Bounded by the breaker's cool-down cap so a
@@ -347,7 +358,11 @@ impl KindTask {
     /// 1×, 2×, 4× … the breaker's first cool-down, capped by its longest and by the period.
     fn failed_cycle_delay(&self, streak: u32) -> Duration {
         let b = &self.shared.spec.breaker;
-        b.open_base.0.saturating_mul(1u32 << streak.saturating_sub(1).min(16)).min(b.open_max.0).min(self.period)
+        b.open_base
+            .0
+            .saturating_mul(1u32 << streak.saturating_sub(1).min(16))
+            .min(b.open_max.0)
+            .min(self.period)
     }
 
     /// Sends one request unless the breaker holds it back.
@@ -368,7 +383,9 @@ impl KindTask {
     /// One collection cycle of this kind. Failures are logged here and never propagate.
     async fn cycle(&self) -> CycleOutcome {
         let exchange = self.shared.spec.instance_id.as_str();
-        let Some(plugin) = self.shared.current_plugin() else { return CycleOutcome::default() };
+        let Some(plugin) = self.shared.current_plugin() else {
+            return CycleOutcome::default();
+        };
         let instruments = Arc::clone(&*self.shared.instruments.read().await);
         let options: Vec<KeyValueRef<'_>> = self
             .shared
@@ -376,7 +393,10 @@ impl KindTask {
             .config
             .options
             .iter()
-            .map(|(k, v)| KeyValueRef { key: RStr::from_str(k), value: RStr::from_str(v) })
+            .map(|(k, v)| KeyValueRef {
+                key: RStr::from_str(k),
+                value: RStr::from_str(v),
+            })
             .collect();
         let ctx = Context {
             exchange_id: RStr::from_str(exchange),
@@ -390,7 +410,10 @@ impl KindTask {
             Ok(requests) => requests.into_iter().collect(),
             Err(e) => {
                 tracing::warn!(exchange = %exchange, kind = %self.kind, error = %e, "plugin could not build requests");
-                return CycleOutcome { failures: 1, ..CycleOutcome::default() };
+                return CycleOutcome {
+                    failures: 1,
+                    ..CycleOutcome::default()
+                };
             }
         };
         let started = tokio::time::Instant::now();
@@ -415,7 +438,8 @@ impl KindTask {
                         requests_sent += 1;
                         outcome.failures += 1;
                         if e.class != plugin_api::ErrorClass::PERMANENT {
-                            self.shared.record_outcome(false, Some(&format!("{}: {e}", request.path)));
+                            self.shared
+                                .record_outcome(false, Some(&format!("{}: {e}", request.path)));
                         }
                         tracing::warn!(exchange = %exchange, kind = %self.kind, tag = %request.tag, path = %request.path, error = %e, "request failed");
                     }
@@ -426,7 +450,15 @@ impl KindTask {
             }
             let header_refs: Vec<Vec<KeyValueRef<'_>>> = answered
                 .iter()
-                .map(|(_, r)| r.headers.iter().map(|(k, v)| KeyValueRef { key: RStr::from_str(k), value: RStr::from_str(v) }).collect())
+                .map(|(_, r)| {
+                    r.headers
+                        .iter()
+                        .map(|(k, v)| KeyValueRef {
+                            key: RStr::from_str(k),
+                            value: RStr::from_str(v),
+                        })
+                        .collect()
+                })
                 .collect();
             let responses: Vec<HttpResponse<'_>> = answered
                 .iter()
@@ -445,12 +477,21 @@ impl KindTask {
             }
             let mut retry: Vec<HttpRequest> = Vec::new();
             for (request, _) in &answered {
-                let errors: Vec<&plugin_api::PluginError> = out.errors.iter().filter(|e| e.request_tag == request.tag).collect();
+                let errors: Vec<&plugin_api::PluginError> = out
+                    .errors
+                    .iter()
+                    .filter(|e| e.request_tag == request.tag)
+                    .collect();
                 // Exchange health counts what the exchange did: a rate-limit or server-busy
                 // code or garbage is a failure; a permanent error (bad symbol) or a plugin
                 // panic is not the exchange being down.
                 let unhealthy = errors.iter().find(|e| {
-                    matches!(e.class, plugin_api::ErrorClass::TRANSIENT | plugin_api::ErrorClass::RATE_LIMITED | plugin_api::ErrorClass::PARSE)
+                    matches!(
+                        e.class,
+                        plugin_api::ErrorClass::TRANSIENT
+                            | plugin_api::ErrorClass::RATE_LIMITED
+                            | plugin_api::ErrorClass::PARSE
+                    )
                 });
                 match unhealthy {
                     Some(e) => self.shared.record_outcome(false, Some(&e.to_string())),
@@ -461,7 +502,11 @@ impl KindTask {
                         let wait = e.retry_after_ms.into_option().map(Duration::from_millis);
                         self.http.slow_down(&request.path, wait).await;
                     }
-                    if matches!(e.class, plugin_api::ErrorClass::RATE_LIMITED | plugin_api::ErrorClass::TRANSIENT) && !retry.iter().any(|r| r.tag == request.tag) {
+                    if matches!(
+                        e.class,
+                        plugin_api::ErrorClass::RATE_LIMITED | plugin_api::ErrorClass::TRANSIENT
+                    ) && !retry.iter().any(|r| r.tag == request.tag)
+                    {
                         retry.push((*request).clone());
                     }
                 }
@@ -474,7 +519,11 @@ impl KindTask {
             round = out.next_requests.into_iter().collect();
             if !retry.is_empty() && plugin_retries < self.shared.spec.http.retries {
                 plugin_retries += 1;
-                let delay = crate::http::backoff_delay(plugin_retries - 1, self.shared.spec.http.backoff_base.0, self.shared.spec.http.backoff_cap.0);
+                let delay = crate::http::backoff_delay(
+                    plugin_retries - 1,
+                    self.shared.spec.http.backoff_base.0,
+                    self.shared.spec.http.backoff_cap.0,
+                );
                 tokio::time::sleep(delay).await;
                 round.extend(retry);
             }
@@ -489,12 +538,23 @@ impl KindTask {
         let parsed = records.len();
         outcome.records = parsed;
         if self.emits == RecordKind::INSTRUMENT {
-            self.update_instruments(&records, outcome.failures == 0 && outcome.held_back == 0).await;
+            self.update_instruments(&records, outcome.failures == 0 && outcome.held_back == 0)
+                .await;
         }
         let default_interval = plugin.info.default_funding_interval_hours;
-        let merged = self.shared.store.lock().await.apply(records, exchange, default_interval);
+        let merged = self
+            .shared
+            .store
+            .lock()
+            .await
+            .apply(records, exchange, default_interval);
         let to_send = if self.shared.spec.change_detection.enabled {
-            let (kept, stats) = self.shared.changes.lock().await.filter(merged, tokio::time::Instant::now());
+            let (kept, stats) = self
+                .shared
+                .changes
+                .lock()
+                .await
+                .filter(merged, tokio::time::Instant::now());
             tracing::debug!(exchange = %exchange, kind = %self.kind, changed = stats.changed, heartbeats = stats.heartbeats, suppressed = stats.suppressed, "change detection");
             kept
         } else {
@@ -502,7 +562,11 @@ impl KindTask {
         };
         tracing::debug!(exchange = %exchange, kind = %self.kind, requests = requests_sent, held_back = outcome.held_back, failures = outcome.failures, records = parsed, sent = to_send.len(), elapsed_ms = started.elapsed().as_millis() as u64, "cycle done");
         if !to_send.is_empty() {
-            let batch = Batch { exchange: exchange.to_owned(), kind: self.kind.clone(), records: to_send };
+            let batch = Batch {
+                exchange: exchange.to_owned(),
+                kind: self.kind.clone(),
+                records: to_send,
+            };
             if self.shared.sink.send(batch).await.is_err() {
                 tracing::error!(exchange = %exchange, kind = %self.kind, "sink is gone; records of this cycle lost");
             }
@@ -521,7 +585,13 @@ impl KindTask {
         let mut by_symbol: BTreeMap<RString, Record> = if complete {
             BTreeMap::new()
         } else {
-            self.shared.instruments.read().await.iter().map(|r| (r.raw_symbol.clone(), r.clone())).collect()
+            self.shared
+                .instruments
+                .read()
+                .await
+                .iter()
+                .map(|r| (r.raw_symbol.clone(), r.clone()))
+                .collect()
         };
         for r in records.iter().filter(|r| r.kind == RecordKind::INSTRUMENT) {
             let mut r = r.clone();

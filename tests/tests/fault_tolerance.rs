@@ -16,16 +16,22 @@ use serde_json::json;
 const UNIVERSE: usize = 40;
 
 async fn emulator(okx_refuse_any: bool) -> EmulatorHandle {
-    let instances = [("binance", ExchangeKind::Binance), ("bybit", ExchangeKind::Bybit), ("okx", ExchangeKind::Okx)]
-        .into_iter()
-        .map(|(name, kind)| {
-            let mut c = InstanceConfig::new(name, kind);
-            c.universe = UNIVERSE;
-            c.okx_refuse_any = okx_refuse_any;
-            c
-        })
-        .collect();
-    exchange_emulator::spawn(EmulatorConfig { instances }, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    let instances = [
+        ("binance", ExchangeKind::Binance),
+        ("bybit", ExchangeKind::Bybit),
+        ("okx", ExchangeKind::Okx),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        let mut c = InstanceConfig::new(name, kind);
+        c.universe = UNIVERSE;
+        c.okx_refuse_any = okx_refuse_any;
+        c
+    })
+    .collect();
+    exchange_emulator::spawn(EmulatorConfig { instances }, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
 }
 
 fn fault(spec: serde_json::Value) -> FaultSpec {
@@ -46,21 +52,36 @@ fn start_host(dir: &std::path::Path, emu: &EmulatorHandle, extra: &str) -> Runni
             (id.to_string(), format!("[exchanges.{id}.intervals]\ninstruments = \"1h\"\ntickers = \"1s\"\nfunding = \"1s\"\n{oi}"))
         })
         .collect();
-    let exchanges: Vec<(&str, String, &str)> = sections.iter().map(|(id, s)| (id.as_str(), emu.base_url(id), s.as_str())).collect();
+    let exchanges: Vec<(&str, String, &str)> = sections
+        .iter()
+        .map(|(id, s)| (id.as_str(), emu.base_url(id), s.as_str()))
+        .collect();
     let mut text = config_text(dir, &plugin_dir, &exchanges);
-    text = text.replace("[http]\n", &format!("[http]\ntimeout_floor = \"500ms\"\nmax_body_bytes = 1048576\n"));
+    text = text.replace(
+        "[http]\n",
+        &format!("[http]\ntimeout_floor = \"500ms\"\nmax_body_bytes = 1048576\n"),
+    );
     text.push_str(extra);
     RunningHost::start(dir, &text)
 }
 
 /// Gaps (ms) between consecutive requests to `path` at the emulator since `since_ms`.
 fn gaps(emu: &EmulatorHandle, instance: &str, path: &str, since_ms: u64) -> Vec<u64> {
-    let ts: Vec<u64> = emu.stats().instance(instance).timestamps(path).into_iter().filter(|t| *t >= since_ms).collect();
+    let ts: Vec<u64> = emu
+        .stats()
+        .instance(instance)
+        .timestamps(path)
+        .into_iter()
+        .filter(|t| *t >= since_ms)
+        .collect();
     ts.windows(2).map(|w| w[1] - w[0]).collect()
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 /// Bybit's ticker endpoint (tickers and funding both use it) misbehaves; Binance and OKX keep a
@@ -77,22 +98,38 @@ async fn others_keep_their_cadence(bybit_fault: serde_json::Value) {
     // Warm-up: instruments, first cycles.
     assert!(wait_until(Duration::from_secs(10), || {
         let r = host.records();
-        ["binance", "okx"].iter().all(|ex| r.iter().any(|x| x["exchange"] == *ex && x["kind"] == "ticker"))
+        ["binance", "okx"].iter().all(|ex| {
+            r.iter()
+                .any(|x| x["exchange"] == *ex && x["kind"] == "ticker")
+        })
     })
     .await
     .is_some());
     let since = now_ms();
     tokio::time::sleep(Duration::from_secs(6)).await;
 
-    for (instance, path) in [("binance", "/fapi/v1/ticker/24hr"), ("binance", "/fapi/v1/fundingInfo"), ("okx", "/api/v5/market/tickers"), ("okx", "/api/v5/public/funding-rate")] {
+    for (instance, path) in [
+        ("binance", "/fapi/v1/ticker/24hr"),
+        ("binance", "/fapi/v1/fundingInfo"),
+        ("okx", "/api/v5/market/tickers"),
+        ("okx", "/api/v5/public/funding-rate"),
+    ] {
         let g = gaps(&emu, instance, path, since);
-        assert!(g.len() >= 4, "{instance}{path}: only {} cycles in 6 s beside bybit {bybit_fault}", g.len() + 1);
+        assert!(
+            g.len() >= 4,
+            "{instance}{path}: only {} cycles in 6 s beside bybit {bybit_fault}",
+            g.len() + 1
+        );
         for gap in &g {
             assert!((900..=1100).contains(gap), "{instance}{path}: gap {gap} ms (cadence 1 s ± 10%) beside bybit {bybit_fault}; gaps {g:?}");
         }
     }
     let bybit = host.health.get("bybit").expect("bybit health");
-    assert_ne!(bybit.status, HealthStatus::Healthy, "bybit is failing: {bybit:?}");
+    assert_ne!(
+        bybit.status,
+        HealthStatus::Healthy,
+        "bybit is failing: {bybit:?}"
+    );
     assert!(bybit.last_error.is_some());
     let summary = host.stop().await;
     assert!(summary.sink.records_written > 0);
@@ -129,18 +166,35 @@ async fn breaker_opens_probes_and_recovers_within_5s() {
     let dir = tempfile::tempdir().unwrap();
     let breaker = "\n[breaker]\nfailure_threshold = 3\nopen_base = \"500ms\"\nopen_max = \"2s\"\nsuccess_threshold = 2\n";
     let host = start_host(dir.path(), &emu, breaker);
-    assert!(wait_until(Duration::from_secs(10), || host.records().iter().any(|r| r["exchange"] == "bybit" && r["kind"] == "ticker")).await.is_some());
+    assert!(wait_until(Duration::from_secs(10), || host
+        .records()
+        .iter()
+        .any(|r| r["exchange"] == "bybit" && r["kind"] == "ticker"))
+    .await
+    .is_some());
 
     emu.inject(fault(json!({"instance": "bybit", "path_prefix": "/v5/market/tickers", "fault": "status", "status": 503})));
-    let down = wait_until(Duration::from_secs(10), || host.health.get("bybit").is_some_and(|h| h.status == HealthStatus::Down)).await;
-    assert!(down.is_some(), "breaker never opened: {:?}", host.health.get("bybit"));
+    let down = wait_until(Duration::from_secs(10), || {
+        host.health
+            .get("bybit")
+            .is_some_and(|h| h.status == HealthStatus::Down)
+    })
+    .await;
+    assert!(
+        down.is_some(),
+        "breaker never opened: {:?}",
+        host.health.get("bybit")
+    );
 
     // While open, only probes go out: with cool-downs of 0.5, 1, 2, 2 s, at most a handful of
     // requests in 4 s (a closed breaker would send 2 per second plus retries).
     let before = emu.stats().count("bybit", "/v5/market/tickers");
     tokio::time::sleep(Duration::from_secs(4)).await;
     let probes = emu.stats().count("bybit", "/v5/market/tickers") - before;
-    assert!((1..=8).contains(&probes), "{probes} requests in 4 s while open");
+    assert!(
+        (1..=8).contains(&probes),
+        "{probes} requests in 4 s while open"
+    );
     assert_eq!(host.health.get("bybit").unwrap().status, HealthStatus::Down);
 
     // Recovery.
@@ -148,12 +202,24 @@ async fn breaker_opens_probes_and_recovers_within_5s() {
     let recovered_at = Instant::now();
     let recovered_ms = now_ms() as i64;
     let back = wait_until(Duration::from_secs(10), || {
-        host.records().iter().any(|r| r["exchange"] == "bybit" && r["kind"] == "ticker" && r["received_ts"].as_i64().unwrap_or(0) > recovered_ms)
+        host.records().iter().any(|r| {
+            r["exchange"] == "bybit"
+                && r["kind"] == "ticker"
+                && r["received_ts"].as_i64().unwrap_or(0) > recovered_ms
+        })
     })
     .await;
     let took = recovered_at.elapsed();
-    assert!(back.is_some() && took <= Duration::from_secs(5), "collection resumed {took:?} after recovery");
-    assert!(wait_until(Duration::from_secs(5), || host.health.get("bybit").is_some_and(|h| h.status == HealthStatus::Healthy)).await.is_some());
+    assert!(
+        back.is_some() && took <= Duration::from_secs(5),
+        "collection resumed {took:?} after recovery"
+    );
+    assert!(wait_until(Duration::from_secs(5), || host
+        .health
+        .get("bybit")
+        .is_some_and(|h| h.status == HealthStatus::Healthy))
+    .await
+    .is_some());
     host.stop().await;
     emu.shutdown().await;
 }
@@ -165,18 +231,39 @@ async fn retry_after_is_honoured() {
     let emu = emulator(false).await;
     let dir = tempfile::tempdir().unwrap();
     let host = start_host(dir.path(), &emu, "");
-    assert!(wait_until(Duration::from_secs(10), || host.records().iter().any(|r| r["exchange"] == "binance" && r["kind"] == "funding")).await.is_some());
+    assert!(wait_until(Duration::from_secs(10), || host
+        .records()
+        .iter()
+        .any(|r| r["exchange"] == "binance" && r["kind"] == "funding"))
+    .await
+    .is_some());
 
     emu.inject(fault(json!({"instance": "binance", "path_prefix": "/fapi/v1/ticker/24hr", "fault": "rate_limit", "retry_after_s": 2, "count": 1})));
     tokio::time::sleep(Duration::from_secs(5)).await;
     let stats = emu.stats().instance("binance");
-    let limited = stats.recent.iter().position(|r| r.fault.as_deref() == Some("rate_limit")).expect("the 429 was served");
+    let limited = stats
+        .recent
+        .iter()
+        .position(|r| r.fault.as_deref() == Some("rate_limit"))
+        .expect("the 429 was served");
     let at = stats.recent[limited].ts_ms;
     // Requests sent together with the limited one (the same round) arrive within a few ms;
     // the first one sent after the 429 was seen is what the pause governs.
-    let next = stats.recent[limited + 1..].iter().find(|r| r.ts_ms > at + 100).expect("binance resumed after the pause").ts_ms;
-    assert!(next - at >= 1_950, "next binance request {} ms after the 429 (Retry-After: 2)", next - at);
-    assert!(next - at <= 3_500, "binance resumed {} ms after the 429", next - at);
+    let next = stats.recent[limited + 1..]
+        .iter()
+        .find(|r| r.ts_ms > at + 100)
+        .expect("binance resumed after the pause")
+        .ts_ms;
+    assert!(
+        next - at >= 1_950,
+        "next binance request {} ms after the 429 (Retry-After: 2)",
+        next - at
+    );
+    assert!(
+        next - at <= 3_500,
+        "binance resumed {} ms after the 429",
+        next - at
+    );
     // OKX was not paused meanwhile.
     let okx = gaps(&emu, "okx", "/api/v5/market/tickers", at);
     assert!(okx.iter().all(|g| *g <= 1_100), "{okx:?}");
@@ -193,12 +280,22 @@ async fn per_instrument_batches_stay_inside_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let host = start_host(dir.path(), &emu, "");
     tokio::time::sleep(Duration::from_secs(9)).await;
-    let ts = emu.stats().instance("okx").timestamps("/api/v5/public/funding-rate");
+    let ts = emu
+        .stats()
+        .instance("okx")
+        .timestamps("/api/v5/public/funding-rate");
     host.stop().await;
-    assert!(ts.len() >= 15, "the fallback ran: {} funding requests", ts.len());
+    assert!(
+        ts.len() >= 15,
+        "the fallback ran: {} funding requests",
+        ts.len()
+    );
     for (i, t) in ts.iter().enumerate() {
         let in_window = ts[i..].iter().take_while(|u| **u < t + 2_000).count();
-        assert!(in_window <= 5, "{in_window} funding-rate requests in the 2 s window from {t}");
+        assert!(
+            in_window <= 5,
+            "{in_window} funding-rate requests in the 2 s window from {t}"
+        );
     }
     emu.shutdown().await;
 }
@@ -213,7 +310,12 @@ async fn unchanged_records_are_suppressed_and_resent_on_heartbeat() {
     let mut host = start_host(dir.path(), &emu, extra);
     // Rewrite: binance instruments every second.
     host.stop().await;
-    let text = std::fs::read_to_string(dir.path().join("collector.toml")).unwrap().replace("[exchanges.binance.intervals]\ninstruments = \"1h\"", "[exchanges.binance.intervals]\ninstruments = \"1s\"");
+    let text = std::fs::read_to_string(dir.path().join("collector.toml"))
+        .unwrap()
+        .replace(
+            "[exchanges.binance.intervals]\ninstruments = \"1h\"",
+            "[exchanges.binance.intervals]\ninstruments = \"1s\"",
+        );
     let _ = std::fs::remove_file(dir.path().join("records.jsonl"));
     host = RunningHost::start(dir.path(), &text);
     let started = Instant::now();
@@ -223,15 +325,27 @@ async fn unchanged_records_are_suppressed_and_resent_on_heartbeat() {
     host.stop().await;
     let btc: Vec<i64> = records
         .iter()
-        .filter(|r| r["exchange"] == "binance" && r["kind"] == "instrument" && r["raw_symbol"] == "BTCUSDT")
+        .filter(|r| {
+            r["exchange"] == "binance" && r["kind"] == "instrument" && r["raw_symbol"] == "BTCUSDT"
+        })
         .map(|r| r["received_ts"].as_i64().unwrap())
         .collect();
-    assert!(cycles >= 7, "{cycles} instrument cycles in {:?}", started.elapsed());
+    assert!(
+        cycles >= 7,
+        "{cycles} instrument cycles in {:?}",
+        started.elapsed()
+    );
     assert_eq!(btc.len(), 3, "sent at 0 s, ~3 s, ~6 s only: {btc:?}");
     for pair in btc.windows(2) {
         assert!(pair[1] - pair[0] >= 2_900, "heartbeat spacing {btc:?}");
     }
     // Tickers do change: they are not all suppressed.
-    assert!(records.iter().filter(|r| r["exchange"] == "binance" && r["kind"] == "ticker").count() > UNIVERSE);
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["exchange"] == "binance" && r["kind"] == "ticker")
+            .count()
+            > UNIVERSE
+    );
     emu.shutdown().await;
 }

@@ -214,7 +214,9 @@ fn hostile_bodies_are_classified_by_every_plugin() {
     for lib in REAL_PLUGINS {
         let plugin = load_plugin(&plugin_path(lib)).unwrap();
         for kind in plugin.info.kinds.iter() {
-            let requests = plugin.build_requests(kind.name.as_str(), &empty_ctx()).unwrap();
+            let requests = plugin
+                .build_requests(kind.name.as_str(), &empty_ctx())
+                .unwrap();
             if requests.is_empty() {
                 // Per-instrument kinds (Binance open interest) ask for nothing without instruments.
                 continue;
@@ -222,12 +224,31 @@ fn hostile_bodies_are_classified_by_every_plugin() {
             for body in bodies {
                 let responses: Vec<HttpResponse<'_>> = requests
                     .iter()
-                    .map(|r| HttpResponse { request: r, status: 200, headers: RSlice::from_slice(&[]), body: RSlice::from_slice(body), received_ts: 1 })
+                    .map(|r| HttpResponse {
+                        request: r,
+                        status: 200,
+                        headers: RSlice::from_slice(&[]),
+                        body: RSlice::from_slice(body),
+                        received_ts: 1,
+                    })
                     .collect();
                 let out = plugin.parse(kind.name.as_str(), &responses, &empty_ctx());
-                assert!(out.records.is_empty(), "{lib} {}: records from garbage", kind.name);
-                assert!(!out.errors.is_empty(), "{lib} {}: garbage must be an error", kind.name);
-                assert!(out.errors.iter().all(|e| e.class == ErrorClass::PARSE), "{lib} {}: {:?}", kind.name, out.errors);
+                assert!(
+                    out.records.is_empty(),
+                    "{lib} {}: records from garbage",
+                    kind.name
+                );
+                assert!(
+                    !out.errors.is_empty(),
+                    "{lib} {}: garbage must be an error",
+                    kind.name
+                );
+                assert!(
+                    out.errors.iter().all(|e| e.class == ErrorClass::PARSE),
+                    "{lib} {}: {:?}",
+                    kind.name,
+                    out.errors
+                );
             }
         }
     }
