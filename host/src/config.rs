@@ -94,6 +94,8 @@ pub struct PluginsConfig {
 /// Where records go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+// Built once per (re)load; the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum SinkConfig {
     /// Append one JSON record per line to a file, flushed after every batch.
     Jsonl {

@@ -318,7 +318,7 @@ impl ExchangeHttp {
 
         let limit = self.settings.max_body_bytes;
         if response.content_length().is_some_and(|len| len > limit) {
-            return Err(too_large(limit, &url));
+            return Err(too_large(limit, url));
         }
         let mut body =
             Vec::with_capacity(response.content_length().unwrap_or(16 * 1024).min(limit) as usize);
@@ -328,7 +328,7 @@ impl ExchangeHttp {
             .map_err(|e| classify_reqwest(e, timeout))?
         {
             if body.len() as u64 + chunk.len() as u64 > limit {
-                return Err(too_large(limit, &url));
+                return Err(too_large(limit, url));
             }
             body.extend_from_slice(&chunk);
         }

@@ -121,13 +121,8 @@ pub enum RecordMessage<'a> {
 }
 
 /// Exchange-specific extras as a JSON object of strings.
+#[derive(Default)]
 pub struct Extra<'a>(pub &'a [KeyValue]);
-
-impl Default for Extra<'_> {
-    fn default() -> Self {
-        Extra(&[])
-    }
-}
 
 impl Extra<'_> {
     pub fn is_empty(&self) -> bool {

@@ -153,9 +153,8 @@ pub async fn run_exchange(
                     waiting_logged = true;
                 }
             }
-            (Some(p), Some((current_layout, generation, _))) if *generation == p.generation => {
-                let _ = current_layout;
-            }
+            // The plugin we run is still the current one: nothing to do.
+            (Some(p), Some((_, generation, _))) if *generation == p.generation => {}
             (Some(p), slot) => {
                 let new_layout = layout(&shared.spec, p);
                 let keep = matches!(slot, Some((l, _, _)) if *l == new_layout);
