@@ -509,7 +509,8 @@ mod amqp_config_tests {
     #[test]
     fn amqp_problems_name_the_key() {
         let base = AmqpSinkConfig::new("amqp://127.0.0.1", Path::new("/tmp/spool"));
-        let cases: Vec<(Box<dyn Fn(&mut AmqpSinkConfig)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut AmqpSinkConfig)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|c| c.url = "http://x".into()), "sink.url"),
             (
                 Box::new(|c| c.url = "amqp://user:secret@host/%2f".into()),
