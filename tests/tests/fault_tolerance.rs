@@ -59,7 +59,7 @@ fn start_host(dir: &std::path::Path, emu: &EmulatorHandle, extra: &str) -> Runni
     let mut text = config_text(dir, &plugin_dir, &exchanges);
     text = text.replace(
         "[http]\n",
-        &format!("[http]\ntimeout_floor = \"500ms\"\nmax_body_bytes = 1048576\n"),
+        "[http]\ntimeout_floor = \"500ms\"\nmax_body_bytes = 1048576\n",
     );
     text.push_str(extra);
     RunningHost::start(dir, &text)
