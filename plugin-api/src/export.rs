@@ -61,7 +61,7 @@ pub fn guard_parse(f: impl FnOnce() -> ParseOutput) -> ParseOutput {
 
 /// Exports a plugin. Give it three plain Rust functions:
 ///
-/// ```ignore
+/// ```text
 /// fn info() -> PluginInfo;
 /// fn build_requests(kind: &str, ctx: &Context<'_>) -> Result<Vec<HttpRequest>, PluginError>;
 /// fn parse(kind: &str, responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput;
