@@ -349,3 +349,48 @@ async fn unchanged_records_are_suppressed_and_resent_on_heartbeat() {
     );
     emu.shutdown().await;
 }
+
+/// A failing endpoint gets exactly `1 + http.retries` attempts per cycle, spaced by backoff
+/// delays within [0, backoff_cap]; its exchange's other requests and cycles go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_and_backoff_stay_within_bounds() {
+    let emu = emulator(false).await;
+    emu.inject(fault(json!({"instance": "binance", "path_prefix": "/fapi/v1/fundingInfo", "fault": "status", "status": 500})));
+    let dir = tempfile::tempdir().unwrap();
+    // retries = 2, backoff 100 ms .. 400 ms; a breaker that never opens here.
+    let extra = "\n[breaker]\nfailure_threshold = 1000\nfailure_ratio = 1.0\n";
+    let text_host = start_host(dir.path(), &emu, extra);
+    text_host.stop().await;
+    let text = std::fs::read_to_string(dir.path().join("collector.toml"))
+        .unwrap()
+        .replace(
+            "retries = 1\nbackoff_base = \"50ms\"\nbackoff_cap = \"200ms\"",
+            "retries = 2\nbackoff_base = \"100ms\"\nbackoff_cap = \"400ms\"",
+        );
+    assert!(text.contains("retries = 2"), "{text}");
+    emu.reset_stats();
+    let host = RunningHost::start(dir.path(), &text);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    host.stop().await;
+
+    let ts = emu
+        .stats()
+        .instance("binance")
+        .timestamps("/fapi/v1/fundingInfo");
+    // Attempts of one cycle are at most 400 ms (+ jitter) apart; cycles ~1 s apart.
+    let mut cycles: Vec<Vec<u64>> = Vec::new();
+    for t in ts {
+        match cycles.last_mut() {
+            Some(c) if t - c.last().unwrap() <= 450 => c.push(t),
+            _ => cycles.push(vec![t]),
+        }
+    }
+    // The last cycle may have been cut by the shutdown.
+    let complete = &cycles[..cycles.len().saturating_sub(1)];
+    assert!(complete.len() >= 3, "cycles: {cycles:?}");
+    for c in complete {
+        assert_eq!(c.len(), 3, "1 attempt + 2 retries per cycle: {cycles:?}");
+    }
+    // Funding records still flow from premiumIndex (interval unknown → the default).
+    emu.shutdown().await;
+}
