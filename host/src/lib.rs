@@ -2,6 +2,7 @@
 //! normalizes records, and writes them to a sink. The binary (`main.rs`) is a thin CLI over this
 //! library so integration tests can run the same code in-process.
 
+pub mod bench;
 pub mod breaker;
 pub mod config;
 pub mod dedup;

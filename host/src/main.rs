@@ -35,6 +35,28 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Measure collection speed, CPU and memory against the exchange emulator (concurrent vs
+    /// sequential, and a scale mode). Build with `--release` first. See docs/benchmarks.md.
+    Bench {
+        /// Plugin directory (default: this binary's folder, e.g. target/release).
+        #[arg(long)]
+        plugins: Option<PathBuf>,
+        /// The `exchange-emulator` binary (default: next to this binary).
+        #[arg(long)]
+        emulator: Option<PathBuf>,
+        /// Emulated latency of every exchange, ms.
+        #[arg(long, default_value_t = 100)]
+        latency_ms: u64,
+        /// Extra random latency, 0..=jitter ms.
+        #[arg(long, default_value_t = 0)]
+        jitter_ms: u64,
+        /// Measured cycles per mode.
+        #[arg(long, default_value_t = 20)]
+        cycles: u32,
+        /// Exchange-instance counts for the scale mode, e.g. `10,50,100` (empty: skip).
+        #[arg(long, value_delimiter = ',')]
+        scale: Vec<usize>,
+    },
     /// Print a JSON Schema.
     Schema {
         #[arg(value_enum)]
@@ -65,6 +87,16 @@ fn main() -> ExitCode {
             }
         }
         Command::Plugins { dir } => list_plugins(&dir),
+        Command::Bench { plugins, emulator, latency_ms, jitter_ms, cycles, scale } => {
+            telemetry::init(cli.log_format);
+            match bench(plugins, emulator, latency_ms, jitter_ms, cycles, scale) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Schema {
             which: SchemaKind::Records,
         } => {
@@ -91,6 +123,31 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         tracing::debug!(?summary, "run finished");
         Ok(())
     })
+}
+
+fn bench(
+    plugins: Option<PathBuf>,
+    emulator: Option<PathBuf>,
+    latency_ms: u64,
+    jitter_ms: u64,
+    cycles: u32,
+    scale: Vec<usize>,
+) -> anyhow::Result<()> {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+        .context("cannot find this binary's folder")?;
+    let opts = futures_collector::bench::BenchOptions {
+        plugin_dir: plugins.unwrap_or_else(|| exe_dir.clone()),
+        emulator: emulator.unwrap_or_else(|| exe_dir.join(format!("exchange-emulator{}", std::env::consts::EXE_SUFFIX))),
+        latency_ms,
+        jitter_ms,
+        cycles: cycles.max(1),
+        scale,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(futures_collector::bench::run(opts))?;
+    Ok(())
 }
 
 /// Resolves on the first SIGINT or SIGTERM; a second one exits at once.

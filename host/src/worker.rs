@@ -62,6 +62,22 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(spec: WorkerSpec, plugins: watch::Receiver<Arc<PluginSet>>, sink: mpsc::Sender<Batch>) -> Arc<Self> {
+        let (ready_tx, _) = watch::channel(false);
+        let changes = ChangeDetector::new(spec.change_detection.heartbeat.0, spec.change_detection.max_entries);
+        let breaker = CircuitBreaker::new(spec.breaker.clone());
+        Arc::new(Shared {
+            spec,
+            instruments: RwLock::new(Arc::new(Vec::new())),
+            instruments_ready: ready_tx,
+            store: Mutex::new(RecordStore::new()),
+            changes: Mutex::new(changes),
+            breaker: std::sync::Mutex::new(breaker),
+            plugins,
+            sink,
+        })
+    }
+
     fn current_plugin(&self) -> Option<Arc<LoadedPlugin>> {
         self.plugins.borrow().get(self.spec.plugin_id()).cloned()
     }
@@ -120,22 +136,7 @@ pub async fn run_exchange(
     mut stop: watch::Receiver<bool>,
 ) {
     let exchange = spec.instance_id.clone();
-    let (ready_tx, _) = watch::channel(false);
-    let changes = ChangeDetector::new(
-        spec.change_detection.heartbeat.0,
-        spec.change_detection.max_entries,
-    );
-    let breaker = CircuitBreaker::new(spec.breaker.clone());
-    let shared = Arc::new(Shared {
-        spec,
-        instruments: RwLock::new(Arc::new(Vec::new())),
-        instruments_ready: ready_tx,
-        store: Mutex::new(RecordStore::new()),
-        changes: Mutex::new(changes),
-        breaker: std::sync::Mutex::new(breaker),
-        plugins: plugins.clone(),
-        sink,
-    });
+    let shared = Shared::new(spec, plugins.clone(), sink);
     let mut plugin_changes = plugins;
     let mut running: Option<(Layout, u64, JoinSet<()>)> = None;
     let mut waiting_logged = false;
@@ -611,5 +612,61 @@ impl KindTask {
         if first {
             tracing::info!(exchange = %exchange, instruments = count, "instruments loaded");
         }
+    }
+}
+
+/// What one on-demand cycle did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CycleReport {
+    /// Records the plugin produced.
+    pub records: usize,
+    /// Failed requests and rejected responses.
+    pub failures: usize,
+}
+
+/// One exchange collected on demand, with exactly the cycle code the scheduled kind tasks run
+/// (requests, budget, breaker, merge, change detection, sink), but no schedule. For
+/// benchmarks and tools.
+pub struct OnDemandCollector {
+    shared: Arc<Shared>,
+    http: Arc<ExchangeHttp>,
+}
+
+impl OnDemandCollector {
+    /// Needs the exchange's plugin in `plugins` now.
+    pub fn new(
+        spec: WorkerSpec,
+        client: HttpClient,
+        plugins: watch::Receiver<Arc<PluginSet>>,
+        sink: mpsc::Sender<Batch>,
+    ) -> Result<Self, String> {
+        let shared = Shared::new(spec, plugins, sink);
+        let plugin = shared
+            .current_plugin()
+            .ok_or_else(|| format!("no plugin loaded for exchange id {}", shared.spec.plugin_id()))?;
+        let layout = layout(&shared.spec, &plugin);
+        let http = Arc::new(ExchangeHttp::new(client, &layout.base_url, plugin.info.rate_limits.as_slice(), shared.spec.http.clone()));
+        Ok(Self { shared, http })
+    }
+
+    /// Runs one cycle of `kind` now.
+    pub async fn collect(&self, kind: &str) -> Result<CycleReport, String> {
+        let plugin = self.shared.current_plugin().ok_or("plugin gone")?;
+        let spec = plugin
+            .info
+            .kinds
+            .iter()
+            .find(|k| k.name.as_str() == kind)
+            .ok_or_else(|| format!("plugin {} has no kind {kind}", plugin.exchange_id()))?;
+        let task = KindTask {
+            shared: Arc::clone(&self.shared),
+            http: Arc::clone(&self.http),
+            kind: kind.to_owned(),
+            emits: spec.emits,
+            period: Duration::from_millis(spec.default_interval_ms),
+            wait_for_instruments: false,
+        };
+        let outcome = task.cycle().await;
+        Ok(CycleReport { records: outcome.records, failures: outcome.failures })
     }
 }

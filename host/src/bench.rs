@@ -1,0 +1,352 @@
+//! The collection benchmark behind `futures-collector bench`: the real plugins and the real
+//! cycle code against the exchange emulator (a separate process, so the numbers are the
+//! collector's own), concurrent against a sequential baseline, plus a scale mode.
+//!
+//! Owns measurement and the printed table. Must not be used by the running service, and must
+//! not measure anything but this process (CPU and memory come from /proc/self).
+
+use std::{
+    collections::BTreeMap,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use futures_util::future::join_all;
+use tokio::sync::{mpsc, watch};
+
+use crate::{
+    breaker::BreakerConfig,
+    config::{ChangeDetectionConfig, ExchangeConfig, HttpConfig},
+    health::HealthTable,
+    http::{now_ms, HttpClient},
+    plugins::{PluginRegistry, PluginSet},
+    sink::{Batch, JsonlSink, Sink},
+    worker::{OnDemandCollector, WorkerSpec},
+};
+
+/// Realistic default universes (perpetuals listed by each exchange, late 2026).
+pub const DEFAULT_UNIVERSES: [(&str, usize); 3] = [("binance", 650), ("bybit", 550), ("okx", 300)];
+/// The kinds one benchmark cycle collects (instruments are loaded once before measuring;
+/// per-symbol open interest is rate-limited by design and left out).
+pub const CYCLE_KINDS: [&str; 2] = ["tickers", "funding"];
+/// Linux reports process CPU time in clock ticks of 1/100 s.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub plugin_dir: PathBuf,
+    pub emulator: PathBuf,
+    pub latency_ms: u64,
+    pub jitter_ms: u64,
+    /// Measured cycles per mode.
+    pub cycles: u32,
+    /// Exchange-instance counts for the scale mode (empty: skip it).
+    pub scale: Vec<usize>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("emulator: {0}")]
+    Emulator(String),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// CPU seconds (user + system) of this process so far.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3; utime 14, stime 15.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / CLOCK_TICKS_PER_SECOND
+}
+
+/// Peak resident memory of this process, bytes (`VmHWM`).
+fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+struct EmulatorProcess {
+    child: Child,
+    base: String,
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16, BenchError> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| BenchError::Emulator(e.to_string()))?;
+    l.local_addr().map(|a| a.port()).map_err(|e| BenchError::Emulator(e.to_string()))
+}
+
+/// Starts the emulator with `instances` (name, type, universe) and waits until it answers.
+async fn start_emulator(opts: &BenchOptions, instances: &[(String, &str, usize)]) -> Result<EmulatorProcess, BenchError> {
+    let port = free_port()?;
+    let mut cmd = Command::new(&opts.emulator);
+    cmd.arg("--listen").arg(format!("127.0.0.1:{port}"));
+    for (name, kind, universe) in instances {
+        cmd.arg("--instance").arg(format!("{name}={kind}:{universe}:{}:{}", opts.latency_ms, opts.jitter_ms));
+    }
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| BenchError::Emulator(format!("cannot start {}: {e}", opts.emulator.display())))?;
+    let emulator = EmulatorProcess { child, base: format!("http://127.0.0.1:{port}") };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{}/_admin/instances", emulator.base)).send().await.is_ok() {
+            return Ok(emulator);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(BenchError::Emulator("did not start listening within 5 s".into()))
+}
+
+/// Response-to-sink latencies (ms) and records written, collected by the benchmark's sink.
+#[derive(Default)]
+struct SinkLog {
+    latencies_ms: Vec<f64>,
+    records: u64,
+}
+
+/// A real JSONL sink (to a temporary file) that also notes, per batch, the time from the
+/// newest response feeding it to the write completing. Resolution: 1 ms (`received_ts`).
+fn spawn_sink(path: &Path, log: Arc<Mutex<SinkLog>>) -> Result<(mpsc::Sender<Batch>, tokio::task::JoinHandle<()>), BenchError> {
+    let (tx, mut rx) = mpsc::channel::<Batch>(crate::config::DEFAULT_SINK_QUEUE_BATCHES);
+    let path = path.to_owned();
+    let task = tokio::spawn(async move {
+        let Ok(mut sink) = JsonlSink::open(&path).await else { return };
+        while let Some(batch) = rx.recv().await {
+            let newest = batch.records.iter().map(|r| r.received_ts).max().unwrap_or(0);
+            let written = sink.write(&batch).await.unwrap_or(0);
+            let latency = (now_ms() - newest) as f64;
+            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+            log.latencies_ms.push(latency);
+            log.records += written;
+        }
+    });
+    Ok((tx, task))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// One mode's measurements.
+#[derive(Debug, Clone)]
+pub struct ModeResult {
+    pub cycle_ms: Vec<f64>,
+    pub records_per_cycle: f64,
+    pub cpu_seconds: f64,
+}
+
+impl ModeResult {
+    fn median_ms(&self) -> f64 {
+        let mut v = self.cycle_ms.clone();
+        v.sort_by(f64::total_cmp);
+        percentile(&v, 0.5)
+    }
+}
+
+/// A scenario's results.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub instances: usize,
+    pub instruments: usize,
+    pub concurrent: ModeResult,
+    pub sequential: Option<ModeResult>,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    pub peak_rss_bytes: u64,
+}
+
+async fn run_scenario(opts: &BenchOptions, instances: Vec<(String, &'static str, usize)>, with_sequential: bool) -> Result<ScenarioResult, BenchError> {
+    let emulator = start_emulator(opts, &instances).await?;
+    let (mut registry, plugins_rx) = PluginRegistry::new(opts.plugin_dir.clone());
+    registry.rescan();
+    let set: Arc<PluginSet> = plugins_rx.borrow().clone();
+    for (_, kind, _) in &instances {
+        if set.get(kind).is_none() {
+            return Err(BenchError::Setup(format!("no {kind} plugin in {}", opts.plugin_dir.display())));
+        }
+    }
+    let client = HttpClient::new().map_err(|e| BenchError::Setup(e.to_string()))?;
+    let dir = std::env::temp_dir().join(format!("futures-collector-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| BenchError::Setup(e.to_string()))?;
+    let log = Arc::new(Mutex::new(SinkLog::default()));
+    let (sink_tx, sink_task) = spawn_sink(&dir.join("records.jsonl"), Arc::clone(&log))?;
+
+    let mut collectors = Vec::new();
+    for (name, kind, _) in &instances {
+        let config = ExchangeConfig {
+            enabled: true,
+            plugin: Some((*kind).to_owned()),
+            base_url: Some(format!("{}/{name}", emulator.base)),
+            intervals: BTreeMap::new(),
+            options: BTreeMap::new(),
+            breaker: None,
+        };
+        let spec = WorkerSpec {
+            instance_id: name.clone(),
+            config,
+            http: HttpConfig::default(),
+            breaker: BreakerConfig::default(),
+            change_detection: ChangeDetectionConfig::default(),
+            health: HealthTable::default(),
+        };
+        let (_keep, rx) = watch::channel(Arc::clone(&set));
+        let collector = OnDemandCollector::new(spec, client.clone(), rx, sink_tx.clone()).map_err(BenchError::Setup)?;
+        collectors.push(collector);
+    }
+    // Load instruments once (not measured).
+    let loaded = join_all(collectors.iter().map(|c| c.collect("instruments"))).await;
+    let instruments: usize = loaded.iter().map(|r| r.as_ref().map(|r| r.records).unwrap_or(0)).sum();
+
+    async fn cycle_of(c: &OnDemandCollector) -> usize {
+        let results = join_all(CYCLE_KINDS.iter().map(|k| c.collect(k))).await;
+        results.iter().map(|r| r.as_ref().map(|r| r.records).unwrap_or(0)).sum()
+    }
+    async fn sequential_cycle_of(c: &OnDemandCollector) -> usize {
+        let mut n = 0;
+        for k in CYCLE_KINDS {
+            n += c.collect(k).await.map(|r| r.records).unwrap_or(0);
+        }
+        n
+    }
+
+    // Warm-up cycle (connections, adaptive timeouts), then the measured ones.
+    join_all(collectors.iter().map(cycle_of)).await;
+    log.lock().unwrap_or_else(|p| p.into_inner()).latencies_ms.clear();
+
+    let mut concurrent = ModeResult { cycle_ms: Vec::new(), records_per_cycle: 0.0, cpu_seconds: 0.0 };
+    let cpu_before = cpu_seconds();
+    let mut records = 0usize;
+    for _ in 0..opts.cycles {
+        let started = Instant::now();
+        records += join_all(collectors.iter().map(cycle_of)).await.iter().sum::<usize>();
+        concurrent.cycle_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    concurrent.cpu_seconds = cpu_seconds() - cpu_before;
+    concurrent.records_per_cycle = records as f64 / opts.cycles.max(1) as f64;
+
+    let sequential = if with_sequential {
+        let mut seq = ModeResult { cycle_ms: Vec::new(), records_per_cycle: 0.0, cpu_seconds: 0.0 };
+        let cpu_before = cpu_seconds();
+        let mut records = 0usize;
+        for _ in 0..opts.cycles {
+            let started = Instant::now();
+            for c in &collectors {
+                records += sequential_cycle_of(c).await;
+            }
+            seq.cycle_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        seq.cpu_seconds = cpu_seconds() - cpu_before;
+        seq.records_per_cycle = records as f64 / opts.cycles.max(1) as f64;
+        Some(seq)
+    } else {
+        None
+    };
+
+    drop(collectors);
+    drop(sink_tx);
+    let _ = sink_task.await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut latencies = std::mem::take(&mut log.lock().unwrap_or_else(|p| p.into_inner()).latencies_ms);
+    latencies.sort_by(f64::total_cmp);
+    drop(emulator);
+    Ok(ScenarioResult {
+        instances: instances.len(),
+        instruments,
+        concurrent,
+        sequential,
+        latency_p50_ms: percentile(&latencies, 0.5),
+        latency_p99_ms: percentile(&latencies, 0.99),
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Runs the benchmark and prints its tables to stdout.
+pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!("futures-collector bench — {cores} cores, latency {} ms ± {} ms, {} measured cycles per mode", opts.latency_ms, opts.jitter_ms, opts.cycles);
+    println!("one cycle = {} of every exchange; instruments loaded once beforehand\n", CYCLE_KINDS.join(" + "));
+
+    let base: Vec<(String, &'static str, usize)> = DEFAULT_UNIVERSES.iter().map(|(k, n)| ((*k).to_owned(), *k, *n)).collect();
+    let three = run_scenario(&opts, base, true).await?;
+    let c = &three.concurrent;
+    println!("3 exchanges ({} instruments)", three.instruments);
+    println!("{:<12} {:>12} {:>12} {:>14} {:>12} {:>14} {:>16}", "mode", "cycle p50", "cycle max", "records/cycle", "records/s", "CPU/cycle", "CPU/1000 rec");
+    let row = |name: &str, m: &ModeResult| {
+        let p50 = m.median_ms();
+        let max = m.cycle_ms.iter().copied().fold(0.0, f64::max);
+        let cycles = m.cycle_ms.len().max(1) as f64;
+        let cpu_cycle_ms = m.cpu_seconds * 1e3 / cycles;
+        let per_1000 = cpu_cycle_ms / (m.records_per_cycle / 1000.0).max(1e-9);
+        let rps = m.records_per_cycle / (p50 / 1e3).max(1e-9);
+        println!("{name:<12} {p50:>9.1} ms {max:>9.1} ms {:>14.0} {rps:>12.0} {cpu_cycle_ms:>11.2} ms {per_1000:>13.3} ms", m.records_per_cycle);
+    };
+    row("concurrent", c);
+    if let Some(s) = &three.sequential {
+        row("sequential", s);
+        println!("speed-up (sequential p50 / concurrent p50): {:.2}x", s.median_ms() / c.median_ms().max(1e-9));
+    }
+    println!(
+        "cycle p50 / slowest exchange latency: {:.2} (target ≤ 1.2)",
+        c.median_ms() / (opts.latency_ms as f64 + opts.jitter_ms as f64).max(1.0)
+    );
+    println!("response → sink latency: p50 {:.1} ms, p99 {:.1} ms (1 ms resolution)", three.latency_p50_ms, three.latency_p99_ms);
+    println!("peak RSS: {:.1} MiB\n", mib(three.peak_rss_bytes));
+
+    let mut results = vec![three];
+    if !opts.scale.is_empty() {
+        println!("scale: N exchange instances (binance/bybit/okx in turn, default universes), concurrent");
+        println!("{:>10} {:>12} {:>12} {:>14} {:>12} {:>16} {:>14}", "instances", "instruments", "cycle p50", "records/cycle", "CPU/cycle", "CPU/1000 rec", "peak RSS");
+        for &n in &opts.scale {
+            let instances: Vec<(String, &'static str, usize)> = (0..n)
+                .map(|i| {
+                    let (kind, universe) = DEFAULT_UNIVERSES[i % DEFAULT_UNIVERSES.len()];
+                    (format!("{kind}-{}", i / DEFAULT_UNIVERSES.len() + 1), kind, universe)
+                })
+                .collect();
+            let r = run_scenario(&opts, instances, false).await?;
+            let m = &r.concurrent;
+            let cycles = m.cycle_ms.len().max(1) as f64;
+            let cpu_cycle_ms = m.cpu_seconds * 1e3 / cycles;
+            println!(
+                "{:>10} {:>12} {:>9.1} ms {:>14.0} {:>9.1} ms {:>13.3} ms {:>10.1} MiB",
+                r.instances,
+                r.instruments,
+                m.median_ms(),
+                m.records_per_cycle,
+                cpu_cycle_ms,
+                cpu_cycle_ms / (m.records_per_cycle / 1000.0).max(1e-9),
+                mib(r.peak_rss_bytes)
+            );
+            results.push(r);
+        }
+    }
+    Ok(results)
+}
