@@ -61,7 +61,12 @@ fn cpu_seconds() -> f64 {
     // Fields after the parenthesised command name: state is field 3; utime 14, stime 15.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / CLOCK_TICKS_PER_SECOND
 }
 
@@ -90,31 +95,51 @@ impl Drop for EmulatorProcess {
 
 fn free_port() -> Result<u16, BenchError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| BenchError::Emulator(e.to_string()))?;
-    l.local_addr().map(|a| a.port()).map_err(|e| BenchError::Emulator(e.to_string()))
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| BenchError::Emulator(e.to_string()))
 }
 
 /// Starts the emulator with `instances` (name, type, universe) and waits until it answers.
-async fn start_emulator(opts: &BenchOptions, instances: &[(String, &str, usize)]) -> Result<EmulatorProcess, BenchError> {
+async fn start_emulator(
+    opts: &BenchOptions,
+    instances: &[(String, &str, usize)],
+) -> Result<EmulatorProcess, BenchError> {
     let port = free_port()?;
     let mut cmd = Command::new(&opts.emulator);
     cmd.arg("--listen").arg(format!("127.0.0.1:{port}"));
     for (name, kind, universe) in instances {
-        cmd.arg("--instance").arg(format!("{name}={kind}:{universe}:{}:{}", opts.latency_ms, opts.jitter_ms));
+        cmd.arg("--instance").arg(format!(
+            "{name}={kind}:{universe}:{}:{}",
+            opts.latency_ms, opts.jitter_ms
+        ));
     }
     let child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| BenchError::Emulator(format!("cannot start {}: {e}", opts.emulator.display())))?;
-    let emulator = EmulatorProcess { child, base: format!("http://127.0.0.1:{port}") };
+        .map_err(|e| {
+            BenchError::Emulator(format!("cannot start {}: {e}", opts.emulator.display()))
+        })?;
+    let emulator = EmulatorProcess {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
     let client = reqwest::Client::new();
     for _ in 0..100 {
-        if client.get(format!("{}/_admin/instances", emulator.base)).send().await.is_ok() {
+        if client
+            .get(format!("{}/_admin/instances", emulator.base))
+            .send()
+            .await
+            .is_ok()
+        {
             return Ok(emulator);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(BenchError::Emulator("did not start listening within 5 s".into()))
+    Err(BenchError::Emulator(
+        "did not start listening within 5 s".into(),
+    ))
 }
 
 /// Response-to-sink latencies (ms) and records written, collected by the benchmark's sink.
@@ -126,13 +151,23 @@ struct SinkLog {
 
 /// A real JSONL sink (to a temporary file) that also notes, per batch, the time from the
 /// newest response feeding it to the write completing. Resolution: 1 ms (`received_ts`).
-fn spawn_sink(path: &Path, log: Arc<Mutex<SinkLog>>) -> Result<(mpsc::Sender<Batch>, tokio::task::JoinHandle<()>), BenchError> {
+fn spawn_sink(
+    path: &Path,
+    log: Arc<Mutex<SinkLog>>,
+) -> Result<(mpsc::Sender<Batch>, tokio::task::JoinHandle<()>), BenchError> {
     let (tx, mut rx) = mpsc::channel::<Batch>(crate::config::DEFAULT_SINK_QUEUE_BATCHES);
     let path = path.to_owned();
     let task = tokio::spawn(async move {
-        let Ok(mut sink) = JsonlSink::open(&path).await else { return };
+        let Ok(mut sink) = JsonlSink::open(&path).await else {
+            return;
+        };
         while let Some(batch) = rx.recv().await {
-            let newest = batch.records.iter().map(|r| r.received_ts).max().unwrap_or(0);
+            let newest = batch
+                .records
+                .iter()
+                .map(|r| r.received_ts)
+                .max()
+                .unwrap_or(0);
             let written = sink.write(&batch).await.unwrap_or(0);
             let latency = (now_ms() - newest) as f64;
             let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
@@ -179,14 +214,21 @@ pub struct ScenarioResult {
     pub peak_rss_bytes: u64,
 }
 
-async fn run_scenario(opts: &BenchOptions, instances: Vec<(String, &'static str, usize)>, with_sequential: bool) -> Result<ScenarioResult, BenchError> {
+async fn run_scenario(
+    opts: &BenchOptions,
+    instances: Vec<(String, &'static str, usize)>,
+    with_sequential: bool,
+) -> Result<ScenarioResult, BenchError> {
     let emulator = start_emulator(opts, &instances).await?;
     let (mut registry, plugins_rx) = PluginRegistry::new(opts.plugin_dir.clone());
     registry.rescan();
     let set: Arc<PluginSet> = plugins_rx.borrow().clone();
     for (_, kind, _) in &instances {
         if set.get(kind).is_none() {
-            return Err(BenchError::Setup(format!("no {kind} plugin in {}", opts.plugin_dir.display())));
+            return Err(BenchError::Setup(format!(
+                "no {kind} plugin in {}",
+                opts.plugin_dir.display()
+            )));
         }
     }
     let client = HttpClient::new().map_err(|e| BenchError::Setup(e.to_string()))?;
@@ -214,16 +256,25 @@ async fn run_scenario(opts: &BenchOptions, instances: Vec<(String, &'static str,
             health: HealthTable::default(),
         };
         let (_keep, rx) = watch::channel(Arc::clone(&set));
-        let collector = OnDemandCollector::new(spec, client.clone(), rx, sink_tx.clone()).map_err(BenchError::Setup)?;
+        // The emulator has no limits; the budget would only measure itself (Binance: 66 weight
+        // per cycle against 1200 per minute).
+        let collector = OnDemandCollector::new(spec, client.clone(), rx, sink_tx.clone(), false)
+            .map_err(BenchError::Setup)?;
         collectors.push(collector);
     }
     // Load instruments once (not measured).
     let loaded = join_all(collectors.iter().map(|c| c.collect("instruments"))).await;
-    let instruments: usize = loaded.iter().map(|r| r.as_ref().map(|r| r.records).unwrap_or(0)).sum();
+    let instruments: usize = loaded
+        .iter()
+        .map(|r| r.as_ref().map(|r| r.records).unwrap_or(0))
+        .sum();
 
     async fn cycle_of(c: &OnDemandCollector) -> usize {
         let results = join_all(CYCLE_KINDS.iter().map(|k| c.collect(k))).await;
-        results.iter().map(|r| r.as_ref().map(|r| r.records).unwrap_or(0)).sum()
+        results
+            .iter()
+            .map(|r| r.as_ref().map(|r| r.records).unwrap_or(0))
+            .sum()
     }
     async fn sequential_cycle_of(c: &OnDemandCollector) -> usize {
         let mut n = 0;
@@ -235,21 +286,37 @@ async fn run_scenario(opts: &BenchOptions, instances: Vec<(String, &'static str,
 
     // Warm-up cycle (connections, adaptive timeouts), then the measured ones.
     join_all(collectors.iter().map(cycle_of)).await;
-    log.lock().unwrap_or_else(|p| p.into_inner()).latencies_ms.clear();
+    log.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .latencies_ms
+        .clear();
 
-    let mut concurrent = ModeResult { cycle_ms: Vec::new(), records_per_cycle: 0.0, cpu_seconds: 0.0 };
+    let mut concurrent = ModeResult {
+        cycle_ms: Vec::new(),
+        records_per_cycle: 0.0,
+        cpu_seconds: 0.0,
+    };
     let cpu_before = cpu_seconds();
     let mut records = 0usize;
     for _ in 0..opts.cycles {
         let started = Instant::now();
-        records += join_all(collectors.iter().map(cycle_of)).await.iter().sum::<usize>();
-        concurrent.cycle_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        records += join_all(collectors.iter().map(cycle_of))
+            .await
+            .iter()
+            .sum::<usize>();
+        concurrent
+            .cycle_ms
+            .push(started.elapsed().as_secs_f64() * 1e3);
     }
     concurrent.cpu_seconds = cpu_seconds() - cpu_before;
     concurrent.records_per_cycle = records as f64 / opts.cycles.max(1) as f64;
 
     let sequential = if with_sequential {
-        let mut seq = ModeResult { cycle_ms: Vec::new(), records_per_cycle: 0.0, cpu_seconds: 0.0 };
+        let mut seq = ModeResult {
+            cycle_ms: Vec::new(),
+            records_per_cycle: 0.0,
+            cpu_seconds: 0.0,
+        };
         let cpu_before = cpu_seconds();
         let mut records = 0usize;
         for _ in 0..opts.cycles {
@@ -270,7 +337,8 @@ async fn run_scenario(opts: &BenchOptions, instances: Vec<(String, &'static str,
     drop(sink_tx);
     let _ = sink_task.await;
     let _ = std::fs::remove_dir_all(&dir);
-    let mut latencies = std::mem::take(&mut log.lock().unwrap_or_else(|p| p.into_inner()).latencies_ms);
+    let mut latencies =
+        std::mem::take(&mut log.lock().unwrap_or_else(|p| p.into_inner()).latencies_ms);
     latencies.sort_by(f64::total_cmp);
     drop(emulator);
     Ok(ScenarioResult {
@@ -290,15 +358,26 @@ fn mib(bytes: u64) -> f64 {
 
 /// Runs the benchmark and prints its tables to stdout.
 pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     println!("futures-collector bench — {cores} cores, latency {} ms ± {} ms, {} measured cycles per mode", opts.latency_ms, opts.jitter_ms, opts.cycles);
-    println!("one cycle = {} of every exchange; instruments loaded once beforehand\n", CYCLE_KINDS.join(" + "));
+    println!(
+        "one cycle = {} of every exchange; instruments loaded once beforehand\n",
+        CYCLE_KINDS.join(" + ")
+    );
 
-    let base: Vec<(String, &'static str, usize)> = DEFAULT_UNIVERSES.iter().map(|(k, n)| ((*k).to_owned(), *k, *n)).collect();
+    let base: Vec<(String, &'static str, usize)> = DEFAULT_UNIVERSES
+        .iter()
+        .map(|(k, n)| ((*k).to_owned(), *k, *n))
+        .collect();
     let three = run_scenario(&opts, base, true).await?;
     let c = &three.concurrent;
     println!("3 exchanges ({} instruments)", three.instruments);
-    println!("{:<12} {:>12} {:>12} {:>14} {:>12} {:>14} {:>16}", "mode", "cycle p50", "cycle max", "records/cycle", "records/s", "CPU/cycle", "CPU/1000 rec");
+    println!(
+        "{:<12} {:>12} {:>12} {:>14} {:>12} {:>14} {:>16}",
+        "mode", "cycle p50", "cycle max", "records/cycle", "records/s", "CPU/cycle", "CPU/1000 rec"
+    );
     let row = |name: &str, m: &ModeResult| {
         let p50 = m.median_ms();
         let max = m.cycle_ms.iter().copied().fold(0.0, f64::max);
@@ -311,24 +390,43 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
     row("concurrent", c);
     if let Some(s) = &three.sequential {
         row("sequential", s);
-        println!("speed-up (sequential p50 / concurrent p50): {:.2}x", s.median_ms() / c.median_ms().max(1e-9));
+        println!(
+            "speed-up (sequential p50 / concurrent p50): {:.2}x",
+            s.median_ms() / c.median_ms().max(1e-9)
+        );
     }
     println!(
         "cycle p50 / slowest exchange latency: {:.2} (target ≤ 1.2)",
         c.median_ms() / (opts.latency_ms as f64 + opts.jitter_ms as f64).max(1.0)
     );
-    println!("response → sink latency: p50 {:.1} ms, p99 {:.1} ms (1 ms resolution)", three.latency_p50_ms, three.latency_p99_ms);
+    println!(
+        "response → sink latency: p50 {:.1} ms, p99 {:.1} ms (1 ms resolution)",
+        three.latency_p50_ms, three.latency_p99_ms
+    );
     println!("peak RSS: {:.1} MiB\n", mib(three.peak_rss_bytes));
 
     let mut results = vec![three];
     if !opts.scale.is_empty() {
         println!("scale: N exchange instances (binance/bybit/okx in turn, default universes), concurrent");
-        println!("{:>10} {:>12} {:>12} {:>14} {:>12} {:>16} {:>14}", "instances", "instruments", "cycle p50", "records/cycle", "CPU/cycle", "CPU/1000 rec", "peak RSS");
+        println!(
+            "{:>10} {:>12} {:>12} {:>14} {:>12} {:>16} {:>14}",
+            "instances",
+            "instruments",
+            "cycle p50",
+            "records/cycle",
+            "CPU/cycle",
+            "CPU/1000 rec",
+            "peak RSS"
+        );
         for &n in &opts.scale {
             let instances: Vec<(String, &'static str, usize)> = (0..n)
                 .map(|i| {
                     let (kind, universe) = DEFAULT_UNIVERSES[i % DEFAULT_UNIVERSES.len()];
-                    (format!("{kind}-{}", i / DEFAULT_UNIVERSES.len() + 1), kind, universe)
+                    (
+                        format!("{kind}-{}", i / DEFAULT_UNIVERSES.len() + 1),
+                        kind,
+                        universe,
+                    )
                 })
                 .collect();
             let r = run_scenario(&opts, instances, false).await?;

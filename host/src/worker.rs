@@ -62,9 +62,16 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(spec: WorkerSpec, plugins: watch::Receiver<Arc<PluginSet>>, sink: mpsc::Sender<Batch>) -> Arc<Self> {
+    fn new(
+        spec: WorkerSpec,
+        plugins: watch::Receiver<Arc<PluginSet>>,
+        sink: mpsc::Sender<Batch>,
+    ) -> Arc<Self> {
         let (ready_tx, _) = watch::channel(false);
-        let changes = ChangeDetector::new(spec.change_detection.heartbeat.0, spec.change_detection.max_entries);
+        let changes = ChangeDetector::new(
+            spec.change_detection.heartbeat.0,
+            spec.change_detection.max_entries,
+        );
         let breaker = CircuitBreaker::new(spec.breaker.clone());
         Arc::new(Shared {
             spec,
@@ -232,6 +239,7 @@ fn spawn_kind_tasks(
             emits: kind.emits,
             period,
             wait_for_instruments,
+            warnings: Default::default(),
         };
         tasks.spawn(task.run(stop.clone()));
     }
@@ -263,6 +271,31 @@ struct KindTask {
     emits: RecordKind,
     period: Duration,
     wait_for_instruments: bool,
+    /// Plugin warnings already logged at WARN (the same skipped dated contracts every cycle
+    /// would otherwise flood the log).
+    warnings: Arc<std::sync::Mutex<SeenWarnings>>,
+}
+
+/// Most distinct warnings remembered per kind; beyond it the set starts over (so a warning
+/// is then logged at WARN again, which is fine).
+const MAX_REMEMBERED_WARNINGS: usize = 256;
+
+/// Warnings seen, by a hash of their text with digits removed (counts vary between cycles).
+#[derive(Default)]
+struct SeenWarnings {
+    seen: HashSet<u64>,
+}
+
+impl SeenWarnings {
+    fn first_time(&mut self, warning: &str) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        warning.chars().filter(|c| !c.is_ascii_digit()).for_each(|c| c.hash(&mut h));
+        if self.seen.len() >= MAX_REMEMBERED_WARNINGS {
+            self.seen.clear();
+        }
+        self.seen.insert(h.finish())
+    }
 }
 
 /// The outcome of one request, as the breaker and health table count it.
@@ -473,7 +506,11 @@ impl KindTask {
                 .collect();
             let out = plugin.parse(&self.kind, &responses, &ctx);
             for warning in out.warnings.iter() {
-                tracing::warn!(exchange = %exchange, kind = %self.kind, warning = %warning, "plugin warning");
+                if self.warnings.lock().unwrap_or_else(|p| p.into_inner()).first_time(warning.as_str()) {
+                    tracing::warn!(exchange = %exchange, kind = %self.kind, warning = %warning, "plugin warning (repeats are logged at debug level)");
+                } else {
+                    tracing::debug!(exchange = %exchange, kind = %self.kind, warning = %warning, "plugin warning");
+                }
             }
             let mut retry: Vec<HttpRequest> = Vec::new();
             for (request, _) in &answered {
@@ -630,23 +667,30 @@ pub struct CycleReport {
 pub struct OnDemandCollector {
     shared: Arc<Shared>,
     http: Arc<ExchangeHttp>,
+    warnings: Arc<std::sync::Mutex<SeenWarnings>>,
 }
 
 impl OnDemandCollector {
-    /// Needs the exchange's plugin in `plugins` now.
+    /// Needs the exchange's plugin in `plugins` now. `respect_rate_limits: false` drops the
+    /// plugin's documented limits (only against the emulator, to measure the pipeline itself).
     pub fn new(
         spec: WorkerSpec,
         client: HttpClient,
         plugins: watch::Receiver<Arc<PluginSet>>,
         sink: mpsc::Sender<Batch>,
+        respect_rate_limits: bool,
     ) -> Result<Self, String> {
         let shared = Shared::new(spec, plugins, sink);
-        let plugin = shared
-            .current_plugin()
-            .ok_or_else(|| format!("no plugin loaded for exchange id {}", shared.spec.plugin_id()))?;
+        let plugin = shared.current_plugin().ok_or_else(|| {
+            format!(
+                "no plugin loaded for exchange id {}",
+                shared.spec.plugin_id()
+            )
+        })?;
         let layout = layout(&shared.spec, &plugin);
-        let http = Arc::new(ExchangeHttp::new(client, &layout.base_url, plugin.info.rate_limits.as_slice(), shared.spec.http.clone()));
-        Ok(Self { shared, http })
+        let rules = if respect_rate_limits { plugin.info.rate_limits.as_slice() } else { &[] };
+        let http = Arc::new(ExchangeHttp::new(client, &layout.base_url, rules, shared.spec.http.clone()));
+        Ok(Self { shared, http, warnings: Default::default() })
     }
 
     /// Runs one cycle of `kind` now.
@@ -665,8 +709,12 @@ impl OnDemandCollector {
             emits: spec.emits,
             period: Duration::from_millis(spec.default_interval_ms),
             wait_for_instruments: false,
+            warnings: Arc::clone(&self.warnings),
         };
         let outcome = task.cycle().await;
-        Ok(CycleReport { records: outcome.records, failures: outcome.failures })
+        Ok(CycleReport {
+            records: outcome.records,
+            failures: outcome.failures,
+        })
     }
 }
