@@ -20,7 +20,6 @@ use tokio::sync::{mpsc, watch};
 use crate::{
     breaker::BreakerConfig,
     config::{ChangeDetectionConfig, ExchangeConfig, HttpConfig},
-    health::HealthTable,
     http::{now_ms, HttpClient},
     plugins::{PluginRegistry, PluginSet},
     sink::{Batch, JsonlSink, Sink},
@@ -253,7 +252,7 @@ async fn run_scenario(
             http: HttpConfig::default(),
             breaker: BreakerConfig::default(),
             change_detection: ChangeDetectionConfig::default(),
-            health: HealthTable::default(),
+            telemetry: crate::telemetry::Telemetry::default(),
         };
         let (_keep, rx) = watch::channel(Arc::clone(&set));
         // The emulator has no limits; the budget would only measure itself (Binance: 66 weight

@@ -76,6 +76,12 @@ pub struct Config {
     /// the plugin whose exchange id equals it (set `plugin` to run several instances of one).
     #[serde(default)]
     pub exchanges: BTreeMap<String, ExchangeConfig>,
+    /// The web server: metrics, health, status API, dashboard (`[web]`).
+    #[serde(default)]
+    pub web: WebConfig,
+    /// Alert rules and notifiers (`[alerts]`).
+    #[serde(default)]
+    pub alerts: AlertsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -845,6 +851,8 @@ impl Config {
                 }
             }
         }
+        problems.extend(self.web.problems());
+        problems.extend(self.alerts.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -869,6 +877,426 @@ impl Config {
         self.exchanges.iter().filter(|(_, e)| e.enabled)
     }
 }
+
+// ---- observability settings (owned by the observability work: telemetry/, web/, alerts/) ----
+
+/// Where the web server (metrics, health, status API, dashboard) listens by default: loopback
+/// only. Expose it through a reverse proxy or set `[web] listen` explicitly.
+pub const DEFAULT_WEB_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(
+    std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 9480),
+);
+/// How often the live feed (`/api/events`, server-sent events) sends a sample of every
+/// exchange to the dashboard (`[web] live_interval`).
+pub const DEFAULT_WEB_LIVE_INTERVAL: Duration = Duration::from_secs(2);
+/// How often alert rules are evaluated (`[alerts] evaluate_every`).
+pub const DEFAULT_ALERT_EVALUATE_EVERY: Duration = Duration::from_secs(5);
+/// A firing alert is re-sent this often while it stays active (`[alerts] repeat_every`).
+pub const DEFAULT_ALERT_REPEAT_EVERY: Duration = Duration::from_secs(60 * 60);
+/// Window of the error-rate and latency rules (`[alerts] window`).
+pub const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// No successful request for this long: `exchange_down` (`[alerts] exchange_down_after`).
+pub const DEFAULT_ALERT_EXCHANGE_DOWN_AFTER: Duration = Duration::from_secs(60);
+/// Breaker not closed for this long: `breaker_open` (`[alerts] breaker_open_after`).
+pub const DEFAULT_ALERT_BREAKER_OPEN_AFTER: Duration = Duration::from_secs(30);
+/// Share of failed requests over the window: `error_rate` (`[alerts] error_rate_above`).
+pub const DEFAULT_ALERT_ERROR_RATE_ABOVE: f64 = 0.25;
+/// Requests needed in the window before `error_rate` and `latency` judge (`[alerts] min_requests`).
+pub const DEFAULT_ALERT_MIN_REQUESTS: u64 = 20;
+/// 95th percentile request latency over the window: `latency` (`[alerts] latency_p95_above`).
+pub const DEFAULT_ALERT_LATENCY_P95_ABOVE: Duration = Duration::from_secs(3);
+/// Newest data of a watched kind older than this: `stale` (`[alerts] stale_after`).
+pub const DEFAULT_ALERT_STALE_AFTER: Duration = Duration::from_secs(2 * 60);
+/// Kinds the `stale` rule watches (`[alerts] stale_kinds`): the fast ones. Instruments refresh
+/// hourly and would always look stale.
+pub const DEFAULT_ALERT_STALE_KINDS: [&str; 2] = ["tickers", "funding"];
+/// Sink failing this long: `sink_failing` (`[alerts] sink_failing_after`).
+pub const DEFAULT_ALERT_SINK_FAILING_AFTER: Duration = Duration::from_secs(30);
+/// Sink spooling to disk this long: `sink_spooling` (`[alerts] sink_spooling_after`).
+pub const DEFAULT_ALERT_SINK_SPOOLING_AFTER: Duration = Duration::from_secs(60);
+/// Resident memory above this: `memory` (`[alerts] memory_above_bytes`; 0 turns it off).
+/// 256 MiB is the owner's target for the whole process.
+pub const DEFAULT_ALERT_MEMORY_ABOVE_BYTES: u64 = 256 * 1024 * 1024;
+/// Most notifications one notifier sends per minute; the rest are dropped and counted
+/// (`[alerts] notify_max_per_minute`).
+pub const DEFAULT_ALERT_NOTIFY_MAX_PER_MINUTE: u32 = 20;
+/// Longest one notification request may take (`[alerts] notify_timeout`).
+pub const DEFAULT_ALERT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Environment variable read for a Slack webhook URL when `webhook_url` is not set.
+pub const DEFAULT_SLACK_WEBHOOK_URL_ENV: &str = "FUTURES_COLLECTOR_SLACK_WEBHOOK_URL";
+/// Environment variable read for a Telegram bot token when `bot_token` is not set.
+pub const DEFAULT_TELEGRAM_BOT_TOKEN_ENV: &str = "FUTURES_COLLECTOR_TELEGRAM_BOT_TOKEN";
+/// Telegram Bot API base URL (`api_base`; tests point it at a local receiver).
+pub const DEFAULT_TELEGRAM_API_BASE: &str = "https://api.telegram.org";
+/// Environment variable read for a generic webhook URL when `url` is not set.
+pub const DEFAULT_WEBHOOK_URL_ENV: &str = "FUTURES_COLLECTOR_ALERT_WEBHOOK_URL";
+
+/// The HTTP server: `/metrics`, `/healthz`, `/readyz`, `/api/*` and the dashboard (`[web]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Serve metrics, health, the status API and the dashboard.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Address and port (`127.0.0.1:0` picks a free port). Loopback by default.
+    #[serde(default = "default_web_listen")]
+    pub listen: std::net::SocketAddr,
+    /// How often the live feed sends a sample of every exchange.
+    #[serde(default = "default_web_live_interval")]
+    pub live_interval: ConfigDuration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: DEFAULT_WEB_LISTEN,
+            live_interval: default_web_live_interval(),
+        }
+    }
+}
+
+impl WebConfig {
+    /// Semantic checks, each naming its key (`web.…`).
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.live_interval.0 < Duration::from_millis(100) {
+            p.push(format!(
+                "web.live_interval: {} is below 100ms",
+                self.live_interval
+            ));
+        }
+        p
+    }
+}
+
+fn default_web_listen() -> std::net::SocketAddr {
+    DEFAULT_WEB_LISTEN
+}
+fn default_web_live_interval() -> ConfigDuration {
+    ConfigDuration(DEFAULT_WEB_LIVE_INTERVAL)
+}
+
+/// Alert rules and where notifications go (`[alerts]`). Rule ids: `exchange_down`,
+/// `breaker_open`, `error_rate`, `latency`, `stale`, `sink_failing`, `sink_spooling`, `memory`,
+/// `config_reload_failed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Evaluate the rules at all (the dashboard and metrics work either way).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Rule ids that are off.
+    #[serde(default)]
+    pub disabled: Vec<String>,
+    /// How often the rules are evaluated.
+    #[serde(default = "default_alert_evaluate_every")]
+    pub evaluate_every: ConfigDuration,
+    /// A firing alert is re-sent this often while it stays active.
+    #[serde(default = "default_alert_repeat_every")]
+    pub repeat_every: ConfigDuration,
+    /// Window of the `error_rate` and `latency` rules.
+    #[serde(default = "default_alert_window")]
+    pub window: ConfigDuration,
+    /// `exchange_down`: no successful request for this long.
+    #[serde(default = "default_alert_exchange_down_after")]
+    pub exchange_down_after: ConfigDuration,
+    /// `breaker_open`: the breaker has not been closed for this long.
+    #[serde(default = "default_alert_breaker_open_after")]
+    pub breaker_open_after: ConfigDuration,
+    /// `error_rate`: share of failed requests over the window, in (0, 1].
+    #[serde(default = "default_alert_error_rate_above")]
+    pub error_rate_above: f64,
+    /// Requests needed in the window before `error_rate` and `latency` judge.
+    #[serde(default = "default_alert_min_requests")]
+    pub min_requests: u64,
+    /// `latency`: 95th percentile request latency over the window above this (degradation).
+    #[serde(default = "default_alert_latency_p95_above")]
+    pub latency_p95_above: ConfigDuration,
+    /// `stale`: the newest data of a watched kind is older than this.
+    #[serde(default = "default_alert_stale_after")]
+    pub stale_after: ConfigDuration,
+    /// Kinds the `stale` rule watches.
+    #[serde(default = "default_alert_stale_kinds")]
+    pub stale_kinds: Vec<String>,
+    /// `sink_failing`: the sink has failed to deliver for this long.
+    #[serde(default = "default_alert_sink_failing_after")]
+    pub sink_failing_after: ConfigDuration,
+    /// `sink_spooling`: the sink has been spooling to disk for this long.
+    #[serde(default = "default_alert_sink_spooling_after")]
+    pub sink_spooling_after: ConfigDuration,
+    /// `memory`: resident memory above this many bytes (0 = off).
+    #[serde(default = "default_alert_memory_above_bytes")]
+    pub memory_above_bytes: u64,
+    /// Most notifications each notifier sends per minute (the rest are dropped and counted).
+    #[serde(default = "default_alert_notify_max_per_minute")]
+    pub notify_max_per_minute: u32,
+    /// Longest one notification request may take.
+    #[serde(default = "default_alert_notify_timeout")]
+    pub notify_timeout: ConfigDuration,
+    /// Where notifications go (`[[alerts.notifiers]]`).
+    #[serde(default)]
+    pub notifiers: Vec<NotifierConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            disabled: Vec::new(),
+            evaluate_every: default_alert_evaluate_every(),
+            repeat_every: default_alert_repeat_every(),
+            window: default_alert_window(),
+            exchange_down_after: default_alert_exchange_down_after(),
+            breaker_open_after: default_alert_breaker_open_after(),
+            error_rate_above: DEFAULT_ALERT_ERROR_RATE_ABOVE,
+            min_requests: DEFAULT_ALERT_MIN_REQUESTS,
+            latency_p95_above: default_alert_latency_p95_above(),
+            stale_after: default_alert_stale_after(),
+            stale_kinds: default_alert_stale_kinds(),
+            sink_failing_after: default_alert_sink_failing_after(),
+            sink_spooling_after: default_alert_sink_spooling_after(),
+            memory_above_bytes: DEFAULT_ALERT_MEMORY_ABOVE_BYTES,
+            notify_max_per_minute: DEFAULT_ALERT_NOTIFY_MAX_PER_MINUTE,
+            notify_timeout: default_alert_notify_timeout(),
+            notifiers: Vec::new(),
+        }
+    }
+}
+
+/// One notification destination. Secrets (webhook URLs, bot tokens) should come from the
+/// environment: `*_env` names the variable; a value written in the file wins over it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NotifierConfig {
+    /// Slack incoming webhook: `POST <webhook_url>` with `{"text": …}`.
+    Slack {
+        /// The webhook URL (a secret: prefer `webhook_url_env`).
+        #[serde(default)]
+        webhook_url: Option<String>,
+        /// Environment variable holding the webhook URL.
+        #[serde(default = "default_slack_webhook_url_env")]
+        webhook_url_env: String,
+    },
+    /// Telegram bot: `POST <api_base>/bot<token>/sendMessage` with `chat_id` and `text`.
+    Telegram {
+        /// The bot token (a secret: prefer `bot_token_env`).
+        #[serde(default)]
+        bot_token: Option<String>,
+        /// Environment variable holding the bot token.
+        #[serde(default = "default_telegram_bot_token_env")]
+        bot_token_env: String,
+        /// Chat, group or channel id (`-100…`) or `@channelname`.
+        chat_id: String,
+        /// Bot API base URL.
+        #[serde(default = "default_telegram_api_base")]
+        api_base: String,
+    },
+    /// Generic JSON webhook: `POST <url>` with the alert as a JSON object.
+    Webhook {
+        /// The URL (may carry a secret: prefer `url_env`).
+        #[serde(default)]
+        url: Option<String>,
+        /// Environment variable holding the URL.
+        #[serde(default = "default_webhook_url_env")]
+        url_env: String,
+    },
+}
+
+impl AlertsConfig {
+    /// Semantic checks, each naming its key (`alerts.…`). Never prints a secret.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        for id in &self.disabled {
+            if !crate::alerts::RULE_IDS.contains(&id.as_str()) {
+                p.push(format!(
+                    "alerts.disabled: unknown rule {id:?} (rules: {})",
+                    crate::alerts::RULE_IDS.join(", ")
+                ));
+            }
+        }
+        if self.evaluate_every.0 < Duration::from_millis(10) {
+            p.push(format!(
+                "alerts.evaluate_every: {} is below 10ms",
+                self.evaluate_every
+            ));
+        }
+        if self.repeat_every.0.is_zero() {
+            p.push("alerts.repeat_every: must be greater than zero".to_owned());
+        }
+        if self.window.0 < Duration::from_secs(1) {
+            p.push(format!("alerts.window: {} is below 1s", self.window));
+        }
+        if !(self.error_rate_above > 0.0 && self.error_rate_above <= 1.0) {
+            p.push(format!(
+                "alerts.error_rate_above: {} is not in (0, 1]",
+                self.error_rate_above
+            ));
+        }
+        if self.notify_max_per_minute == 0 {
+            p.push("alerts.notify_max_per_minute: must be at least 1".to_owned());
+        }
+        if self.notify_timeout.0.is_zero() {
+            p.push("alerts.notify_timeout: must be greater than zero".to_owned());
+        }
+        for (i, n) in self.notifiers.iter().enumerate() {
+            let key = format!("alerts.notifiers[{i}]");
+            let is_http = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+            match n {
+                NotifierConfig::Slack {
+                    webhook_url,
+                    webhook_url_env,
+                } => {
+                    if webhook_url.as_deref().is_some_and(|u| !is_http(u)) {
+                        p.push(format!("{key}.webhook_url: not an http(s) URL"));
+                    }
+                    if webhook_url.is_none() && webhook_url_env.trim().is_empty() {
+                        p.push(format!("{key}: set webhook_url or webhook_url_env"));
+                    }
+                }
+                NotifierConfig::Telegram {
+                    bot_token,
+                    bot_token_env,
+                    chat_id,
+                    api_base,
+                } => {
+                    if chat_id.trim().is_empty() {
+                        p.push(format!("{key}.chat_id: must not be empty"));
+                    }
+                    if !is_http(api_base) {
+                        p.push(format!(
+                            "{key}.api_base: {api_base:?} is not an http(s) URL"
+                        ));
+                    }
+                    if bot_token.is_none() && bot_token_env.trim().is_empty() {
+                        p.push(format!("{key}: set bot_token or bot_token_env"));
+                    }
+                }
+                NotifierConfig::Webhook { url, url_env } => {
+                    if url.as_deref().is_some_and(|u| !is_http(u)) {
+                        p.push(format!("{key}.url: not an http(s) URL"));
+                    }
+                    if url.is_none() && url_env.trim().is_empty() {
+                        p.push(format!("{key}: set url or url_env"));
+                    }
+                }
+            }
+        }
+        p
+    }
+}
+
+fn default_alert_evaluate_every() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_EVALUATE_EVERY)
+}
+fn default_alert_repeat_every() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_REPEAT_EVERY)
+}
+fn default_alert_window() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_WINDOW)
+}
+fn default_alert_exchange_down_after() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_EXCHANGE_DOWN_AFTER)
+}
+fn default_alert_breaker_open_after() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_BREAKER_OPEN_AFTER)
+}
+fn default_alert_error_rate_above() -> f64 {
+    DEFAULT_ALERT_ERROR_RATE_ABOVE
+}
+fn default_alert_min_requests() -> u64 {
+    DEFAULT_ALERT_MIN_REQUESTS
+}
+fn default_alert_latency_p95_above() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_LATENCY_P95_ABOVE)
+}
+fn default_alert_stale_after() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_STALE_AFTER)
+}
+fn default_alert_stale_kinds() -> Vec<String> {
+    DEFAULT_ALERT_STALE_KINDS
+        .iter()
+        .map(|k| (*k).to_owned())
+        .collect()
+}
+fn default_alert_sink_failing_after() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_SINK_FAILING_AFTER)
+}
+fn default_alert_sink_spooling_after() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_SINK_SPOOLING_AFTER)
+}
+fn default_alert_memory_above_bytes() -> u64 {
+    DEFAULT_ALERT_MEMORY_ABOVE_BYTES
+}
+fn default_alert_notify_max_per_minute() -> u32 {
+    DEFAULT_ALERT_NOTIFY_MAX_PER_MINUTE
+}
+fn default_alert_notify_timeout() -> ConfigDuration {
+    ConfigDuration(DEFAULT_ALERT_NOTIFY_TIMEOUT)
+}
+fn default_slack_webhook_url_env() -> String {
+    DEFAULT_SLACK_WEBHOOK_URL_ENV.to_owned()
+}
+fn default_telegram_bot_token_env() -> String {
+    DEFAULT_TELEGRAM_BOT_TOKEN_ENV.to_owned()
+}
+fn default_telegram_api_base() -> String {
+    DEFAULT_TELEGRAM_API_BASE.to_owned()
+}
+fn default_webhook_url_env() -> String {
+    DEFAULT_WEBHOOK_URL_ENV.to_owned()
+}
+
+#[cfg(test)]
+mod observability_settings_tests {
+    use super::*;
+
+    const BASE: &str = "[plugins]\ndir = \"p\"\n[sink]\ntype = \"stdout\"\n";
+
+    #[test]
+    fn defaults_are_loopback_and_every_rule_on() {
+        let c = Config::from_toml_str(BASE, Path::new(".")).unwrap();
+        assert_eq!(c.web, WebConfig::default());
+        assert!(c.web.listen.ip().is_loopback());
+        assert_eq!(c.alerts, AlertsConfig::default());
+        assert!(c.alerts.disabled.is_empty());
+    }
+
+    #[test]
+    fn parses_notifiers_and_names_bad_keys() {
+        let text = format!(
+            "{BASE}[web]\nlisten = \"127.0.0.1:0\"\n[alerts]\nevaluate_every = \"1s\"\ndisabled = [\"memory\"]\n\
+             [[alerts.notifiers]]\ntype = \"slack\"\n\
+             [[alerts.notifiers]]\ntype = \"telegram\"\nchat_id = \"-100\"\nbot_token = \"1:secret\"\n\
+             [[alerts.notifiers]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:1/hook\"\n"
+        );
+        let c = Config::from_toml_str(&text, Path::new(".")).unwrap();
+        assert_eq!(c.web.listen.port(), 0);
+        assert_eq!(c.alerts.notifiers.len(), 3);
+        assert_eq!(c.alerts.disabled, ["memory"]);
+
+        let cases = [
+            ("[alerts]\ndisabled = [\"nope\"]\n", "alerts.disabled"),
+            ("[alerts]\nerror_rate_above = 2.0\n", "alerts.error_rate_above"),
+            ("[web]\nlive_interval = \"1ms\"\n", "web.live_interval"),
+            (
+                "[[alerts.notifiers]]\ntype = \"telegram\"\nchat_id = \"\"\nbot_token = \"1:secret\"\n",
+                "alerts.notifiers[0].chat_id",
+            ),
+            (
+                "[[alerts.notifiers]]\ntype = \"slack\"\nwebhook_url = \"ftp://secret\"\n",
+                "alerts.notifiers[0].webhook_url",
+            ),
+            ("[web]\nlisten = \"nowhere\"\n", "listen"),
+        ];
+        for (extra, needle) in cases {
+            let e = Config::from_toml_str(&format!("{BASE}{extra}"), Path::new(".")).unwrap_err();
+            assert!(e.contains(needle), "expected {needle:?} in: {e}");
+            assert!(!e.contains("secret"), "a secret leaked into: {e}");
+        }
+    }
+}
+
+// ---- end of observability settings ----
 
 #[cfg(test)]
 mod tests {

@@ -87,6 +87,9 @@ impl HttpClient {
 /// policy.
 pub struct ExchangeHttp {
     client: HttpClient,
+    /// Exchange instance id, for telemetry labels.
+    exchange: String,
+    telemetry: crate::telemetry::Telemetry,
     base_url: String,
     settings: HttpConfig,
     budgets: Vec<RateBudget>,
@@ -136,12 +139,16 @@ impl ExchangeHttp {
         base_url: &str,
         rules: &[RateLimitRule],
         settings: HttpConfig,
+        exchange: &str,
+        telemetry: crate::telemetry::Telemetry,
     ) -> Self {
         let share = settings.rate_limit_share;
         let budgets = rules.iter().map(|r| RateBudget::new(r, share)).collect();
         let permits = settings.max_in_flight.max(1) as usize;
         Self {
             client,
+            exchange: exchange.to_owned(),
+            telemetry,
             base_url: base_url.trim_end_matches('/').to_owned(),
             settings,
             budgets,
@@ -195,7 +202,7 @@ impl ExchangeHttp {
 
     /// Executes `request`, retrying transient failures with capped exponential backoff and full
     /// jitter, and waiting as told on 429/418. Every attempt is charged to the rate budget.
-    pub async fn execute(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
+    pub async fn execute(&self, request: &HttpRequest, kind: &str) -> Result<RawResponse, TransportError> {
         let mut attempt = 0u32;
         loop {
             let result = self.execute_once(request).await;
@@ -218,6 +225,7 @@ impl ExchangeHttp {
                 ),
             };
             tracing::debug!(path = %request.path, attempt, ?delay, error = %error, "retrying request");
+            self.telemetry.retry(&self.exchange, kind);
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
@@ -225,7 +233,10 @@ impl ExchangeHttp {
 
     async fn execute_once(&self, request: &HttpRequest) -> Result<RawResponse, TransportError> {
         for budget in self.budgets.iter().filter(|b| b.applies_to(&request.path)) {
-            budget.acquire(request.weight.max(1)).await;
+            let waited = budget.acquire(request.weight.max(1)).await;
+            if !waited.is_zero() {
+                self.telemetry.rate_limit_wait(&self.exchange, waited);
+            }
         }
         let _permit = self
             .in_flight

@@ -2,6 +2,7 @@
 //! normalizes records, and writes them to a sink. The binary (`main.rs`) is a thin CLI over this
 //! library so integration tests can run the same code in-process.
 
+pub mod alerts;
 pub mod bench;
 pub mod breaker;
 pub mod config;
@@ -15,4 +16,5 @@ pub mod record_store;
 pub mod sink;
 pub mod supervisor;
 pub mod telemetry;
+pub mod web;
 pub mod worker;

@@ -12,10 +12,10 @@ use tokio::{
 
 use crate::{
     config::Config,
-    health::HealthTable,
+    telemetry::Telemetry,
     http::HttpClient,
     plugins::{PluginEvent, PluginRegistry},
-    sink::{open_sink, run_sink, SinkTotals},
+    sink::{open_sink, run_sink_observed, SinkTotals},
     worker::{run_exchange, WorkerSpec},
 };
 
@@ -25,6 +25,10 @@ pub enum StartError {
     Sink(#[from] crate::sink::SinkError),
     #[error("http client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
+    #[error(transparent)]
+    Alerts(#[from] crate::alerts::AlertsError),
     #[error("plugin directory {dir}: {source}")]
     PluginDir {
         dir: std::path::PathBuf,
@@ -60,8 +64,17 @@ fn log_plugin_event(event: &PluginEvent) {
 pub struct RunOptions {
     /// Receives every plugin load, failure and removal after start-up.
     pub plugin_events: Option<mpsc::UnboundedSender<PluginEvent>>,
-    /// Where workers record exchange health (shared with observers).
-    pub health: HealthTable,
+    /// Metrics, events, and the exchange health table (`telemetry.health()`), shared with the
+    /// web server, alerts and observers.
+    pub telemetry: Telemetry,
+}
+
+/// A short fingerprint of a config, shown as its version in the status API and metrics.
+fn config_version(config: &Config) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    serde_json::to_string(config).unwrap_or_default().hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 /// Runs the collector until `shutdown` resolves, then stops gracefully.
@@ -78,6 +91,11 @@ pub async fn run_with(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<RunSummary, StartError> {
+    let telemetry = options.telemetry.clone();
+    telemetry.config_loaded(&config_version(&config));
+    // The web server first, so liveness answers while everything else starts.
+    let web = if config.web.enabled { Some(crate::web::spawn(&config.web, telemetry.clone()).await?) } else { None };
+    let alerts = crate::alerts::spawn(&config.alerts, telemetry.clone())?;
     let sink = open_sink(&config.sink).await?;
     let client = HttpClient::new()?;
 
@@ -89,6 +107,7 @@ pub async fn run_with(
     let (mut registry, plugins_rx) = PluginRegistry::new(dir);
     for event in registry.rescan() {
         log_plugin_event(&event);
+        telemetry.plugin_event(&event);
     }
     {
         let set = plugins_rx.borrow();
@@ -115,9 +134,11 @@ pub async fn run_with(
     } else {
         drop(events_tx);
     }
+    let events_telemetry = telemetry.clone();
     background.spawn(async move {
         while let Some(event) = events_rx.recv().await {
             log_plugin_event(&event);
+            events_telemetry.plugin_event(&event);
             if let Some(observer) = &options.plugin_events {
                 let _ = observer.send(event);
             }
@@ -126,7 +147,7 @@ pub async fn run_with(
 
     let (sink_tx, sink_rx) = mpsc::channel(config.sink.queue_batches());
     let (abandon_tx, abandon_rx) = watch::channel(false);
-    let sink_task = tokio::spawn(run_sink(sink, sink_rx, abandon_rx));
+    let sink_task = tokio::spawn(run_sink_observed(sink, sink_rx, abandon_rx, telemetry.clone()));
 
     let mut workers = JoinSet::new();
     for (id, exchange) in config.enabled_exchanges() {
@@ -139,8 +160,9 @@ pub async fn run_with(
                 .clone()
                 .unwrap_or_else(|| config.breaker.clone()),
             change_detection: config.change_detection.clone(),
-            health: options.health.clone(),
+            telemetry: telemetry.clone(),
         };
+        telemetry.exchange_configured(id, exchange.plugin_id(id));
         workers.spawn(run_exchange(
             spec,
             client.clone(),
@@ -177,6 +199,10 @@ pub async fn run_with(
             SinkTotals::default()
         }
     };
+    alerts.stop().await;
+    if let Some(web) = web {
+        web.shutdown().await;
+    }
     tracing::info!(records_written = totals.records_written, "stopped");
     Ok(RunSummary { sink: totals })
 }

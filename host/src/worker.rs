@@ -25,7 +25,7 @@ use crate::{
     breaker::{BreakerConfig, BreakerState, CircuitBreaker, Transition},
     config::{ChangeDetectionConfig, ExchangeConfig, HttpConfig},
     dedup::ChangeDetector,
-    health::HealthTable,
+    telemetry::{RequestOutcome as Measured, Telemetry},
     http::{now_ms, ExchangeHttp, HttpClient, RawResponse, TransportError},
     plugins::{LoadedPlugin, PluginSet},
     record_store::RecordStore,
@@ -40,7 +40,8 @@ pub struct WorkerSpec {
     pub http: HttpConfig,
     pub breaker: BreakerConfig,
     pub change_detection: ChangeDetectionConfig,
-    pub health: HealthTable,
+    /// Metrics, events and the exchange health table (`telemetry.health()`).
+    pub telemetry: Telemetry,
 }
 
 impl WorkerSpec {
@@ -213,6 +214,8 @@ fn spawn_kind_tasks(
         &layout.base_url,
         plugin.info.rate_limits.as_slice(),
         shared.spec.http.clone(),
+        &shared.spec.instance_id,
+        shared.spec.telemetry.clone(),
     ));
     let has_instruments = plugin.info.kinds.iter().any(|k| {
         k.emits == RecordKind::INSTRUMENT && interval_for(&shared.spec.config, k).is_some()
@@ -303,13 +306,15 @@ enum RequestOutcome {
     Answered(RawResponse),
     /// Not sent: the breaker is open or another request is probing.
     HeldBack,
+    /// No usable response (retries included).
     Failed(TransportError),
 }
 
 impl Shared {
     fn on_transition(&self, t: Transition) {
         let exchange = self.spec.instance_id.as_str();
-        self.spec.health.breaker(exchange, t.to);
+        self.spec.telemetry.health().breaker(exchange, t.to);
+        self.spec.telemetry.breaker(exchange, t.to);
         match t.to {
             BreakerState::Open => {
                 tracing::warn!(exchange = %exchange, from = ?t.from, cool_down = ?t.cool_down, "circuit breaker open: requests held back until the next probe")
@@ -332,11 +337,12 @@ impl Shared {
         let now = tokio::time::Instant::now();
         let exchange = self.spec.instance_id.as_str();
         let transition = if ok {
-            self.spec.health.success(exchange, now_ms());
+            self.spec.telemetry.health().success(exchange, now_ms());
             self.breaker().record_success(now)
         } else {
             self.spec
-                .health
+                .telemetry
+                .health()
                 .failure(exchange, now_ms(), error.unwrap_or("failed"));
             self.breaker().record_failure(now)
         };
@@ -404,12 +410,21 @@ impl KindTask {
         if let Some(t) = transition {
             self.shared.on_transition(t);
         }
+        let telemetry = &self.shared.spec.telemetry;
+        let exchange = self.shared.spec.instance_id.as_str();
         if !allowed {
+            telemetry.request(exchange, &self.kind, Measured::HeldBack, Duration::ZERO, 0);
             return RequestOutcome::HeldBack;
         }
-        match self.http.execute(request).await {
+        let started = tokio::time::Instant::now();
+        match self.http.execute(request, &self.kind).await {
+            // Reported after `parse`, which may still reject the body.
             Ok(response) => RequestOutcome::Answered(response),
-            Err(e) => RequestOutcome::Failed(e),
+            Err(e) => {
+                let took = started.elapsed();
+                telemetry.request(exchange, &self.kind, Measured::from_transport(e.kind), took, 0);
+                RequestOutcome::Failed(e)
+            }
         }
     }
 
@@ -513,7 +528,7 @@ impl KindTask {
                 }
             }
             let mut retry: Vec<HttpRequest> = Vec::new();
-            for (request, _) in &answered {
+            for (request, response) in &answered {
                 let errors: Vec<&plugin_api::PluginError> = out
                     .errors
                     .iter()
@@ -534,6 +549,11 @@ impl KindTask {
                     Some(e) => self.shared.record_outcome(false, Some(&e.to_string())),
                     None => self.shared.record_outcome(true, None),
                 }
+                let measured = match errors.first() {
+                    Some(e) => Measured::from_plugin_error(e.class),
+                    None => Measured::Ok,
+                };
+                self.shared.spec.telemetry.request(exchange, &self.kind, measured, response.elapsed, response.body.len() as u64);
                 for e in errors {
                     if e.class == plugin_api::ErrorClass::RATE_LIMITED {
                         let wait = e.retry_after_ms.into_option().map(Duration::from_millis);
@@ -556,6 +576,9 @@ impl KindTask {
             round = out.next_requests.into_iter().collect();
             if !retry.is_empty() && plugin_retries < self.shared.spec.http.retries {
                 plugin_retries += 1;
+                for _ in &retry {
+                    self.shared.spec.telemetry.retry(exchange, &self.kind);
+                }
                 let delay = crate::http::backoff_delay(
                     plugin_retries - 1,
                     self.shared.spec.http.backoff_base.0,
@@ -585,7 +608,13 @@ impl KindTask {
             .lock()
             .await
             .apply(records, exchange, default_interval);
-        let to_send = if self.shared.spec.change_detection.enabled {
+        let telemetry = &self.shared.spec.telemetry;
+        if self.emits == RecordKind::FUNDING {
+            // Before change detection: unchanged rates stay in the dashboard's table.
+            telemetry.funding(exchange, &merged);
+        }
+        let newest_exchange_ts = merged.iter().filter_map(|r| r.exchange_ts.into_option()).max();
+        let (to_send, suppressed) = if self.shared.spec.change_detection.enabled {
             let (kept, stats) = self
                 .shared
                 .changes
@@ -593,10 +622,11 @@ impl KindTask {
                 .await
                 .filter(merged, tokio::time::Instant::now());
             tracing::debug!(exchange = %exchange, kind = %self.kind, changed = stats.changed, heartbeats = stats.heartbeats, suppressed = stats.suppressed, "change detection");
-            kept
+            (kept, stats.suppressed)
         } else {
-            merged
+            (merged, 0)
         };
+        telemetry.cycle(exchange, &self.kind, parsed, suppressed, to_send.len(), newest_exchange_ts);
         tracing::debug!(exchange = %exchange, kind = %self.kind, requests = requests_sent, held_back = outcome.held_back, failures = outcome.failures, records = parsed, sent = to_send.len(), elapsed_ms = started.elapsed().as_millis() as u64, "cycle done");
         if !to_send.is_empty() {
             let batch = Batch {
@@ -689,7 +719,14 @@ impl OnDemandCollector {
         })?;
         let layout = layout(&shared.spec, &plugin);
         let rules = if respect_rate_limits { plugin.info.rate_limits.as_slice() } else { &[] };
-        let http = Arc::new(ExchangeHttp::new(client, &layout.base_url, rules, shared.spec.http.clone()));
+        let http = Arc::new(ExchangeHttp::new(
+            client,
+            &layout.base_url,
+            rules,
+            shared.spec.http.clone(),
+            &shared.spec.instance_id,
+            shared.spec.telemetry.clone(),
+        ));
         Ok(Self { shared, http, warnings: Default::default() })
     }
 

@@ -121,7 +121,7 @@ impl RunningHost {
         let health = futures_collector::health::HealthTable::default();
         let options = futures_collector::supervisor::RunOptions {
             plugin_events: events,
-            health: health.clone(),
+            telemetry: futures_collector::telemetry::Telemetry::new(health.clone()),
         };
         let task = tokio::spawn(futures_collector::supervisor::run_with(
             config,
@@ -158,7 +158,7 @@ impl RunningHost {
 /// one `[exchanges.<id>]` section per entry (`id`, base URL, extra TOML lines).
 pub fn config_text(dir: &Path, plugin_dir: &Path, exchanges: &[(&str, String, &str)]) -> String {
     let mut text = format!(
-        "[plugins]\ndir = {:?}\nsettle = \"100ms\"\n\n[sink]\ntype = \"jsonl\"\npath = {:?}\n\n[http]\ntimeout = \"2s\"\nretries = 1\nbackoff_base = \"50ms\"\nbackoff_cap = \"200ms\"\n",
+        "[plugins]\ndir = {:?}\nsettle = \"100ms\"\n\n[sink]\ntype = \"jsonl\"\npath = {:?}\n\n[web]\nlisten = \"127.0.0.1:0\"\n\n[http]\ntimeout = \"2s\"\nretries = 1\nbackoff_base = \"50ms\"\nbackoff_cap = \"200ms\"\n",
         plugin_dir.display().to_string(),
         dir.join("records.jsonl").display().to_string()
     );

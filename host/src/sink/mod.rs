@@ -169,21 +169,38 @@ pub struct SinkTotals {
 /// Drains `rx` into `sink` until every sender is gone, then closes it and returns the totals.
 /// A failed write is retried (the batch is kept) until it succeeds or `abandon` fires.
 pub async fn run_sink(
+    sink: Box<dyn Sink>,
+    rx: mpsc::Receiver<Batch>,
+    abandon: tokio::sync::watch::Receiver<bool>,
+) -> SinkTotals {
+    run_sink_observed(sink, rx, abandon, crate::telemetry::Telemetry::default()).await
+}
+
+/// [`run_sink`], reporting deliveries, failures, queue depth and state to `telemetry`.
+pub async fn run_sink_observed(
     mut sink: Box<dyn Sink>,
     mut rx: mpsc::Receiver<Batch>,
     mut abandon: tokio::sync::watch::Receiver<bool>,
+    telemetry: crate::telemetry::Telemetry,
 ) -> SinkTotals {
+    use crate::telemetry::SinkState;
     let mut totals = SinkTotals::default();
+    telemetry.sink_state(SinkState::Ok, sink.name());
     while let Some(batch) = rx.recv().await {
+        telemetry.sink_buffer_depth(rx.len() as u64);
         let handed = batch.records.len() as u64;
         loop {
             match sink.write(&batch).await {
                 Ok(delivered) => {
+                    telemetry.sink_sent(delivered);
+                    telemetry.sink_state(SinkState::Ok, sink.name());
                     totals.records_written += delivered;
                     totals.records_not_written += handed.saturating_sub(delivered);
                     break;
                 }
                 Err(e) => {
+                    telemetry.sink_failed(handed);
+                    telemetry.sink_state(SinkState::Failing, &e.to_string());
                     tracing::error!(sink = sink.name(), error = %e, "sink write failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(WRITE_RETRY_DELAY) => {}
@@ -200,6 +217,7 @@ pub async fn run_sink(
     if let Err(e) = sink.close().await {
         tracing::error!(sink = sink.name(), error = %e, "sink close failed");
     }
+    telemetry.sink_state(SinkState::Closed, sink.name());
     totals
 }
 

@@ -1,0 +1,260 @@
+//! The dashboard renders with live data in headless Chromium (issue 6): the real web server
+//! on 127.0.0.1:0 serves a `Telemetry` fed by hand like a running collector (three exchanges,
+//! one of them down, an hour of history, funding rates, events, an alert), the page is loaded
+//! in Chromium, and the rendered DOM must show exchange cards with values, the funding table
+//! sorted by spread, live ticks received over server-sent events, the events and the alert.
+//! Screenshots go to `target/observability/` for a person to look at.
+
+#[path = "../browser/chromium.rs"]
+mod chromium;
+
+use std::{path::PathBuf, time::Duration};
+
+use futures_collector::{
+    breaker::BreakerState,
+    config::{AlertsConfig, WebConfig},
+    duration::ConfigDuration,
+    http::now_ms,
+    plugins::PluginEvent,
+    telemetry::{RequestOutcome, SinkState, Telemetry},
+    web,
+};
+use plugin_api::{abi_stable::std_types::ROption, MarketType, Record, RecordKind};
+
+const EXCHANGES: [&str; 3] = ["binance", "bybit", "okx"];
+const BASES: [&str; 12] = [
+    "BTC", "ETH", "SOL", "XRP", "DOGE", "BNB", "ADA", "AVAX", "LINK", "LTC", "SUI", "PEPE",
+];
+
+/// A deterministic wobble in [0, 1) for test data.
+fn wobble(i: i64, seed: i64) -> f64 {
+    (((i * 7919 + seed * 104_729) % 1000) as f64) / 1000.0
+}
+
+/// A latency that drifts slowly (a sine over ~10 minutes of samples) with a little noise.
+fn latency(exchange: &str, i: i64) -> Duration {
+    let (base, swing) = match exchange {
+        "binance" => (45.0, 15.0),
+        "bybit" => (95.0, 35.0),
+        _ => (160.0, 50.0),
+    };
+    let ms = base + swing * ((i as f64) / 18.0).sin() + 8.0 * wobble(i, base as i64);
+    Duration::from_micros((ms * 1000.0) as u64)
+}
+
+fn funding(exchange: &str, base: &str, annualized: f64) -> Record {
+    let mut r = Record::new(
+        RecordKind::FUNDING,
+        exchange,
+        &format!("{base}USDT"),
+        base,
+        "USDT",
+        "USDT",
+        MarketType::LINEAR_PERPETUAL,
+        now_ms(),
+    );
+    r.rate = ROption::RSome(annualized / 1095.0);
+    r.rate_annualized = ROption::RSome(annualized);
+    r.interval_hours = ROption::RSome(8.0);
+    r.next_funding_ts = ROption::RSome(now_ms() + 2 * 3_600_000);
+    r
+}
+
+fn feed(t: &Telemetry) {
+    let now = now_ms();
+    // A day of minute samples, then an hour of 5-second samples (history only).
+    for (seed, ex) in EXCHANGES.iter().enumerate() {
+        let mut at = now - 24 * 3_600_000;
+        let mut i = 0;
+        while at < now - 1_000 {
+            let step = if at < now - 3_600_000 { 60_000 } else { 5_000 };
+            // ~150 records/s, with a slow swell.
+            let per_second = 150.0 + 40.0 * ((i as f64) / 25.0 + seed as f64).cos();
+            let records = (per_second * step as f64 / 1000.0) as usize;
+            t.history_sample_at(ex, at, latency(ex, i), i % 37 == 0, records);
+            at += step;
+            i += 1;
+        }
+    }
+    for ex in EXCHANGES {
+        t.exchange_configured(ex, ex);
+        t.plugin_event(&PluginEvent::Loaded {
+            file: format!("/srv/fc/plugins/libfc_plugin_{ex}.so").into(),
+            exchange_id: ex.to_owned(),
+            version: "0.1.0".to_owned(),
+            replaced: false,
+        });
+    }
+    t.config_loaded("3f9c2a1");
+    t.sink_state(SinkState::Ok, "");
+    t.sink_sent(120_000);
+    t.sink_confirmed(120_000);
+    for (e, ex) in EXCHANGES.iter().enumerate() {
+        let rows: Vec<Record> = BASES
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let a = 0.08 + 0.25 * (wobble(i as i64, e as i64 + 1) - 0.45);
+                funding(ex, b, a)
+            })
+            .collect();
+        t.funding(ex, &rows);
+    }
+    // okx fails: its breaker opens.
+    t.health().failure(
+        "okx",
+        now,
+        "GET /api/v5/market/tickers: timeout: no complete answer within 1.2s",
+    );
+    t.health().breaker("okx", BreakerState::Open);
+    t.breaker("okx", BreakerState::Open);
+}
+
+/// Keeps feeding like running workers until the test ends.
+fn spawn_workers(t: Telemetry) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut i = 0i64;
+        loop {
+            for ex in ["binance", "bybit"] {
+                for _ in 0..3 {
+                    t.request(ex, "tickers", RequestOutcome::Ok, latency(ex, i), 80_000);
+                    i += 1;
+                }
+                // ~150 records/s, like the history.
+                t.cycle(ex, "tickers", 12, 9, 3, Some(now_ms() - 200));
+                t.cycle(ex, "funding", 3, 3, 0, Some(now_ms() - 400));
+                t.health().success(ex, now_ms());
+            }
+            t.request(
+                "okx",
+                "tickers",
+                RequestOutcome::HeldBack,
+                Duration::ZERO,
+                0,
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
+/// The text of the `<dd data-k="{key}">` inside the card of `exchange`.
+fn card_value(dom: &str, exchange: &str, key: &str) -> Option<String> {
+    let start = dom.find(&format!("data-exchange=\"{exchange}\""))?;
+    let card = &dom[start..start + dom[start..].find("</article>")?];
+    let at = card.find(&format!("data-k=\"{key}\""))?;
+    let open = at + card[at..].find('>')? + 1;
+    let close = open + card[open..].find('<')?;
+    Some(card[open..close].to_owned())
+}
+
+fn screenshot_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> → target/observability
+    exe.ancestors()
+        .nth(3)
+        .map(|target| target.join("observability"))
+        .unwrap_or_else(|| std::env::temp_dir().join("fc-observability"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_renders_live_data_in_headless_chromium() {
+    let t = Telemetry::default();
+    feed(&t);
+    let workers = spawn_workers(t.clone());
+    let alerts = AlertsConfig {
+        evaluate_every: ConfigDuration(Duration::from_millis(100)),
+        breaker_open_after: ConfigDuration(Duration::ZERO),
+        ..AlertsConfig::default()
+    };
+    let engine = futures_collector::alerts::spawn(&alerts, t.clone()).unwrap();
+    let config = WebConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        live_interval: ConfigDuration(Duration::from_millis(500)),
+        ..WebConfig::default()
+    };
+    let server = web::spawn(&config, t.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let url = format!("http://{}/", server.local_addr());
+
+    let dir = screenshot_dir();
+    let full = dir.join("dashboard-1440.png");
+    let laptop = dir.join("dashboard-1366x768.png");
+    let (dom, waited) = {
+        let (full, laptop) = (full.clone(), laptop.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut b = chromium::Browser::launch(1440, 900);
+            b.open(&url, 1440, 900);
+            // Live: at least two ticks over server-sent events, cards and funding rendered.
+            let ready = "document.body.dataset.ticks >= 2 \
+                && document.querySelectorAll('.card').length === 3 \
+                && document.querySelectorAll('#funding tr[data-symbol]').length > 0";
+            let waited = b.wait_for(ready, Duration::from_secs(20));
+            let dom = b.html();
+            b.screenshot(&full, true);
+            b.resize(1366, 768);
+            std::thread::sleep(Duration::from_millis(300));
+            b.screenshot(&laptop, false);
+            (dom, waited)
+        })
+        .await
+        .expect("browser thread")
+    };
+    println!("screenshots: {} {}", full.display(), laptop.display());
+    assert!(waited, "the page never showed live data: {dom}");
+    for ex in EXCHANGES {
+        assert!(
+            dom.contains(&format!("data-exchange=\"{ex}\"")),
+            "card for {ex}: {dom}"
+        );
+    }
+    assert!(
+        dom.contains("class=\"card healthy\" data-exchange=\"binance\""),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("class=\"card down\" data-exchange=\"okx\""),
+        "{dom}"
+    );
+    let p50 = card_value(&dom, "binance", "p50").expect("p50 shown");
+    assert!(p50.ends_with(" ms") && p50 != "–", "binance p50 {p50:?}");
+    let p95 = card_value(&dom, "bybit", "p95").expect("p95 shown");
+    assert!(p95.ends_with(" ms"), "bybit p95 {p95:?}");
+    let rps = card_value(&dom, "binance", "rps").expect("records/s shown");
+    assert!(
+        rps.replace(',', "").parse::<f64>().is_ok_and(|v| v > 0.0),
+        "records/s {rps:?}"
+    );
+    let age = card_value(&dom, "binance", "age").expect("age shown");
+    assert!(age.ends_with("ago") || age == "now", "age {age:?}");
+    // Funding: every symbol, annualized values, widest spread first.
+    let first_row = dom.find("<tr data-symbol=").expect("funding rows");
+    assert!(
+        dom[first_row..].contains("%</td>"),
+        "annualized rates shown"
+    );
+    assert_eq!(dom.matches("<tr data-symbol=").count(), BASES.len());
+    let top = t.funding_rows(1)[0].symbol.clone();
+    assert!(
+        dom[first_row..].starts_with(&format!("<tr data-symbol=\"{top}\"")),
+        "widest spread first ({top})"
+    );
+    // Live: ticks arrived over server-sent events and were applied.
+    let ticks: u32 = dom
+        .split("data-ticks=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert!(ticks >= 2, "live ticks reached the page: {ticks}");
+    assert!(dom.contains("data-state=\"live\""));
+    assert!(dom.contains("circuit breaker open"), "events listed");
+    assert!(
+        dom.contains("class=\"rule\">breaker_open · okx"),
+        "alert banner: {dom}"
+    );
+    assert!(dom.contains(">ready<") || dom.contains(">not ready<"));
+
+    engine.stop().await;
+    server.shutdown().await;
+    workers.abort();
+}
