@@ -202,7 +202,11 @@ impl ExchangeHttp {
 
     /// Executes `request`, retrying transient failures with capped exponential backoff and full
     /// jitter, and waiting as told on 429/418. Every attempt is charged to the rate budget.
-    pub async fn execute(&self, request: &HttpRequest, kind: &str) -> Result<RawResponse, TransportError> {
+    pub async fn execute(
+        &self,
+        request: &HttpRequest,
+        kind: &str,
+    ) -> Result<RawResponse, TransportError> {
         let mut attempt = 0u32;
         loop {
             let result = self.execute_once(request).await;

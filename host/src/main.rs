@@ -87,7 +87,14 @@ fn main() -> ExitCode {
             }
         }
         Command::Plugins { dir } => list_plugins(&dir),
-        Command::Bench { plugins, emulator, latency_ms, jitter_ms, cycles, scale } => {
+        Command::Bench {
+            plugins,
+            emulator,
+            latency_ms,
+            jitter_ms,
+            cycles,
+            scale,
+        } => {
             telemetry::init(cli.log_format);
             match bench(plugins, emulator, latency_ms, jitter_ms, cycles, scale) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -139,13 +146,18 @@ fn bench(
         .context("cannot find this binary's folder")?;
     let opts = futures_collector::bench::BenchOptions {
         plugin_dir: plugins.unwrap_or_else(|| exe_dir.clone()),
-        emulator: emulator.unwrap_or_else(|| exe_dir.join(format!("exchange-emulator{}", std::env::consts::EXE_SUFFIX))),
+        emulator: emulator.unwrap_or_else(|| {
+            exe_dir.join(format!("exchange-emulator{}", std::env::consts::EXE_SUFFIX))
+        }),
         latency_ms,
         jitter_ms,
         cycles: cycles.max(1),
         scale,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(futures_collector::bench::run(opts))?;
     Ok(())
 }

@@ -12,10 +12,10 @@ use tokio::{
 
 use crate::{
     config::Config,
-    telemetry::Telemetry,
     http::HttpClient,
     plugins::{PluginEvent, PluginRegistry},
     sink::{open_sink, run_sink_observed, SinkTotals},
+    telemetry::Telemetry,
     worker::{run_exchange, WorkerSpec},
 };
 
@@ -73,7 +73,9 @@ pub struct RunOptions {
 fn config_version(config: &Config) -> String {
     use std::hash::{Hash, Hasher};
     let mut h = std::hash::DefaultHasher::new();
-    serde_json::to_string(config).unwrap_or_default().hash(&mut h);
+    serde_json::to_string(config)
+        .unwrap_or_default()
+        .hash(&mut h);
     format!("{:016x}", h.finish())
 }
 
@@ -94,7 +96,11 @@ pub async fn run_with(
     let telemetry = options.telemetry.clone();
     telemetry.config_loaded(&config_version(&config));
     // The web server first, so liveness answers while everything else starts.
-    let web = if config.web.enabled { Some(crate::web::spawn(&config.web, telemetry.clone()).await?) } else { None };
+    let web = if config.web.enabled {
+        Some(crate::web::spawn(&config.web, telemetry.clone()).await?)
+    } else {
+        None
+    };
     let alerts = crate::alerts::spawn(&config.alerts, telemetry.clone())?;
     let sink = open_sink(&config.sink).await?;
     let client = HttpClient::new()?;
@@ -147,7 +153,12 @@ pub async fn run_with(
 
     let (sink_tx, sink_rx) = mpsc::channel(config.sink.queue_batches());
     let (abandon_tx, abandon_rx) = watch::channel(false);
-    let sink_task = tokio::spawn(run_sink_observed(sink, sink_rx, abandon_rx, telemetry.clone()));
+    let sink_task = tokio::spawn(run_sink_observed(
+        sink,
+        sink_rx,
+        abandon_rx,
+        telemetry.clone(),
+    ));
 
     let mut workers = JoinSet::new();
     for (id, exchange) in config.enabled_exchanges() {

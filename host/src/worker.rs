@@ -25,11 +25,11 @@ use crate::{
     breaker::{BreakerConfig, BreakerState, CircuitBreaker, Transition},
     config::{ChangeDetectionConfig, ExchangeConfig, HttpConfig},
     dedup::ChangeDetector,
-    telemetry::{RequestOutcome as Measured, Telemetry},
     http::{now_ms, ExchangeHttp, HttpClient, RawResponse, TransportError},
     plugins::{LoadedPlugin, PluginSet},
     record_store::RecordStore,
     sink::Batch,
+    telemetry::{RequestOutcome as Measured, Telemetry},
 };
 
 /// What the supervisor hands a worker.
@@ -293,7 +293,10 @@ impl SeenWarnings {
     fn first_time(&mut self, warning: &str) -> bool {
         use std::hash::{Hash, Hasher};
         let mut h = std::hash::DefaultHasher::new();
-        warning.chars().filter(|c| !c.is_ascii_digit()).for_each(|c| c.hash(&mut h));
+        warning
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .for_each(|c| c.hash(&mut h));
         if self.seen.len() >= MAX_REMEMBERED_WARNINGS {
             self.seen.clear();
         }
@@ -422,7 +425,13 @@ impl KindTask {
             Ok(response) => RequestOutcome::Answered(response),
             Err(e) => {
                 let took = started.elapsed();
-                telemetry.request(exchange, &self.kind, Measured::from_transport(e.kind), took, 0);
+                telemetry.request(
+                    exchange,
+                    &self.kind,
+                    Measured::from_transport(e.kind),
+                    took,
+                    0,
+                );
                 RequestOutcome::Failed(e)
             }
         }
@@ -521,7 +530,12 @@ impl KindTask {
                 .collect();
             let out = plugin.parse(&self.kind, &responses, &ctx);
             for warning in out.warnings.iter() {
-                if self.warnings.lock().unwrap_or_else(|p| p.into_inner()).first_time(warning.as_str()) {
+                if self
+                    .warnings
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .first_time(warning.as_str())
+                {
                     tracing::warn!(exchange = %exchange, kind = %self.kind, warning = %warning, "plugin warning (repeats are logged at debug level)");
                 } else {
                     tracing::debug!(exchange = %exchange, kind = %self.kind, warning = %warning, "plugin warning");
@@ -553,7 +567,13 @@ impl KindTask {
                     Some(e) => Measured::from_plugin_error(e.class),
                     None => Measured::Ok,
                 };
-                self.shared.spec.telemetry.request(exchange, &self.kind, measured, response.elapsed, response.body.len() as u64);
+                self.shared.spec.telemetry.request(
+                    exchange,
+                    &self.kind,
+                    measured,
+                    response.elapsed,
+                    response.body.len() as u64,
+                );
                 for e in errors {
                     if e.class == plugin_api::ErrorClass::RATE_LIMITED {
                         let wait = e.retry_after_ms.into_option().map(Duration::from_millis);
@@ -613,7 +633,10 @@ impl KindTask {
             // Before change detection: unchanged rates stay in the dashboard's table.
             telemetry.funding(exchange, &merged);
         }
-        let newest_exchange_ts = merged.iter().filter_map(|r| r.exchange_ts.into_option()).max();
+        let newest_exchange_ts = merged
+            .iter()
+            .filter_map(|r| r.exchange_ts.into_option())
+            .max();
         let (to_send, suppressed) = if self.shared.spec.change_detection.enabled {
             let (kept, stats) = self
                 .shared
@@ -626,7 +649,14 @@ impl KindTask {
         } else {
             (merged, 0)
         };
-        telemetry.cycle(exchange, &self.kind, parsed, suppressed, to_send.len(), newest_exchange_ts);
+        telemetry.cycle(
+            exchange,
+            &self.kind,
+            parsed,
+            suppressed,
+            to_send.len(),
+            newest_exchange_ts,
+        );
         tracing::debug!(exchange = %exchange, kind = %self.kind, requests = requests_sent, held_back = outcome.held_back, failures = outcome.failures, records = parsed, sent = to_send.len(), elapsed_ms = started.elapsed().as_millis() as u64, "cycle done");
         if !to_send.is_empty() {
             let batch = Batch {
@@ -718,7 +748,11 @@ impl OnDemandCollector {
             )
         })?;
         let layout = layout(&shared.spec, &plugin);
-        let rules = if respect_rate_limits { plugin.info.rate_limits.as_slice() } else { &[] };
+        let rules = if respect_rate_limits {
+            plugin.info.rate_limits.as_slice()
+        } else {
+            &[]
+        };
         let http = Arc::new(ExchangeHttp::new(
             client,
             &layout.base_url,
@@ -727,7 +761,11 @@ impl OnDemandCollector {
             &shared.spec.instance_id,
             shared.spec.telemetry.clone(),
         ));
-        Ok(Self { shared, http, warnings: Default::default() })
+        Ok(Self {
+            shared,
+            http,
+            warnings: Default::default(),
+        })
     }
 
     /// Runs one cycle of `kind` now.
