@@ -101,9 +101,18 @@ async fn host_reports_faults_and_recovery_through_the_web_server() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ready, "{}", get(&base, "/readyz").await.1);
-    let (_, metrics) = get(&base, "/metrics").await;
+    // Ready needs one healthy exchange (instruments may be all it has done yet): wait for the
+    // first ticker cycle to be counted.
     let ok =
         "futures_collector_requests_total{exchange=\"binance\",kind=\"tickers\",outcome=\"ok\"}";
+    let mut metrics = String::new();
+    for _ in 0..200 {
+        metrics = get(&base, "/metrics").await.1;
+        if sample(&metrics, ok).unwrap_or(0.0) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(sample(&metrics, ok).unwrap_or(0.0) >= 1.0, "{metrics}");
     assert!(metrics.contains("futures_collector_plugins_loaded{exchange=\"okx\",version="));
 
