@@ -827,6 +827,9 @@ impl Config {
         if self.change_detection.max_entries == 0 {
             problems.push("change_detection.max_entries: must be at least 1".to_owned());
         }
+        if let SinkConfig::Amqp(amqp) = &self.sink {
+            problems.extend(amqp.problems());
+        }
         if self.sink.queue_batches() == 0 {
             problems.push("sink.queue_batches: must be at least 1".to_owned());
         }
@@ -867,8 +870,10 @@ impl Config {
             }
         };
         resolve(&mut self.plugins.dir);
-        if let SinkConfig::Jsonl { path, .. } = &mut self.sink {
-            resolve(path);
+        match &mut self.sink {
+            SinkConfig::Jsonl { path, .. } => resolve(path),
+            SinkConfig::Amqp(amqp) => amqp.resolve_paths(base_dir),
+            SinkConfig::Stdout { .. } => {}
         }
     }
 

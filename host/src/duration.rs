@@ -60,7 +60,7 @@ impl fmt::Display for ConfigDuration {
             (1_000, "s"),
         ];
         for (size, unit) in UNITS {
-            if ms >= size && ms % size == 0 {
+            if ms >= size && ms.is_multiple_of(size) {
                 return write!(f, "{}{unit}", ms / size);
             }
         }

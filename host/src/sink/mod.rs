@@ -6,6 +6,9 @@
 //! A sink implementation lives in its own file next to this one when it grows beyond a few
 //! lines (e.g. `amqp.rs`).
 
+pub mod amqp;
+mod spool;
+
 use std::{future::Future, path::PathBuf, pin::Pin, time::Duration};
 
 use plugin_api::Record;
@@ -45,6 +48,14 @@ pub trait Sink: Send {
     /// Delivers every record of `batch`; returns how many were delivered (records that cannot
     /// be encoded are counted by the sink and skipped).
     fn write<'a>(&'a mut self, batch: &'a Batch) -> SinkFuture<'a>;
+    /// Starts reporting sink-specific counters (broker confirms, spool) to `telemetry`. The
+    /// sink task calls it once before the first write; the default reports nothing extra.
+    fn attach_telemetry(&mut self, _telemetry: crate::telemetry::Telemetry) {}
+    /// True when the sink reports its own state (e.g. spooling while the broker is away);
+    /// otherwise the sink task derives it from write results.
+    fn reports_state(&self) -> bool {
+        false
+    }
     /// Flushes and releases resources at shutdown.
     fn close(&mut self) -> SinkFuture<'_> {
         Box::pin(async { Ok(0) })
@@ -150,7 +161,17 @@ pub async fn open_sink(config: &SinkConfig) -> Result<Box<dyn Sink>, SinkError> 
             out: tokio::io::stdout(),
             buf: Vec::new(),
         }),
-        SinkConfig::Amqp(_) => return Err(SinkError::Unsupported("amqp (not built yet)")),
+        // Never waits for the broker: it connects in the background and spools meanwhile.
+        SinkConfig::Amqp(amqp) => {
+            Box::new(
+                amqp::AmqpSink::open(amqp)
+                    .await
+                    .map_err(|e| SinkError::Open {
+                        path: amqp.spool_dir.clone(),
+                        source: std::io::Error::other(e),
+                    })?,
+            )
+        }
     })
 }
 
@@ -185,7 +206,11 @@ pub async fn run_sink_observed(
 ) -> SinkTotals {
     use crate::telemetry::SinkState;
     let mut totals = SinkTotals::default();
-    telemetry.sink_state(SinkState::Ok, sink.name());
+    let own_state = sink.reports_state();
+    if !own_state {
+        telemetry.sink_state(SinkState::Ok, sink.name());
+    }
+    sink.attach_telemetry(telemetry.clone());
     while let Some(batch) = rx.recv().await {
         telemetry.sink_buffer_depth(rx.len() as u64);
         let handed = batch.records.len() as u64;
@@ -193,14 +218,18 @@ pub async fn run_sink_observed(
             match sink.write(&batch).await {
                 Ok(delivered) => {
                     telemetry.sink_sent(delivered);
-                    telemetry.sink_state(SinkState::Ok, sink.name());
+                    if !own_state {
+                        telemetry.sink_state(SinkState::Ok, sink.name());
+                    }
                     totals.records_written += delivered;
                     totals.records_not_written += handed.saturating_sub(delivered);
                     break;
                 }
                 Err(e) => {
                     telemetry.sink_failed(handed);
-                    telemetry.sink_state(SinkState::Failing, &e.to_string());
+                    if !own_state {
+                        telemetry.sink_state(SinkState::Failing, &e.to_string());
+                    }
                     tracing::error!(sink = sink.name(), error = %e, "sink write failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(WRITE_RETRY_DELAY) => {}
