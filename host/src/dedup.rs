@@ -5,13 +5,9 @@
 //! Owns the hash cache and its bounds. Must not modify records or decide what a record
 //! contains; timestamps (`exchange_ts`, `received_ts`) are excluded from the hash.
 
-use std::{
-    collections::HashMap,
-    hash::{Hash, Hasher},
-    time::Duration,
-};
+use std::{collections::HashMap, time::Duration};
 
-use plugin_api::{abi_stable::std_types::ROption, Record, RecordKind};
+use plugin_api::{Record, RecordKind};
 use tokio::time::Instant;
 
 /// Re-send an unchanged record this often.
@@ -19,70 +15,144 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(60);
 /// Most cached hashes per exchange; beyond it the entries seen longest ago are evicted.
 pub const DEFAULT_MAX_ENTRIES: usize = 50_000;
 
-/// The content hash of a record: every field except the two timestamps.
-pub fn content_hash(r: &Record) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    r.kind.hash(&mut h);
-    r.symbol.as_str().hash(&mut h);
-    r.raw_symbol.as_str().hash(&mut h);
-    r.base.as_str().hash(&mut h);
-    r.quote.as_str().hash(&mut h);
-    r.settle.as_str().hash(&mut h);
-    r.market_type.hash(&mut h);
-    fn f(h: &mut impl Hasher, v: ROption<f64>) {
-        match v {
-            ROption::RSome(x) => {
-                h.write_u8(1);
-                h.write_u64(x.to_bits());
-            }
-            ROption::RNone => h.write_u8(0),
+/// Which timestamps [`encode_content`] includes. `received_ts` never is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timestamps {
+    /// None: the hash says whether the *data* changed (change detection).
+    None,
+    /// `exchange_ts` too: one id per record version (AMQP `message_id`).
+    Exchange,
+}
+
+/// Writes a canonical byte encoding of a record's content into `buf` (cleared first): every
+/// field with its presence, lengths before strings, `received_ts` never, `exchange_ts` as
+/// `timestamps` says. One encoding for every content hash in the collector.
+pub fn encode_content(r: &Record, buf: &mut Vec<u8>, timestamps: Timestamps) {
+    // Exhaustive on purpose: a new field in `Record` fails to compile here until it is hashed.
+    let Record {
+        kind,
+        exchange,
+        symbol,
+        raw_symbol,
+        base,
+        quote,
+        settle,
+        market_type,
+        exchange_ts,
+        received_ts: _,
+        last,
+        bid,
+        ask,
+        mark,
+        index,
+        volume_24h_base,
+        volume_24h_quote,
+        open_interest_base,
+        open_interest_quote,
+        rate,
+        interval_hours,
+        interval_source,
+        next_funding_ts,
+        predicted_rate,
+        rate_8h,
+        rate_annualized,
+        rate_cap,
+        rate_floor,
+        contract_size,
+        tick_size,
+        status,
+        listing_ts,
+        delisting_ts,
+        extra,
+    } = r;
+    buf.clear();
+    let put_str = |buf: &mut Vec<u8>, s: &str| {
+        buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        buf.extend_from_slice(s.as_bytes());
+    };
+    let put_f64 = |buf: &mut Vec<u8>, v: Option<f64>| match v {
+        None => buf.push(0),
+        Some(v) => {
+            buf.push(1);
+            buf.extend_from_slice(&v.to_bits().to_le_bytes());
         }
+    };
+    let put_i64 = |buf: &mut Vec<u8>, v: Option<i64>| match v {
+        None => buf.push(0),
+        Some(v) => {
+            buf.push(1);
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+    };
+    buf.push(kind.0);
+    for s in [exchange, symbol, raw_symbol, base, quote, settle] {
+        put_str(buf, s.as_str());
     }
-    fn t(h: &mut impl Hasher, v: ROption<i64>) {
-        match v {
-            ROption::RSome(x) => {
-                h.write_u8(1);
-                h.write_i64(x);
-            }
-            ROption::RNone => h.write_u8(0),
-        }
+    buf.push(market_type.0);
+    match timestamps {
+        Timestamps::Exchange => put_i64(buf, exchange_ts.into_option()),
+        Timestamps::None => buf.push(2),
     }
     for v in [
-        r.last,
-        r.bid,
-        r.ask,
-        r.mark,
-        r.index,
-        r.volume_24h_base,
-        r.volume_24h_quote,
-        r.open_interest_base,
-        r.open_interest_quote,
-        r.rate,
-        r.interval_hours,
-        r.predicted_rate,
-        r.rate_8h,
-        r.rate_annualized,
-        r.rate_cap,
-        r.rate_floor,
-        r.contract_size,
-        r.tick_size,
+        last,
+        bid,
+        ask,
+        mark,
+        index,
+        volume_24h_base,
+        volume_24h_quote,
+        open_interest_base,
+        open_interest_quote,
+        rate,
+        interval_hours,
     ] {
-        f(&mut h, v);
+        put_f64(buf, v.into_option());
     }
-    for v in [r.next_funding_ts, r.listing_ts, r.delisting_ts] {
-        t(&mut h, v);
+    match interval_source.into_option() {
+        None => buf.push(0),
+        Some(s) => buf.extend_from_slice(&[1, s.0]),
     }
-    r.interval_source.into_option().map(|s| s.0).hash(&mut h);
-    r.status
-        .as_ref()
-        .map(|s| s.as_str())
-        .into_option()
-        .hash(&mut h);
-    for kv in r.extra.iter() {
-        kv.key.as_str().hash(&mut h);
-        kv.value.as_str().hash(&mut h);
+    put_i64(buf, next_funding_ts.into_option());
+    for v in [
+        predicted_rate,
+        rate_8h,
+        rate_annualized,
+        rate_cap,
+        rate_floor,
+        contract_size,
+        tick_size,
+    ] {
+        put_f64(buf, v.into_option());
     }
-    h.finish()
+    match status.as_ref().into_option() {
+        None => buf.push(0),
+        Some(s) => {
+            buf.push(1);
+            put_str(buf, s.as_str());
+        }
+    }
+    put_i64(buf, listing_ts.into_option());
+    put_i64(buf, delisting_ts.into_option());
+    buf.extend_from_slice(&(extra.len() as u32).to_le_bytes());
+    for kv in extra.iter() {
+        put_str(buf, kv.key.as_str());
+        put_str(buf, kv.value.as_str());
+    }
+}
+
+/// The content hash of a record: every field except the two timestamps (XXH3-64 over
+/// [`encode_content`]).
+pub fn content_hash(r: &Record) -> u64 {
+    CONTENT_BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        encode_content(r, &mut buf, Timestamps::None);
+        twox_hash::XxHash3_64::oneshot(&buf)
+    })
+}
+
+thread_local! {
+    /// Reused encoding buffer (records are a few hundred bytes).
+    static CONTENT_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
 }
 
 struct Entry {
