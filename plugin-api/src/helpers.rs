@@ -69,6 +69,27 @@ pub fn snippet(body: &[u8]) -> String {
     }
 }
 
+/// The class of a non-2xx status whose body carries no exchange error envelope: 418/429
+/// rate-limited, 408 and 5xx transient, anything else permanent. (The host classifies
+/// 418/429/5xx itself before `parse`; this keeps a plugin's answer right if one arrives.)
+pub fn class_of_status(status: u16) -> crate::ErrorClass {
+    match status {
+        418 | 429 => crate::ErrorClass::RATE_LIMITED,
+        408 | 500..=599 => crate::ErrorClass::TRANSIENT,
+        _ => crate::ErrorClass::PERMANENT,
+    }
+}
+
+/// `HTTP 503` or `HTTP 503: <first characters of the body>`, for error messages.
+pub fn http_error_text(status: u16, body: &[u8]) -> String {
+    let detail = snippet(body);
+    if detail.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {detail}")
+    }
+}
+
 /// Hours between two timestamps, if both are present and the later is after the earlier.
 pub fn hours_between(earlier_ms: i64, later_ms: i64) -> Option<f64> {
     (later_ms > earlier_ms).then(|| (later_ms - earlier_ms) as f64 / 3_600_000.0)
@@ -158,6 +179,27 @@ mod tests {
         assert!(e.message.contains("HTML"), "{}", e.message);
         assert_eq!(e.request_tag.as_str(), "tickers");
         assert!(check_json_body(b"Service Unavailable", "t").is_err());
+    }
+
+    #[test]
+    fn statuses_classify() {
+        use crate::ErrorClass;
+        let cases = [
+            (429, ErrorClass::RATE_LIMITED),
+            (418, ErrorClass::RATE_LIMITED),
+            (408, ErrorClass::TRANSIENT),
+            (503, ErrorClass::TRANSIENT),
+            (400, ErrorClass::PERMANENT),
+            (404, ErrorClass::PERMANENT),
+        ];
+        for (status, class) in cases {
+            assert_eq!(class_of_status(status), class, "{status}");
+        }
+        assert_eq!(http_error_text(502, b""), "HTTP 502");
+        assert_eq!(
+            http_error_text(400, b" bad \n request "),
+            "HTTP 400: bad   request"
+        );
     }
 
     #[test]

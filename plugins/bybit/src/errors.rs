@@ -127,22 +127,19 @@ pub(crate) fn envelope_error(
 /// A classified error for a non-2xx response without a Bybit error envelope.
 fn http_error(response: &HttpResponse<'_>, ctx: &Context<'_>) -> PluginError {
     let tag = response.tag();
-    let status = response.status;
-    let detail = snippet(response.body());
-    let text = if detail.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {status}: {detail}")
-    };
-    match status {
-        403 => PluginError::rate_limited(
+    let text = plugin_api::helpers::http_error_text(response.status, response.body());
+    if response.status == 403 {
+        return PluginError::rate_limited(
             tag,
             format!("{text} (Bybit bans an IP over 600 requests per 5 s for ~10 minutes)"),
             Some(IP_BAN_MS),
-        ),
-        418 | 429 => PluginError::rate_limited(tag, text, reset_wait_ms(response, ctx)),
-        408 | 500..=599 => PluginError::transient(tag, text),
-        _ => PluginError::permanent(tag, text),
+        );
+    }
+    match plugin_api::helpers::class_of_status(response.status) {
+        ErrorClass::RATE_LIMITED => {
+            PluginError::rate_limited(tag, text, reset_wait_ms(response, ctx))
+        }
+        class => PluginError::new(class, tag, text),
     }
 }
 

@@ -113,17 +113,10 @@ pub fn envelope_error(code: &str, message: &str, response: &HttpResponse<'_>) ->
 /// A classified error for a non-2xx response without an OKX error envelope.
 fn http_error(response: &HttpResponse<'_>) -> PluginError {
     let tag = response.tag();
-    let status = response.status;
-    let detail = snippet(response.body());
-    let text = if detail.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {status}: {detail}")
-    };
-    match status {
-        418 | 429 => PluginError::rate_limited(tag, text, retry_after_ms(response)),
-        408 | 500..=599 => PluginError::transient(tag, text),
-        _ => PluginError::permanent(tag, text),
+    let text = plugin_api::helpers::http_error_text(response.status, response.body());
+    match plugin_api::helpers::class_of_status(response.status) {
+        ErrorClass::RATE_LIMITED => PluginError::rate_limited(tag, text, retry_after_ms(response)),
+        class => PluginError::new(class, tag, text),
     }
 }
 
