@@ -228,7 +228,9 @@ impl ExchangeHttp {
                     self.settings.backoff_cap.0,
                 ),
             };
-            tracing::debug!(path = %request.path, attempt, ?delay, error = %error, "retrying request");
+            tracing::debug!(
+                exchange = %self.exchange,
+                path = %request.path, attempt, ?delay, error = %error, "retrying request");
             self.telemetry.retry(&self.exchange, kind);
             tokio::time::sleep(delay).await;
             attempt += 1;

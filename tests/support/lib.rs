@@ -81,6 +81,8 @@ pub struct RunningHost {
     pub output: PathBuf,
     /// The exchange health table the host's workers write.
     pub health: futures_collector::health::HealthTable,
+    /// The host's telemetry (metrics, events; `web_addr()` once its web server listens).
+    pub telemetry: futures_collector::telemetry::Telemetry,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<
         Result<
@@ -119,9 +121,10 @@ impl RunningHost {
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let health = futures_collector::health::HealthTable::default();
+        let telemetry = futures_collector::telemetry::Telemetry::new(health.clone());
         let options = futures_collector::supervisor::RunOptions {
             plugin_events: events,
-            telemetry: futures_collector::telemetry::Telemetry::new(health.clone()),
+            telemetry: telemetry.clone(),
         };
         let task = tokio::spawn(futures_collector::supervisor::run_with(
             config,
@@ -133,6 +136,7 @@ impl RunningHost {
         Self {
             output,
             health,
+            telemetry,
             shutdown: Some(tx),
             task,
         }

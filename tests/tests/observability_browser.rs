@@ -258,3 +258,105 @@ async fn dashboard_renders_live_data_in_headless_chromium() {
     server.shutdown().await;
     workers.abort();
 }
+
+/// The dashboard of a real running host (three real plugins against the emulator) in headless
+/// Chromium: every exchange card shows live latency, the funding table has rows from all three
+/// exchanges, and ticks arrive over server-sent events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_of_a_running_host_shows_live_data() {
+    use exchange_emulator::{EmulatorConfig, ExchangeKind, InstanceConfig};
+    use integration_tests::{config_text, deploy_plugin, wait_until, RunningHost, REAL_PLUGINS};
+
+    let instances = [
+        ("binance", ExchangeKind::Binance),
+        ("bybit", ExchangeKind::Bybit),
+        ("okx", ExchangeKind::Okx),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        let mut c = InstanceConfig::new(name, kind);
+        c.universe = 30;
+        c
+    })
+    .collect();
+    let emu =
+        exchange_emulator::spawn(EmulatorConfig { instances }, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plugin_dir = dir.path().join("plugins");
+    std::fs::create_dir(&plugin_dir).unwrap();
+    for lib in REAL_PLUGINS {
+        deploy_plugin(lib, &plugin_dir);
+    }
+    let fast =
+        |id: &str| format!("[exchanges.{id}.intervals]\ntickers = \"1s\"\nfunding = \"1s\"\n");
+    let (b, y, o) = (fast("binance"), fast("bybit"), fast("okx"));
+    let exchanges = [
+        ("binance", emu.base_url("binance"), b.as_str()),
+        ("bybit", emu.base_url("bybit"), y.as_str()),
+        ("okx", emu.base_url("okx"), o.as_str()),
+    ];
+    let text = config_text(dir.path(), &plugin_dir, &exchanges).replace(
+        "[web]\nlisten = \"127.0.0.1:0\"\n",
+        "[web]\nlisten = \"127.0.0.1:0\"\nlive_interval = \"500ms\"\n",
+    );
+    let host = RunningHost::start(dir.path(), &text);
+    assert!(wait_until(Duration::from_secs(10), || host
+        .telemetry
+        .web_addr()
+        .is_some())
+    .await
+    .is_some());
+    let url = format!("http://{}/", host.telemetry.web_addr().unwrap());
+    // Let every exchange complete a few cycles.
+    assert!(wait_until(Duration::from_secs(15), || {
+        let r = host.records();
+        ["binance", "bybit", "okx"].iter().all(|ex| {
+            r.iter()
+                .any(|x| x["exchange"] == *ex && x["kind"] == "funding")
+        })
+    })
+    .await
+    .is_some());
+
+    let shot = screenshot_dir().join("dashboard-live-host.png");
+    let (dom, waited) = {
+        let shot = shot.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut b = chromium::Browser::launch(1440, 1000);
+            b.open(&url, 1440, 1000);
+            let ready = "document.body.dataset.ticks >= 2 \
+                && document.querySelectorAll('.card').length === 3 \
+                && document.querySelectorAll('#funding tr[data-symbol]').length > 0";
+            let waited = b.wait_for(ready, Duration::from_secs(30));
+            let dom = b.html();
+            b.screenshot(&shot, false);
+            (dom, waited)
+        })
+        .await
+        .expect("browser thread")
+    };
+    host.stop().await;
+    emu.shutdown().await;
+    println!("screenshot: {}", shot.display());
+    assert!(waited, "the page never showed live data: {dom}");
+    for ex in ["binance", "bybit", "okx"] {
+        assert!(
+            dom.contains(&format!("class=\"card healthy\" data-exchange=\"{ex}\"")),
+            "{ex} card healthy: {dom}"
+        );
+        let p50 = card_value(&dom, ex, "p50").expect("p50 shown");
+        assert!(p50.ends_with(" ms"), "{ex} p50 {p50:?}");
+    }
+    // Funding rows carry annualized rates from the three exchanges.
+    let first_row = dom.find("<tr data-symbol=").expect("funding rows");
+    assert!(
+        dom[first_row..].contains("%</td>"),
+        "annualized rates shown"
+    );
+    assert!(
+        dom.matches("<tr data-symbol=").count() >= 20,
+        "funding rows for the universe"
+    );
+}
