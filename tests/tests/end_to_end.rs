@@ -45,14 +45,20 @@ async fn three_exchanges_write_valid_records() {
         &config_text(dir.path(), &plugin_dir, &exchanges),
     );
 
+    // Every exchange, every kind, and Binance's per-symbol open interest merged into tickers
+    // (its round of ~650 requests takes a while).
     let complete = |records: &[Value]| {
         ["binance", "bybit", "okx"].iter().all(|ex| {
             ["instrument", "ticker", "funding"]
                 .iter()
                 .all(|k| count_by(records, ex, k) > 0)
+        }) && records.iter().any(|r| {
+            r["exchange"] == "binance"
+                && r["kind"] == "ticker"
+                && r["open_interest_base"].is_number()
         })
     };
-    let took = wait_until(Duration::from_secs(20), || complete(&host.records())).await;
+    let took = wait_until(Duration::from_secs(30), || complete(&host.records())).await;
     let records = host.records();
     let summary = host.stop().await;
     assert!(
