@@ -1303,6 +1303,51 @@ mod observability_settings_tests {
 
 // ---- end of observability settings ----
 
+/// The JSON Schema of the config file (schemas/config.schema.json), generated from the types
+/// above: the same document in TOML, YAML or JSON form validates against it.
+pub fn config_schema_text() -> String {
+    let schema = schemars::schema_for!(Config);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod schema_file {
+    /// A test fails when the checked-in schema differs from the code.
+    /// The shipped config files validate against the generated schema.
+    #[test]
+    fn shipped_configs_validate_against_the_schema() {
+        let schema: serde_json::Value = serde_json::from_str(&super::config_schema_text()).unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
+        for name in ["default.toml", "demo.toml"] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            let doc: toml::Value = toml::from_str(&text).unwrap();
+            let json = serde_json::to_value(doc).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&json)
+                .map(|e| format!("{}: {e}", e.instance_path))
+                .collect();
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+        }
+        // And a wrong document does not.
+        let bad =
+            serde_json::json!({"plugins": {"dir": "p", "colour": 1}, "sink": {"type": "kafka"}});
+        assert!(!validator.is_valid(&bad));
+    }
+
+    #[test]
+    fn checked_in_config_schema_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/config.schema.json");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == super::config_schema_text(),
+            "schemas/config.schema.json is out of date: run `cargo run -p futures-collector -- schema config > schemas/config.schema.json`"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,6 +70,8 @@ enum SchemaKind {
     Records,
     /// One AMQP batch message: an array of records (schemas/batch.schema.json).
     Batch,
+    /// The config file (schemas/config.schema.json).
+    Config,
 }
 
 fn main() -> ExitCode {
@@ -114,6 +116,12 @@ fn main() -> ExitCode {
             which: SchemaKind::Batch,
         } => {
             print!("{}", futures_collector::message::batch_schema_text());
+            ExitCode::SUCCESS
+        }
+        Command::Schema {
+            which: SchemaKind::Config,
+        } => {
+            print!("{}", futures_collector::config::config_schema_text());
             ExitCode::SUCCESS
         }
     }
