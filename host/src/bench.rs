@@ -31,8 +31,6 @@ pub const DEFAULT_UNIVERSES: [(&str, usize); 3] = [("binance", 650), ("bybit", 5
 /// The kinds one benchmark cycle collects (instruments are loaded once before measuring;
 /// per-symbol open interest is rate-limited by design and left out).
 pub const CYCLE_KINDS: [&str; 2] = ["tickers", "funding"];
-/// Linux reports process CPU time in clock ticks of 1/100 s.
-const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -56,17 +54,9 @@ pub enum BenchError {
 
 /// CPU seconds (user + system) of this process so far.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name: state is field 3; utime 14, stime 15.
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / CLOCK_TICKS_PER_SECOND
+    crate::telemetry::process::ProcessStats::read()
+        .map(|p| p.cpu_seconds)
+        .unwrap_or(0.0)
 }
 
 /// Peak resident memory of this process, bytes (`VmHWM`).

@@ -29,7 +29,7 @@ use crate::{
     plugins::{LoadedPlugin, PluginSet},
     record_store::RecordStore,
     sink::Batch,
-    telemetry::{RequestOutcome as Measured, Telemetry},
+    telemetry::{RequestOutcome, Telemetry},
 };
 
 /// What the supervisor hands a worker.
@@ -88,6 +88,46 @@ impl Shared {
 
     fn current_plugin(&self) -> Option<Arc<LoadedPlugin>> {
         self.plugins.borrow().get(self.spec.plugin_id()).cloned()
+    }
+
+    fn on_transition(&self, t: Transition) {
+        let exchange = self.spec.instance_id.as_str();
+        self.spec.telemetry.health().breaker(exchange, t.to);
+        self.spec.telemetry.breaker(exchange, t.to);
+        match t.to {
+            BreakerState::Open => {
+                tracing::warn!(exchange = %exchange, from = ?t.from, cool_down = ?t.cool_down, "circuit breaker open: requests held back until the next probe")
+            }
+            BreakerState::HalfOpen => {
+                tracing::info!(exchange = %exchange, "circuit breaker half-open: probing")
+            }
+            BreakerState::Closed => {
+                tracing::info!(exchange = %exchange, "circuit breaker closed: exchange recovered")
+            }
+        }
+    }
+
+    fn breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
+        self.breaker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts one request for the breaker and the health table.
+    fn record_outcome(&self, ok: bool, error: Option<&str>) {
+        let now = tokio::time::Instant::now();
+        let exchange = self.spec.instance_id.as_str();
+        let transition = if ok {
+            self.spec.telemetry.health().success(exchange, now_ms());
+            self.breaker().record_success(now)
+        } else {
+            self.spec
+                .telemetry
+                .health()
+                .failure(exchange, now_ms(), error.unwrap_or("failed"));
+            self.breaker().record_failure(now)
+        };
+        if let Some(t) = transition {
+            self.on_transition(t);
+        }
     }
 }
 
@@ -253,12 +293,14 @@ fn spawn_kind_tasks(
 const PROBE_BUSY_RETRY: Duration = Duration::from_millis(250);
 
 /// What one cycle achieved.
-#[derive(Debug, Default, Clone, Copy)]
-struct CycleOutcome {
-    records: usize,
-    failures: usize,
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CycleOutcome {
+    /// Records the plugin produced.
+    pub records: usize,
+    /// Failed requests and rejected responses.
+    pub failures: usize,
     /// Requests not sent because the breaker is open or probing.
-    held_back: usize,
+    pub held_back: usize,
 }
 
 impl CycleOutcome {
@@ -305,54 +347,12 @@ impl SeenWarnings {
 }
 
 /// The outcome of one request, as the breaker and health table count it.
-enum RequestOutcome {
+enum Attempt {
     Answered(RawResponse),
     /// Not sent: the breaker is open or another request is probing.
     HeldBack,
     /// No usable response (retries included).
     Failed(TransportError),
-}
-
-impl Shared {
-    fn on_transition(&self, t: Transition) {
-        let exchange = self.spec.instance_id.as_str();
-        self.spec.telemetry.health().breaker(exchange, t.to);
-        self.spec.telemetry.breaker(exchange, t.to);
-        match t.to {
-            BreakerState::Open => {
-                tracing::warn!(exchange = %exchange, from = ?t.from, cool_down = ?t.cool_down, "circuit breaker open: requests held back until the next probe")
-            }
-            BreakerState::HalfOpen => {
-                tracing::info!(exchange = %exchange, "circuit breaker half-open: probing")
-            }
-            BreakerState::Closed => {
-                tracing::info!(exchange = %exchange, "circuit breaker closed: exchange recovered")
-            }
-        }
-    }
-
-    fn breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
-        self.breaker.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Counts one request for the breaker and the health table.
-    fn record_outcome(&self, ok: bool, error: Option<&str>) {
-        let now = tokio::time::Instant::now();
-        let exchange = self.spec.instance_id.as_str();
-        let transition = if ok {
-            self.spec.telemetry.health().success(exchange, now_ms());
-            self.breaker().record_success(now)
-        } else {
-            self.spec
-                .telemetry
-                .health()
-                .failure(exchange, now_ms(), error.unwrap_or("failed"));
-            self.breaker().record_failure(now)
-        };
-        if let Some(t) = transition {
-            self.on_transition(t);
-        }
-    }
 }
 
 impl KindTask {
@@ -408,7 +408,7 @@ impl KindTask {
     }
 
     /// Sends one request unless the breaker holds it back.
-    async fn execute(&self, request: &HttpRequest) -> RequestOutcome {
+    async fn execute(&self, request: &HttpRequest) -> Attempt {
         let (allowed, transition) = self.shared.breaker().allow(tokio::time::Instant::now());
         if let Some(t) = transition {
             self.shared.on_transition(t);
@@ -416,23 +416,29 @@ impl KindTask {
         let telemetry = &self.shared.spec.telemetry;
         let exchange = self.shared.spec.instance_id.as_str();
         if !allowed {
-            telemetry.request(exchange, &self.kind, Measured::HeldBack, Duration::ZERO, 0);
-            return RequestOutcome::HeldBack;
+            telemetry.request(
+                exchange,
+                &self.kind,
+                RequestOutcome::HeldBack,
+                Duration::ZERO,
+                0,
+            );
+            return Attempt::HeldBack;
         }
         let started = tokio::time::Instant::now();
         match self.http.execute(request, &self.kind).await {
             // Reported after `parse`, which may still reject the body.
-            Ok(response) => RequestOutcome::Answered(response),
+            Ok(response) => Attempt::Answered(response),
             Err(e) => {
                 let took = started.elapsed();
                 telemetry.request(
                     exchange,
                     &self.kind,
-                    Measured::from_transport(e.kind),
+                    RequestOutcome::from_transport(e.kind),
                     took,
                     0,
                 );
-                RequestOutcome::Failed(e)
+                Attempt::Failed(e)
             }
         }
     }
@@ -486,12 +492,12 @@ impl KindTask {
             let mut answered: Vec<(&HttpRequest, RawResponse)> = Vec::with_capacity(round.len());
             for (request, result) in round.iter().zip(results) {
                 match result {
-                    RequestOutcome::Answered(response) => {
+                    Attempt::Answered(response) => {
                         requests_sent += 1;
                         answered.push((request, response));
                     }
-                    RequestOutcome::HeldBack => outcome.held_back += 1,
-                    RequestOutcome::Failed(e) => {
+                    Attempt::HeldBack => outcome.held_back += 1,
+                    Attempt::Failed(e) => {
                         requests_sent += 1;
                         outcome.failures += 1;
                         if e.class != plugin_api::ErrorClass::PERMANENT {
@@ -563,14 +569,14 @@ impl KindTask {
                     Some(e) => self.shared.record_outcome(false, Some(&e.to_string())),
                     None => self.shared.record_outcome(true, None),
                 }
-                let measured = match errors.first() {
-                    Some(e) => Measured::from_plugin_error(e.class),
-                    None => Measured::Ok,
+                let reported = match errors.first() {
+                    Some(e) => RequestOutcome::from_plugin_error(e.class),
+                    None => RequestOutcome::Ok,
                 };
                 self.shared.spec.telemetry.request(
                     exchange,
                     &self.kind,
-                    measured,
+                    reported,
                     response.elapsed,
                     response.body.len() as u64,
                 );
@@ -712,15 +718,6 @@ impl KindTask {
     }
 }
 
-/// What one on-demand cycle did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CycleReport {
-    /// Records the plugin produced.
-    pub records: usize,
-    /// Failed requests and rejected responses.
-    pub failures: usize,
-}
-
 /// One exchange collected on demand, with exactly the cycle code the scheduled kind tasks run
 /// (requests, budget, breaker, merge, change detection, sink), but no schedule. For
 /// benchmarks and tools.
@@ -769,7 +766,7 @@ impl OnDemandCollector {
     }
 
     /// Runs one cycle of `kind` now.
-    pub async fn collect(&self, kind: &str) -> Result<CycleReport, String> {
+    pub async fn collect(&self, kind: &str) -> Result<CycleOutcome, String> {
         let plugin = self.shared.current_plugin().ok_or("plugin gone")?;
         let spec = plugin
             .info
@@ -786,10 +783,6 @@ impl OnDemandCollector {
             wait_for_instruments: false,
             warnings: Arc::clone(&self.warnings),
         };
-        let outcome = task.cycle().await;
-        Ok(CycleReport {
-            records: outcome.records,
-            failures: outcome.failures,
-        })
+        Ok(task.cycle().await)
     }
 }
