@@ -82,6 +82,9 @@ pub struct Config {
     /// Alert rules and notifiers (`[alerts]`).
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// Config hot reload (`[reload]`).
+    #[serde(default)]
+    pub reload: ReloadConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -703,6 +706,34 @@ impl Default for ShutdownConfig {
     }
 }
 
+/// Config hot reload: the config files are watched and a change is applied as a diff (SIGHUP
+/// reloads too, watched or not).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Watch the config files and reload when they change. Turn off where file events are not
+    /// delivered (some network file systems) and reload with SIGHUP instead.
+    #[serde(default = "default_true")]
+    pub watch: bool,
+    /// How long the files must be quiet after a change before they are read (one save, one
+    /// reload).
+    #[serde(default = "default_reload_settle")]
+    pub settle: ConfigDuration,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            settle: default_reload_settle(),
+        }
+    }
+}
+
+fn default_reload_settle() -> ConfigDuration {
+    ConfigDuration(crate::reload::DEFAULT_RELOAD_SETTLE)
+}
+
 /// Default of `[shutdown] grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -856,6 +887,12 @@ impl Config {
         }
         problems.extend(self.web.problems());
         problems.extend(self.alerts.problems());
+        if self.reload.settle.0 > std::time::Duration::from_secs(1) {
+            problems.push(format!(
+                "reload.settle: {} is above 1s (a change must be live within 2 s of saving)",
+                self.reload.settle
+            ));
+        }
         if problems.is_empty() {
             Ok(())
         } else {

@@ -13,6 +13,7 @@ pub mod http;
 pub mod message;
 pub mod plugins;
 pub mod record_store;
+pub mod reload;
 pub mod sink;
 pub mod supervisor;
 pub mod telemetry;

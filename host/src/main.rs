@@ -5,9 +5,12 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
 use futures_collector::{
-    config::Config,
     plugins::{load_plugin, plugin_files},
+    reload::{ConfigSource as _, FileSource},
+    supervisor::{ReloadOptions, RunOptions},
     telemetry::{self, LogFormat},
 };
 
@@ -128,13 +131,26 @@ fn main() -> ExitCode {
 }
 
 fn run(config_path: PathBuf) -> anyhow::Result<()> {
-    let config = Config::load(&config_path)?;
+    let source = Arc::new(FileSource { path: config_path });
+    let loaded = source.load().map_err(anyhow::Error::msg)?;
+    for warning in &loaded.warnings {
+        tracing::warn!("config: {warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let summary = futures_collector::supervisor::run(config, shutdown_signal()).await?;
+        let options = RunOptions {
+            reload: Some(ReloadOptions {
+                triggers: Some(reload_signals()),
+                ..ReloadOptions::watching(source, loaded.watch_paths)
+            }),
+            ..RunOptions::default()
+        };
+        let summary =
+            futures_collector::supervisor::run_with(loaded.config, options, shutdown_signal())
+                .await?;
         tracing::debug!(?summary, "run finished");
         Ok(())
     })
@@ -168,6 +184,34 @@ fn bench(
         .context("cannot start the async runtime")?;
     runtime.block_on(futures_collector::bench::run(opts))?;
     Ok(())
+}
+
+/// SIGHUP asks for a config reload (the files are watched too; this is for tools that expect
+/// the signal, and for file systems where watching does not work).
+fn reload_signals() -> tokio::sync::mpsc::UnboundedReceiver<()> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading the config");
+                        if tx.send(()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; config changes are picked up by watching the files only")
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
 }
 
 /// Resolves on the first SIGINT or SIGTERM; a second one exits at once.

@@ -107,10 +107,42 @@ impl RunningHost {
         Self::launch(dir, config_text, Some(events))
     }
 
+    /// Like [`RunningHost::start`], with hot reload: the config file is watched (and
+    /// [`RunningHost::write_config`] replaces it as an editor would).
+    pub fn start_reloading(dir: &Path, config_text: &str) -> Self {
+        let path = dir.join("collector.toml");
+        let reload = futures_collector::supervisor::ReloadOptions::watching(
+            std::sync::Arc::new(futures_collector::reload::FileSource { path: path.clone() }),
+            vec![path],
+        );
+        Self::launch_with(dir, config_text, None, Some(reload))
+    }
+
+    /// The config file the host was started with.
+    pub fn config_path(dir: &Path) -> PathBuf {
+        dir.join("collector.toml")
+    }
+
+    /// Replaces the config file the way editors save: write a temporary file, rename it over.
+    pub fn write_config(dir: &Path, config_text: &str) {
+        let tmp = dir.join(".collector.toml.tmp");
+        std::fs::write(&tmp, config_text).expect("write config");
+        std::fs::rename(&tmp, Self::config_path(dir)).expect("rename config");
+    }
+
     fn launch(
         dir: &Path,
         config_text: &str,
         events: Option<tokio::sync::mpsc::UnboundedSender<futures_collector::plugins::PluginEvent>>,
+    ) -> Self {
+        Self::launch_with(dir, config_text, events, None)
+    }
+
+    fn launch_with(
+        dir: &Path,
+        config_text: &str,
+        events: Option<tokio::sync::mpsc::UnboundedSender<futures_collector::plugins::PluginEvent>>,
+        reload: Option<futures_collector::supervisor::ReloadOptions>,
     ) -> Self {
         let config_path = dir.join("collector.toml");
         std::fs::write(&config_path, config_text).expect("write config");
@@ -125,6 +157,7 @@ impl RunningHost {
         let options = futures_collector::supervisor::RunOptions {
             plugin_events: events,
             telemetry: telemetry.clone(),
+            reload,
         };
         let task = tokio::spawn(futures_collector::supervisor::run_with(
             config,

@@ -250,6 +250,32 @@ pub async fn run_sink_observed(
     totals
 }
 
+// ---- placeholder until the sink swap lands (wip-amqp) ----
+
+/// Asks the running sink task to switch sinks.
+#[derive(Debug)]
+pub struct SinkControl;
+
+impl SinkControl {
+    pub async fn swap(&self, _new: SinkConfig) -> Result<(), SinkError> {
+        Err(SinkError::Unsupported("sink swap"))
+    }
+}
+
+/// Opens the sink and starts the sink task.
+pub async fn spawn_sink(
+    config: &SinkConfig,
+    rx: mpsc::Receiver<Batch>,
+    abandon: tokio::sync::watch::Receiver<bool>,
+    telemetry: crate::telemetry::Telemetry,
+) -> Result<(SinkControl, tokio::task::JoinHandle<SinkTotals>), SinkError> {
+    let sink = open_sink(config).await?;
+    Ok((
+        SinkControl,
+        tokio::spawn(run_sink_observed(sink, rx, abandon, telemetry)),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -358,6 +358,11 @@ pub struct ExchangeStatus {
     pub plugin: Option<PluginStatus>,
     /// When telemetry first heard of this exchange, Unix ms.
     pub first_seen_ms: i64,
+    /// When the running worker started, Unix ms (a config reload that changes this exchange
+    /// restarts it; other exchanges keep theirs).
+    pub worker_started_ms: Option<i64>,
+    /// How many workers this exchange has had since the process started.
+    pub worker_starts: u64,
     /// The newest 5-second chart point (the live feed appends it).
     pub point: Option<Point>,
 }
@@ -413,6 +418,8 @@ struct KindState {
 struct ExchangeState {
     first_seen_ms: i64,
     plugin_id: Option<String>,
+    worker_started_ms: Option<i64>,
+    worker_starts: u64,
     history: History,
     kinds: BTreeMap<String, KindState>,
     breaker: BreakerState,
@@ -424,6 +431,8 @@ impl ExchangeState {
         Self {
             first_seen_ms: now_ms,
             plugin_id: None,
+            worker_started_ms: None,
+            worker_starts: 0,
             history: History::default(),
             kinds: BTreeMap::new(),
             breaker: BreakerState::Closed,
@@ -712,6 +721,15 @@ impl Telemetry {
         let now = now_ms();
         if let Some(ex) = self.state().exchange(exchange, now) {
             ex.plugin_id = Some(plugin_id.to_owned());
+        }
+    }
+
+    /// A worker for this exchange instance started (at start-up, or restarted by a reload).
+    pub fn worker_started(&self, exchange: &str) {
+        let now = now_ms();
+        if let Some(ex) = self.state().exchange(exchange, now) {
+            ex.worker_started_ms = Some(now);
+            ex.worker_starts += 1;
         }
     }
 
@@ -1254,6 +1272,8 @@ impl Telemetry {
                     kinds,
                     plugin: state.plugins.get(plugin_id).cloned(),
                     first_seen_ms: ex.map(|e| e.first_seen_ms).unwrap_or(now),
+                    worker_started_ms: ex.and_then(|e| e.worker_started_ms),
+                    worker_starts: ex.map(|e| e.worker_starts).unwrap_or(0),
                     point: ex.and_then(|e| e.history.current_point(now)),
                 }
             })

@@ -1,0 +1,460 @@
+//! Config hot reload against the real host, the real plugins and the emulator: a change is
+//! applied as a diff within 2 s of saving (only the changed exchange restarts; the others keep
+//! their worker, breaker and caches), a broken file changes nothing and the error is visible,
+//! a fixed file is applied, a change that fails to apply is rolled back while collection goes
+//! on, and SIGHUP reloads when file watching is off.
+
+use std::time::{Duration, Instant};
+
+use exchange_emulator::{EmulatorConfig, EmulatorHandle, ExchangeKind, FaultSpec, InstanceConfig};
+use futures_collector::telemetry::{ExchangeStatus, ReloadResult, Telemetry};
+use integration_tests::{config_text, deploy_plugin, wait_until, RunningHost, REAL_PLUGINS};
+use serde_json::json;
+
+const UNIVERSE: usize = 40;
+
+async fn emulator() -> EmulatorHandle {
+    let instances = [
+        ("binance", ExchangeKind::Binance),
+        ("bybit", ExchangeKind::Bybit),
+        ("okx", ExchangeKind::Okx),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        let mut c = InstanceConfig::new(name, kind);
+        c.universe = UNIVERSE;
+        c
+    })
+    .collect();
+    exchange_emulator::spawn(EmulatorConfig { instances }, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Config for the three exchanges, tickers every `binance_tickers` on Binance and 1 s
+/// elsewhere; `extra` is appended.
+fn config(
+    dir: &std::path::Path,
+    emu: &EmulatorHandle,
+    binance_tickers: &str,
+    extra: &str,
+) -> String {
+    let plugin_dir = dir.join("plugins");
+    let sections: Vec<(String, String)> = ["binance", "bybit", "okx"]
+        .iter()
+        .map(|id| {
+            let tickers = if *id == "binance" { binance_tickers } else { "1s" };
+            let oi = if *id == "binance" { "open_interest = \"off\"\n" } else { "" };
+            (
+                id.to_string(),
+                format!("[exchanges.{id}.intervals]\ninstruments = \"1h\"\ntickers = \"{tickers}\"\nfunding = \"off\"\n{oi}"),
+            )
+        })
+        .collect();
+    let exchanges: Vec<(&str, String, &str)> = sections
+        .iter()
+        .map(|(id, s)| (id.as_str(), emu.base_url(id), s.as_str()))
+        .collect();
+    let mut text = config_text(dir, &plugin_dir, &exchanges);
+    text.push_str("\n[reload]\nsettle = \"200ms\"\n");
+    text.push_str(extra);
+    text
+}
+
+fn deploy(dir: &std::path::Path) {
+    let plugin_dir = dir.join("plugins");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    for lib in REAL_PLUGINS {
+        deploy_plugin(lib, &plugin_dir);
+    }
+}
+
+fn exchange(t: &Telemetry, id: &str) -> ExchangeStatus {
+    t.snapshot(Duration::from_secs(60))
+        .exchanges
+        .into_iter()
+        .find(|e| e.id == id)
+        .unwrap_or_else(|| panic!("{id} not in the status"))
+}
+
+fn last_reload(t: &Telemetry) -> Option<(ReloadResult, String, i64)> {
+    t.snapshot(Duration::from_secs(60))
+        .config
+        .last_reload
+        .map(|r| (r.result, r.message, r.ts_ms))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Mean gap (ms) between requests to `path` since `since_ms`, and how many requests.
+fn mean_gap(emu: &EmulatorHandle, instance: &str, path: &str, since_ms: u64) -> (f64, usize) {
+    let ts: Vec<u64> = emu
+        .stats()
+        .instance(instance)
+        .timestamps(path)
+        .into_iter()
+        .filter(|t| *t >= since_ms)
+        .collect();
+    let gaps: Vec<u64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+    if gaps.is_empty() {
+        return (f64::NAN, ts.len());
+    }
+    (
+        gaps.iter().sum::<u64>() as f64 / gaps.len() as f64,
+        ts.len(),
+    )
+}
+
+async fn wait_for_reload(t: &Telemetry, after_ms: i64, within: Duration) -> (ReloadResult, String) {
+    let mut seen = None;
+    wait_until(within, || {
+        seen = last_reload(t).filter(|(_, _, ts)| *ts >= after_ms);
+        seen.is_some()
+    })
+    .await;
+    let (result, message, _) =
+        seen.unwrap_or_else(|| panic!("no reload reported within {within:?}"));
+    (result, message)
+}
+
+async fn warm_up(host: &RunningHost) {
+    assert!(
+        wait_until(Duration::from_secs(15), || {
+            let r = host.records();
+            ["binance", "okx"].iter().all(|ex| {
+                r.iter()
+                    .any(|x| x["exchange"] == *ex && x["kind"] == "ticker")
+            })
+        })
+        .await
+        .is_some(),
+        "no tickers from binance and okx"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interval_change_restarts_only_that_exchange_within_2s() {
+    let emu = emulator().await;
+    // Bybit fails on everything: its breaker opens and its failures pile up.
+    emu.inject(
+        serde_json::from_value::<FaultSpec>(
+            json!({"instance": "bybit", "fault": "status", "status": 500}),
+        )
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let host = RunningHost::start_reloading(dir.path(), &config(dir.path(), &emu, "1s", ""));
+    warm_up(&host).await;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            exchange(&host.telemetry, "bybit").consecutive_failures >= 3
+        })
+        .await
+        .is_some(),
+        "bybit never failed"
+    );
+    let before: Vec<ExchangeStatus> = ["binance", "bybit", "okx"]
+        .iter()
+        .map(|id| exchange(&host.telemetry, id))
+        .collect();
+    for ex in &before {
+        assert_eq!(ex.worker_starts, 1, "{}", ex.id);
+    }
+    let okx_instruments = emu
+        .stats()
+        .instance("okx")
+        .count_prefix("/api/v5/public/instruments");
+    let bybit_failures = before[1].consecutive_failures;
+
+    // Binance tickers every 2 s instead of 1 s.
+    let saved = now_ms();
+    RunningHost::write_config(dir.path(), &config(dir.path(), &emu, "2s", ""));
+    let (result, message) =
+        wait_for_reload(&host.telemetry, saved as i64, Duration::from_secs(2)).await;
+    assert_eq!(result, ReloadResult::Ok, "{message}");
+    assert!(message.contains("restarted binance"), "{message}");
+    assert!(message.contains("kept bybit, okx"), "{message}");
+    let live_after = now_ms() - saved;
+    assert!(live_after <= 2000, "change live after {live_after} ms");
+
+    let since = now_ms() + 500;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let (binance, n) = mean_gap(&emu, "binance", "/fapi/v1/ticker/24hr", since);
+    assert!(
+        (1800.0..=2200.0).contains(&binance),
+        "binance tickers every {binance:.0} ms after the reload ({n} requests); want 2 s"
+    );
+    let (okx, n) = mean_gap(&emu, "okx", "/api/v5/market/tickers", since);
+    assert!(
+        (900.0..=1100.0).contains(&okx),
+        "okx tickers every {okx:.0} ms ({n} requests); its cadence must not change"
+    );
+
+    // Untouched: the same worker (no second start, no new instruments request), the same
+    // breaker history (failures keep counting up instead of starting again from zero).
+    let after_binance = exchange(&host.telemetry, "binance");
+    let after_bybit = exchange(&host.telemetry, "bybit");
+    let after_okx = exchange(&host.telemetry, "okx");
+    assert_eq!(after_binance.worker_starts, 2);
+    assert_eq!(after_bybit.worker_starts, 1);
+    assert_eq!(after_okx.worker_starts, 1);
+    assert_eq!(after_okx.worker_started_ms, before[2].worker_started_ms);
+    assert_eq!(after_bybit.worker_started_ms, before[1].worker_started_ms);
+    assert_eq!(
+        emu.stats()
+            .instance("okx")
+            .count_prefix("/api/v5/public/instruments"),
+        okx_instruments,
+        "okx fetched its instruments again: its worker was restarted"
+    );
+    assert!(
+        after_bybit.consecutive_failures > bybit_failures,
+        "bybit's failure count restarted ({} → {}): its breaker state was lost",
+        bybit_failures,
+        after_bybit.consecutive_failures
+    );
+    assert_ne!(
+        after_bybit.breaker,
+        futures_collector::breaker::BreakerState::Closed,
+        "bybit's breaker was reset by a reload that did not concern it"
+    );
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_file_keeps_the_old_config_and_a_fixed_file_applies() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let good = config(dir.path(), &emu, "1s", "");
+    let host = RunningHost::start_reloading(dir.path(), &good);
+    warm_up(&host).await;
+    let version = host
+        .telemetry
+        .snapshot(Duration::from_secs(60))
+        .config
+        .version;
+
+    // A typo'd key and a zero interval: rejected, both named, nothing changes.
+    let broken = good
+        .replace("[http]\n", "[http]\ntimeuot = \"1s\"\n")
+        .replace("tickers = \"1s\"", "tickers = \"0s\"");
+    let saved = now_ms() as i64;
+    RunningHost::write_config(dir.path(), &broken);
+    let (result, message) = wait_for_reload(&host.telemetry, saved, Duration::from_secs(3)).await;
+    assert_eq!(result, ReloadResult::Invalid, "{message}");
+    assert!(
+        message.contains("timeuot"),
+        "the unknown key is not named: {message}"
+    );
+    let status = host.telemetry.snapshot(Duration::from_secs(60));
+    assert_eq!(status.config.version, version, "the running config changed");
+    for ex in &status.exchanges {
+        assert_eq!(
+            ex.worker_starts, 1,
+            "{} was restarted by a rejected config",
+            ex.id
+        );
+    }
+    // Still collecting on the old config.
+    let lines = host.records().len();
+    assert!(
+        wait_until(Duration::from_secs(5), || host.records().len() > lines + 10)
+            .await
+            .is_some(),
+        "collection stopped after a broken config"
+    );
+
+    // Fixed, with a real change: applied.
+    let saved = now_ms() as i64;
+    RunningHost::write_config(dir.path(), &config(dir.path(), &emu, "3s", ""));
+    let (result, message) = wait_for_reload(&host.telemetry, saved, Duration::from_secs(3)).await;
+    assert_eq!(result, ReloadResult::Ok, "{message}");
+    assert_ne!(
+        host.telemetry
+            .snapshot(Duration::from_secs(60))
+            .config
+            .version,
+        version
+    );
+    assert_eq!(exchange(&host.telemetry, "binance").worker_starts, 2);
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_that_cannot_start_is_rolled_back_and_collection_goes_on() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let good = config(dir.path(), &emu, "1s", "");
+    let host = RunningHost::start_reloading(dir.path(), &good);
+    warm_up(&host).await;
+    let version = host
+        .telemetry
+        .snapshot(Duration::from_secs(60))
+        .config
+        .version;
+
+    // The new sink path lies under a regular file: it validates, but cannot be opened. The
+    // same reload also changes Binance's interval, which must not be applied either.
+    std::fs::write(dir.path().join("blocker"), "a file, not a folder").unwrap();
+    let unopenable = dir.path().join("blocker").join("records.jsonl");
+    let bad = config(dir.path(), &emu, "2s", "").replace(
+        &format!(
+            "path = {:?}",
+            dir.path().join("records.jsonl").display().to_string()
+        ),
+        &format!("path = {:?}", unopenable.display().to_string()),
+    );
+    assert_ne!(
+        bad,
+        config(dir.path(), &emu, "2s", ""),
+        "the sink path was not replaced"
+    );
+    let saved = now_ms() as i64;
+    RunningHost::write_config(dir.path(), &bad);
+    let (result, message) = wait_for_reload(&host.telemetry, saved, Duration::from_secs(5)).await;
+    assert_eq!(result, ReloadResult::RolledBack, "{message}");
+    assert!(message.contains("sink"), "{message}");
+    let status = host.telemetry.snapshot(Duration::from_secs(60));
+    assert_eq!(status.config.version, version);
+    assert_eq!(exchange(&host.telemetry, "binance").worker_starts, 1);
+    let lines = host.records().len();
+    assert!(
+        wait_until(Duration::from_secs(5), || host.records().len() > lines + 10)
+            .await
+            .is_some(),
+        "collection into the old file stopped after a rolled-back reload"
+    );
+    let since = now_ms();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (binance, _) = mean_gap(&emu, "binance", "/fapi/v1/ticker/24hr", since);
+    assert!(
+        (900.0..=1100.0).contains(&binance),
+        "binance at {binance:.0} ms: the rolled-back interval change was applied"
+    );
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_change_moves_records_to_the_new_file_without_loss() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let good = config(dir.path(), &emu, "1s", "");
+    let host = RunningHost::start_reloading(dir.path(), &good);
+    warm_up(&host).await;
+
+    let second = dir.path().join("second.jsonl");
+    let moved = good.replace(
+        &format!(
+            "path = {:?}",
+            dir.path().join("records.jsonl").display().to_string()
+        ),
+        &format!("path = {:?}", second.display().to_string()),
+    );
+    let saved = now_ms() as i64;
+    RunningHost::write_config(dir.path(), &moved);
+    let (result, message) = wait_for_reload(&host.telemetry, saved, Duration::from_secs(3)).await;
+    assert_eq!(result, ReloadResult::Ok, "{message}");
+    assert!(message.contains("sink swapped"), "{message}");
+    assert!(message.contains("kept binance, bybit, okx"), "{message}");
+    assert!(
+        wait_until(Duration::from_secs(5), || integration_tests::read_records(
+            &second
+        )
+        .len()
+            > 10)
+        .await
+        .is_some(),
+        "nothing reached the new file"
+    );
+    let summary = host.stop().await;
+    let first = integration_tests::read_records(&dir.path().join("records.jsonl")).len();
+    let second = integration_tests::read_records(&second).len();
+    assert_eq!(
+        summary.sink.records_written as usize,
+        first + second,
+        "records written ({}) ≠ lines in the two files ({first} + {second})",
+        summary.sink.records_written
+    );
+    assert_eq!(summary.sink.records_not_written, 0);
+}
+
+/// The real binary: with `[reload] watch = false` a saved file is not picked up, SIGHUP is.
+#[test]
+fn sighup_reloads_when_watching_is_off() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = rt.block_on(emulator());
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let path = RunningHost::config_path(dir.path());
+    let text = |tickers: &str| {
+        config(dir.path(), &emu, tickers, "").replace(
+            "[reload]\nsettle = \"200ms\"\n",
+            "[reload]\nwatch = false\n",
+        )
+    };
+    std::fs::write(&path, text("1s")).unwrap();
+    let child = std::process::Command::new(integration_tests::host_binary())
+        .args(["--log-format", "json", "run", "--config"])
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let records = dir.path().join("records.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while integration_tests::read_records(&records).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !integration_tests::read_records(&records).is_empty(),
+        "no records"
+    );
+
+    // Saved, not watched: the 1 s cadence stays.
+    RunningHost::write_config(dir.path(), &text("3s"));
+    std::thread::sleep(Duration::from_millis(1500));
+    let since = now_ms();
+    std::thread::sleep(Duration::from_secs(3));
+    let (gap, _) = mean_gap(&emu, "binance", "/fapi/v1/ticker/24hr", since);
+    assert!(
+        (900.0..=1100.0).contains(&gap),
+        "applied without SIGHUP: {gap:.0} ms"
+    );
+
+    // SIGHUP: applied.
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    let since = now_ms();
+    std::thread::sleep(Duration::from_secs(7));
+    let (gap, n) = mean_gap(&emu, "binance", "/fapi/v1/ticker/24hr", since);
+    assert!(
+        (2700.0..=3300.0).contains(&gap),
+        "after SIGHUP binance tickers every {gap:.0} ms ({n} requests); want 3 s"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit {:?}", out.status);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("SIGHUP"), "no SIGHUP in the log:\n{log}");
+    assert!(
+        log.contains("config reloaded"),
+        "no reload in the log:\n{log}"
+    );
+}
