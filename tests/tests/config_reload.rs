@@ -458,3 +458,88 @@ fn sighup_reloads_when_watching_is_off() {
         "no reload in the log:\n{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_server_moves_and_a_missing_plugin_dir_is_rolled_back() {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let good = config(dir.path(), &emu, "1s", "");
+    let host = RunningHost::start_reloading(dir.path(), &good);
+    warm_up(&host).await;
+    let old_addr = host.telemetry.web_addr().expect("web server listening");
+
+    // A free port for the new address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let moved = good.replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    );
+    let saved = now_ms() as i64;
+    RunningHost::write_config(dir.path(), &moved);
+    let (result, message) = wait_for_reload(&host.telemetry, saved, Duration::from_secs(3)).await;
+    assert_eq!(result, ReloadResult::Ok, "{message}");
+    assert!(message.contains("web server restarted"), "{message}");
+    let client = reqwest::Client::new();
+    let status = client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .expect("new address answers");
+    assert!(status.status().is_success());
+    assert!(
+        client
+            .get(format!("http://{old_addr}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "the old address still answers"
+    );
+
+    // A plugin directory that does not exist: validated as a path, fails to open, rolled back;
+    // the web server change in the same reload is not applied either.
+    let other_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let missing = dir.path().join("no-such-plugins");
+    let bad = moved
+        .replace(
+            &format!(
+                "dir = {:?}",
+                dir.path().join("plugins").display().to_string()
+            ),
+            &format!("dir = {:?}", missing.display().to_string()),
+        )
+        .replace(
+            &format!("listen = \"127.0.0.1:{port}\""),
+            &format!("listen = \"127.0.0.1:{other_port}\""),
+        );
+    assert_ne!(bad, moved);
+    let saved = now_ms() as i64;
+    RunningHost::write_config(dir.path(), &bad);
+    let (result, message) = wait_for_reload(&host.telemetry, saved, Duration::from_secs(3)).await;
+    assert_eq!(result, ReloadResult::RolledBack, "{message}");
+    assert!(message.contains("no-such-plugins"), "{message}");
+    assert!(
+        client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok(),
+        "the web server was not kept on its address"
+    );
+    let lines = host.records().len();
+    assert!(
+        wait_until(Duration::from_secs(5), || host.records().len() > lines + 10)
+            .await
+            .is_some(),
+        "collection stopped after a rolled-back plugin directory change"
+    );
+    host.stop().await;
+}
