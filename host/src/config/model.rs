@@ -1,4 +1,4 @@
-//! The typed configuration: model, named defaults, loading from TOML, and path resolution.
+//! The typed configuration: model, named defaults, semantic checks and path resolution.
 //! Owns what an operator can set and what each default is. Must not start anything: the
 //! supervisor applies a config, this module only describes and validates it.
 //!
