@@ -14,6 +14,7 @@ use std::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::ConfigProblem;
 use crate::{
     breaker::BreakerConfig,
     duration::{ConfigDuration, PollInterval},
@@ -757,31 +758,57 @@ fn default_max_pages() -> u32 {
 }
 
 impl Config {
-    /// Reads, parses and checks a TOML config file; relative paths are resolved against the
-    /// file's folder.
+    /// Loads a config file (TOML, YAML or JSON, with its `extends` chain) or a config directory
+    /// (layers and the profile from the process environment), with `FUTURES_COLLECTOR__…`
+    /// overrides and `${VAR}` secrets: [`super::load`] with the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let req = super::LoadRequest {
             path: path.to_owned(),
-            source,
-        })?;
-        let base = path.parent().map(Path::to_owned).unwrap_or_default();
-        Self::from_toml_str(&text, &base).map_err(|message| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        })
+            profile: None,
+        };
+        super::load(&req, &super::Environment::from_process())
+            .map(|loaded| loaded.config)
+            .map_err(|errors| ConfigError::Invalid {
+                path: path.to_owned(),
+                message: errors.to_string(),
+            })
     }
 
     /// Parses a TOML document; `base_dir` anchors relative paths.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Self, String> {
         let mut config: Config =
             toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
-        config.check()?;
+        config.check().map_err(|problems| {
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
         config.resolve_paths(base_dir);
         Ok(config)
     }
 
     /// Semantic checks serde cannot express. Every problem is reported, not just the first.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Vec<ConfigProblem>> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Every semantic problem, each with its key path (`http.timeout`) and message.
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        self.problem_lines()
+            .iter()
+            .map(|line| ConfigProblem::from_line(line))
+            .collect()
+    }
+
+    /// The semantic checks as `"key: message"` lines.
+    fn problem_lines(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let h = &self.http;
         if h.timeout.0.is_zero() {
@@ -856,11 +883,7 @@ impl Config {
         }
         problems.extend(self.web.problems());
         problems.extend(self.alerts.problems());
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("; "))
-        }
+        problems
     }
 
     fn resolve_paths(&mut self, base_dir: &Path) {
