@@ -172,10 +172,10 @@ impl Provenance {
 fn merge(dst: &mut Value, src: Value, key: &str, source: &Source, prov: &mut Provenance) {
     match (dst, src) {
         (Value::Object(d), Value::Object(s)) => {
+            // A table is attributed to the last layer that touched it (a problem with the table
+            // itself, e.g. a missing key, most likely comes from the latest change).
             if !key.is_empty() {
-                prov.0
-                    .entry(key.to_owned())
-                    .or_insert_with(|| source.clone());
+                prov.0.insert(key.to_owned(), source.clone());
             }
             for (k, v) in s {
                 let child = secrets::join_key(key, &k);
@@ -586,4 +586,311 @@ pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, Config
         interpolated,
         secrets: secret_values,
     })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Writes `files` (name, text) into a fresh temporary directory.
+    pub(crate) fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    pub(crate) const BASE: &str = "[plugins]\ndir = \"plugins\"\n[sink]\ntype = \"stdout\"\n\
+        [http]\ntimeout = \"10s\"\nretries = 2\n[exchanges.binance]\n\
+        [exchanges.binance.intervals]\ntickers = \"5s\"\nfunding = \"30s\"\n";
+
+    fn req(dir: &Path, profile: Option<&str>) -> LoadRequest {
+        LoadRequest {
+            path: dir.to_owned(),
+            profile: profile.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn merge_tables_by_key_and_replace_scalars_and_arrays() {
+        let mut prov = Provenance::default();
+        let a = Source {
+            label: "a".into(),
+            base_dir: "/a".into(),
+        };
+        let b = Source {
+            label: "b".into(),
+            base_dir: "/b".into(),
+        };
+        let mut doc = json!({});
+        merge(
+            &mut doc,
+            json!({"t": {"x": 1, "y": [1, 2], "z": {"k": 1}}, "s": "a"}),
+            "",
+            &a,
+            &mut prov,
+        );
+        merge(
+            &mut doc,
+            json!({"t": {"y": [3], "z": 5, "w": true}, "s": {"now": "table"}}),
+            "",
+            &b,
+            &mut prov,
+        );
+        assert_eq!(
+            doc,
+            json!({"t": {"x": 1, "y": [3], "z": 5, "w": true}, "s": {"now": "table"}})
+        );
+        assert_eq!(prov.lookup("t.x").unwrap().label, "a");
+        assert_eq!(prov.lookup("t.y").unwrap().label, "b");
+        assert_eq!(prov.lookup("t.y[0]").unwrap().label, "b");
+        assert_eq!(prov.lookup("s.now").unwrap().label, "b");
+        // A key nobody set is attributed to the last layer that touched its table.
+        assert_eq!(prov.lookup("t.unknown.deep").unwrap().label, "b");
+    }
+
+    #[test]
+    fn env_values_parse_as_scalars_else_strings() {
+        assert_eq!(parse_env_value("true"), json!(true));
+        assert_eq!(parse_env_value("false"), json!(false));
+        assert_eq!(parse_env_value("42"), json!(42));
+        assert_eq!(parse_env_value("-3"), json!(-3));
+        assert_eq!(parse_env_value("0.3"), json!(0.3));
+        assert_eq!(parse_env_value("2s"), json!("2s"));
+        assert_eq!(parse_env_value("nan"), json!("nan"));
+        assert_eq!(parse_env_value("inf"), json!("inf"));
+        assert_eq!(parse_env_value("http://x"), json!("http://x"));
+    }
+
+    #[test]
+    fn env_overrides_set_nested_keys_and_name_themselves() {
+        let dir = dir_with(&[("base.toml", BASE), ("development.toml", "")]);
+        let env = Environment::from_pairs([
+            ("FUTURES_COLLECTOR__HTTP__RATE_LIMIT_SHARE", "0.3"),
+            (
+                "FUTURES_COLLECTOR__EXCHANGES__BINANCE__INTERVALS__TICKERS",
+                "2s",
+            ),
+            ("FUTURES_COLLECTOR__EXCHANGES__OKX__ENABLED", "false"),
+            ("FUTURES_COLLECTOR__SINK__TYPE", "jsonl"),
+            ("FUTURES_COLLECTOR__SINK__PATH", "out/records.jsonl"),
+            ("UNRELATED", "x"),
+        ]);
+        let loaded = load(&req(dir.path(), None), &env).unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.http.rate_limit_share, 0.3);
+        assert_eq!(
+            c.exchanges["binance"].intervals["tickers"].0,
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert!(!c.exchanges["okx"].enabled);
+        // An env-set path resolves against the config directory.
+        assert_eq!(
+            c.sink,
+            crate::config::SinkConfig::Jsonl {
+                path: dir.path().join("out/records.jsonl"),
+                queue_batches: crate::config::DEFAULT_SINK_QUEUE_BATCHES
+            }
+        );
+        // A file-set path resolves against that file's folder.
+        assert_eq!(c.plugins.dir, dir.path().join("plugins"));
+
+        let env = Environment::from_pairs([("FUTURES_COLLECTOR__HTTP__RETRIES", "many")]);
+        let e = load(&req(dir.path(), None), &env).unwrap_err().to_string();
+        assert!(
+            e.contains("env FUTURES_COLLECTOR__HTTP__RETRIES: http.retries:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn layers_apply_in_order_base_profile_local_env() {
+        let dir = dir_with(&[
+            ("base.toml", BASE),
+            ("development.toml", "[http]\nretries = 3\nmax_pages = 7\n"),
+            ("local.yaml", "http:\n  retries: 4\n  backoff_cap: 9s\n"),
+        ]);
+        let env = Environment::from_pairs([("FUTURES_COLLECTOR__HTTP__BACKOFF_CAP", "8s")]);
+        let loaded = load(&req(dir.path(), None), &env).unwrap();
+        let h = &loaded.config.http;
+        assert_eq!(h.timeout.0.as_secs(), 10); // base
+        assert_eq!(h.max_pages, 7); // profile
+        assert_eq!(h.retries, 4); // local over profile
+        assert_eq!(h.backoff_cap.0.as_secs(), 8); // env over local
+        let names: Vec<String> = loaded
+            .files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["base.toml", "development.toml", "local.yaml"]);
+        assert!(loaded.watch_paths.contains(&dir.path().to_owned()));
+        assert_eq!(loaded.profile.as_deref(), Some("development"));
+    }
+
+    #[test]
+    fn extends_chain_and_cycle() {
+        let dir = dir_with(&[
+            ("base.toml", BASE),
+            ("production.toml", "[http]\nretries = 5\nmax_pages = 50\n"),
+            ("staging.yaml", "extends: production\nhttp:\n  retries: 6\n"),
+            (
+                "qa.json",
+                r#"{"extends": "staging", "http": {"max_in_flight": 3}}"#,
+            ),
+            ("loop1.toml", "extends = \"loop2\"\n"),
+            ("loop2.toml", "extends = \"loop1\"\n"),
+            ("orphan.toml", "extends = \"nowhere\"\n"),
+        ]);
+        let loaded = load(&req(dir.path(), Some("qa")), &Environment::default()).unwrap();
+        let h = &loaded.config.http;
+        assert_eq!((h.retries, h.max_pages, h.max_in_flight), (6, 50, 3));
+        assert_eq!(loaded.files.len(), 4);
+
+        let e = load(&req(dir.path(), Some("loop1")), &Environment::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("extends: extends cycle"), "{e}");
+        assert!(e.contains("loop1.toml") && e.contains("loop2.toml"), "{e}");
+
+        let e = load(&req(dir.path(), Some("orphan")), &Environment::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("orphan.toml: extends: no file for profile \"nowhere\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn profile_precedence_flag_env_detection_default() {
+        let env = |pairs: &[(&str, &str)]| Environment::from_pairs(pairs.iter().copied());
+        let all = env(&[
+            (PROFILE_ENV, "staging"),
+            ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+        ]);
+        assert_eq!(select_profile(Some("demo"), &all), "demo");
+        assert_eq!(select_profile(None, &all), "staging");
+        assert_eq!(
+            select_profile(None, &env(&[("KUBERNETES_SERVICE_HOST", "10.0.0.1")])),
+            "production"
+        );
+        assert_eq!(select_profile(None, &env(&[])), "development");
+        assert_eq!(
+            select_profile(None, &env(&[(PROFILE_ENV, "")])),
+            "development"
+        );
+
+        let dir = dir_with(&[
+            ("base.toml", BASE),
+            ("development.toml", "[http]\nretries = 1\n"),
+            ("production.toml", "[http]\nretries = 9\n"),
+        ]);
+        let k8s = env(&[("KUBERNETES_SERVICE_HOST", "10.0.0.1")]);
+        let loaded = load(&req(dir.path(), None), &k8s).unwrap();
+        assert_eq!(loaded.profile.as_deref(), Some("production"));
+        assert_eq!(loaded.config.http.retries, 9);
+        let loaded = load(&req(dir.path(), Some("development")), &k8s).unwrap();
+        assert_eq!(loaded.config.http.retries, 1);
+    }
+
+    #[test]
+    fn a_file_path_loads_that_file_and_its_extends() {
+        let dir = dir_with(&[
+            ("common.toml", BASE),
+            (
+                "mine.json",
+                r#"{"extends": "common", "http": {"retries": 7}}"#,
+            ),
+        ]);
+        let r = LoadRequest {
+            path: dir.path().join("mine.json"),
+            profile: None,
+        };
+        let loaded = load(&r, &Environment::default()).unwrap();
+        assert_eq!(loaded.config.http.retries, 7);
+        assert_eq!(loaded.profile, None);
+        assert_eq!(loaded.files.len(), 2);
+        let r = LoadRequest {
+            profile: Some("production".into()),
+            ..r
+        };
+        let e = load(&r, &Environment::default()).unwrap_err().to_string();
+        assert!(e.contains("needs a config directory"), "{e}");
+    }
+
+    #[test]
+    fn problems_name_the_file_that_set_the_key() {
+        let dir = dir_with(&[
+            ("base.toml", BASE),
+            (
+                "development.toml",
+                "[http]\ntimeout = \"1s\"\ntimeout_floor = \"3s\"\n",
+            ),
+        ]);
+        let e = load(&req(dir.path(), None), &Environment::default()).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        let p = &e.0[0];
+        assert_eq!(p.key, "http.timeout_floor");
+        assert!(
+            p.file.as_deref().unwrap().ends_with("development.toml"),
+            "{p}"
+        );
+        assert!(p.message.contains("must be > 0 and <= http.timeout"), "{p}");
+    }
+
+    #[test]
+    fn redacted_view_version_and_warnings() {
+        let dir = dir_with(&[
+            ("base.toml", BASE),
+            (
+                "development.toml",
+                "[[alerts.notifiers]]\ntype = \"webhook\"\nurl = \"https://hooks.example/${HOOK}\"\n\
+                 [[alerts.notifiers]]\ntype = \"telegram\"\nchat_id = \"1\"\nbot_token = \"123:literal\"\n",
+            ),
+        ]);
+        std::fs::create_dir(dir.path().join("plugins")).unwrap();
+        std::fs::write(dir.path().join("plugins/libfc_plugin_okx.so"), "").unwrap();
+        let env = Environment::from_pairs([("HOOK", "t0k3n-value")]);
+        let loaded = load(&req(dir.path(), None), &env).unwrap();
+        match &loaded.config.alerts.notifiers[0] {
+            crate::config::NotifierConfig::Webhook { url, .. } => {
+                assert_eq!(url.as_deref(), Some("https://hooks.example/t0k3n-value"))
+            }
+            other => panic!("{other:?}"),
+        }
+        let view = loaded.redacted();
+        assert_eq!(
+            view["alerts"]["notifiers"][0]["url"],
+            "https://hooks.example/${HOOK}"
+        );
+        assert_eq!(
+            view["alerts"]["notifiers"][1]["bot_token"],
+            crate::config::REDACTED
+        );
+        let text = view.to_string();
+        assert!(
+            !text.contains("t0k3n-value") && !text.contains("123:literal"),
+            "{text}"
+        );
+        assert_eq!(
+            loaded.redact_text("posting to t0k3n-value with 123:literal"),
+            "posting to ${HOOK} with <redacted>"
+        );
+        let v = loaded.version();
+        assert_eq!(v.len(), 16);
+        assert_eq!(v, load(&req(dir.path(), None), &env).unwrap().version());
+        let other =
+            Environment::from_pairs([("HOOK", "x"), ("FUTURES_COLLECTOR__HTTP__RETRIES", "5")]);
+        assert_ne!(v, load(&req(dir.path(), None), &other).unwrap().version());
+        // binance is enabled but only okx's plugin file is there.
+        assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+        assert!(
+            loaded.warnings[0].starts_with("exchanges.binance:"),
+            "{:?}",
+            loaded.warnings
+        );
+    }
 }

@@ -20,3 +20,6 @@ pub use load::{
 pub use model::*;
 pub use secrets::{url_has_userinfo, REDACTED, SECRET_FIELD_NAMES};
 pub use validate::{ConfigErrors, ConfigProblem};
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1338,21 +1338,26 @@ pub fn config_schema_text() -> String {
 #[cfg(test)]
 mod schema_file {
     /// A test fails when the checked-in schema differs from the code.
-    /// The shipped config files validate against the generated schema.
+    /// The shipped config files validate against the generated schema: every profile's merged
+    /// document (the loader checks it) and its effective config, defaults included.
     #[test]
     fn shipped_configs_validate_against_the_schema() {
         let schema: serde_json::Value = serde_json::from_str(&super::config_schema_text()).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
-        for name in ["default.toml", "demo.toml"] {
-            let text = std::fs::read_to_string(dir.join(name)).unwrap();
-            let doc: toml::Value = toml::from_str(&text).unwrap();
-            let json = serde_json::to_value(doc).unwrap();
+        for profile in super::super::tests::SHIPPED_PROFILES {
+            let req = super::super::LoadRequest {
+                path: dir.to_owned(),
+                profile: Some(profile.to_owned()),
+            };
+            let loaded = super::super::load(&req, &super::super::Environment::default())
+                .unwrap_or_else(|e| panic!("{profile}: {e}"));
+            let json = serde_json::to_value(&loaded.config).unwrap();
             let errors: Vec<String> = validator
                 .iter_errors(&json)
                 .map(|e| format!("{}: {e}", e.instance_path))
                 .collect();
-            assert!(errors.is_empty(), "{name}: {errors:?}");
+            assert!(errors.is_empty(), "{profile}: {errors:?}");
         }
         // And a wrong document does not.
         let bad =
@@ -1452,15 +1457,42 @@ mod tests {
 mod shipped_configs {
     use super::*;
 
-    /// The configs in config/ parse and name only known exchanges.
+    /// Every shipped profile in config/ loads and names only known exchanges; the default
+    /// (development) polls the real exchanges, demo the emulator.
     #[test]
     fn shipped_configs_are_valid() {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
-        for name in ["default.toml", "demo.toml"] {
-            let c = Config::load(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for profile in super::super::tests::SHIPPED_PROFILES {
+            let req = super::super::LoadRequest {
+                path: dir.to_owned(),
+                profile: Some(profile.to_owned()),
+            };
+            let loaded = super::super::load(&req, &super::super::Environment::default())
+                .unwrap_or_else(|e| panic!("{profile}: {e}"));
+            let c = &loaded.config;
             let ids: Vec<&str> = c.exchanges.keys().map(String::as_str).collect();
-            assert_eq!(ids, ["binance", "bybit", "okx"], "{name}");
-            assert!(c.plugins.dir.ends_with("../target/release"), "{name}");
+            assert_eq!(ids, ["binance", "bybit", "okx"], "{profile}");
+            assert!(c.plugins.dir.ends_with("../target/release"), "{profile}");
+            assert!(c.web.listen.ip().is_loopback(), "{profile}");
+            let emulated = c.exchanges.values().all(|e| {
+                e.base_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("http://127.0.0.1:8900/"))
+            });
+            let real = c.exchanges.values().all(|e| e.base_url.is_none());
+            assert!(if profile == "demo" { emulated } else { real }, "{profile}");
         }
+        let default = super::super::load(
+            &super::super::LoadRequest {
+                path: dir.to_owned(),
+                profile: None,
+            },
+            &super::super::Environment::default(),
+        )
+        .unwrap();
+        assert_eq!(default.profile.as_deref(), Some("development"));
+        assert!(
+            matches!(&default.config.sink, SinkConfig::Jsonl { path, .. } if path.ends_with("../data/records.jsonl"))
+        );
     }
 }
