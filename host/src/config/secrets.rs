@@ -49,11 +49,11 @@ pub(crate) struct InterpolationError {
     pub message: String,
 }
 
+/// (variable, value) pairs one string used.
+type VarValues = Vec<(String, String)>;
+
 /// Interpolates one string. `Ok(None)`: it has no references (and no escapes) and stays as is.
-fn interpolate_str(
-    s: &str,
-    env: &Environment,
-) -> Result<Option<(String, Vec<(String, String)>)>, String> {
+fn interpolate_str(s: &str, env: &Environment) -> Result<Option<(String, VarValues)>, String> {
     if !s.contains('$') {
         return Ok(None);
     }
