@@ -227,14 +227,27 @@ fn parse_file(path: &Path) -> Result<Map<String, Value>, ConfigProblem> {
     let text = std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read: {e}")))?;
     let value: Value = match format {
         Format::Toml => toml::from_str::<toml::Value>(&text)
-            .map_err(|e| problem(format!("TOML syntax: {}", e.to_string().trim_end())))
+            .map_err(|e| {
+                let at = e
+                    .span()
+                    .map(|span| {
+                        let (line, column) = line_col(&text, span.start);
+                        format!(" at line {line}, column {column}")
+                    })
+                    .unwrap_or_default();
+                problem(format!("TOML syntax{at}: {}", one_line(e.message())))
+            })
             .and_then(|v| serde_json::to_value(v).map_err(|e| problem(e.to_string())))?,
         Format::Yaml => {
             if text.trim().is_empty() {
                 Value::Object(Map::new())
             } else {
-                serde_saphyr::from_str::<Value>(&text)
-                    .map_err(|e| problem(format!("YAML syntax: {}", e.to_string().trim_end())))?
+                serde_saphyr::from_str::<Value>(&text).map_err(|e| {
+                    problem(format!(
+                        "YAML syntax: {}",
+                        one_line(&e.without_snippet().to_string())
+                    ))
+                })?
             }
         }
         Format::Json => {
@@ -249,6 +262,23 @@ fn parse_file(path: &Path) -> Result<Map<String, Value>, ConfigProblem> {
             type_name(&other)
         ))),
     }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// A parser's message on one line (problems are listed one per line).
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn type_name(v: &Value) -> &'static str {

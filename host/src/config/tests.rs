@@ -137,7 +137,7 @@ fn case(name: &'static str, dev: &str, expect: &[&'static str]) -> Case {
 
 fn cases() -> Vec<Case> {
     let mut v = vec![
-        case("toml syntax", "[http\nretries = 1\n", &["development.toml", "TOML syntax", "[http"]),
+        case("toml syntax", "[http\nretries = 1\n", &["development.toml: TOML syntax at line 1, column 6:"]),
         case("wrong type", "[http]\nretries = \"many\"\n", &["development.toml: http.retries:"]),
         case(
             "negative interval",
@@ -251,7 +251,7 @@ fn cases() -> Vec<Case> {
             ("base.toml", CASE_BASE),
             ("development.yaml", "http:\n  retries: [1\n"),
         ],
-        &["development.yaml", "YAML syntax"],
+        &["development.yaml: YAML syntax:", "line 2"],
     ));
     v.push(with_files(
         "yaml wrong type",
@@ -365,6 +365,9 @@ fn malformed_configs_are_rejected_naming_file_and_key_without_secrets() {
                     if !text.contains(needle) {
                         failures.push(format!("{}: expected {needle:?} in:\n{text}", c.name));
                     }
+                }
+                if e.0.iter().any(|p| p.to_string().contains('\n')) {
+                    failures.push(format!("{}: a problem spans lines:\n{text}", c.name));
                 }
                 if text.contains(SECRET) {
                     failures.push(format!("{}: the secret leaked:\n{text}", c.name));
