@@ -55,9 +55,17 @@ pub struct LoadRequest {
 }
 
 /// The environment a load sees (variables for the profile, overrides and `${VAR}` secrets),
-/// explicit so tests and reloads do not depend on the process.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// explicit so tests and reloads do not depend on the process. `Debug` shows names only.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Environment(BTreeMap<String, String>);
+
+impl std::fmt::Debug for Environment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Environment")
+            .field(&self.0.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
 
 impl Environment {
     /// The process's environment (variables that are not valid Unicode are skipped).
@@ -92,8 +100,8 @@ impl Environment {
     }
 }
 
-/// A loaded, validated config and what it was made from.
-#[derive(Debug, Clone)]
+/// A loaded, validated config and what it was made from. `Debug` shows the redacted view.
+#[derive(Clone)]
 pub struct LoadedConfig {
     pub config: Config,
     /// The profile used (`None` when `--config` named a file).
@@ -107,6 +115,19 @@ pub struct LoadedConfig {
     pub warnings: Vec<String>,
     interpolated: Vec<Interpolated>,
     secrets: Vec<SecretValue>,
+}
+
+impl std::fmt::Debug for LoadedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedConfig")
+            .field("config", &self.redacted())
+            .field("profile", &self.profile)
+            .field("files", &self.files)
+            .field("watch_paths", &self.watch_paths)
+            .field("warnings", &self.warnings)
+            .field("version", &self.version())
+            .finish()
+    }
 }
 
 impl LoadedConfig {
@@ -908,6 +929,11 @@ pub(crate) mod tests {
         assert_eq!(
             loaded.redact_text("posting to t0k3n-value with 123:literal"),
             "posting to ${HOOK} with <redacted>"
+        );
+        let debug = format!("{loaded:?} {env:?}");
+        assert!(
+            !debug.contains("t0k3n-value") && !debug.contains("123:literal"),
+            "{debug}"
         );
         let v = loaded.version();
         assert_eq!(v.len(), 16);
