@@ -316,6 +316,16 @@ fn type_name(v: &Value) -> &'static str {
 /// The file of layer `name` in `dir` (`name.toml|yaml|yml|json`): `Ok(None)` when absent, an
 /// error naming both when two extensions exist.
 fn find_layer(dir: &Path, name: &str) -> Result<Option<PathBuf>, ConfigProblem> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ConfigProblem::new(
+            "profile",
+            format!("{name:?} is not a profile name (letters, digits, '-' and '_' only)"),
+        ));
+    }
     let found: Vec<PathBuf> = EXTENSIONS
         .iter()
         .map(|ext| dir.join(format!("{name}.{ext}")))

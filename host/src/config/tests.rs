@@ -316,6 +316,13 @@ fn cases() -> Vec<Case> {
     );
     unknown_profile.profile = Some("qa");
     v.push(unknown_profile);
+    let mut path_profile = with_files(
+        "profile name with a path",
+        vec![("base.toml", CASE_BASE), ("development.toml", "")],
+        &["profile: \"../base\" is not a profile name"],
+    );
+    path_profile.profile = Some("../base");
+    v.push(path_profile);
     let mut bad_env = with_files(
         "bad env override value",
         vec![("base.toml", CASE_BASE), ("development.toml", "")],
