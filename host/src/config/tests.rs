@@ -168,7 +168,7 @@ fn cases() -> Vec<Case> {
         case(
             "unknown sink type",
             "[sink]\ntype = \"kafka\"\n",
-            &["development.toml: sink.type: unknown type \"kafka\""],
+            &["development.toml: sink.type: unknown type \"kafka\" (known: \"jsonl\", \"stdout\", \"amqp\")"],
         ),
         case(
             "sink missing its path",

@@ -158,9 +158,22 @@ fn push_schema_error(
                         .get("type")
                         .map(Value::to_string)
                         .unwrap_or_default();
+                    let known: Vec<String> = context
+                        .iter()
+                        .flatten()
+                        .filter_map(|b| match &b.kind {
+                            Kind::Constant { expected_value } => Some(expected_value.to_string()),
+                            _ => None,
+                        })
+                        .collect();
+                    let known = if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (known: {})", known.join(", "))
+                    };
                     problems.push(ConfigProblem::new(
                         join_key(&key, "type"),
-                        format!("unknown type {ty}"),
+                        format!("unknown type {ty}{known}"),
                     ));
                 }
             }
