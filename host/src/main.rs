@@ -1,4 +1,4 @@
-//! The `futures-collector` command line: `run`, `plugins`, `schema`. Owns argument parsing,
+//! The `futures-collector` command line: `run`, `check-config`, `plugins`, `schema`. Owns argument parsing,
 //! signal handling and exit codes; everything else lives in the library.
 
 use std::{path::PathBuf, process::ExitCode};
@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
 use futures_collector::{
+    config::{self, Environment, LoadRequest},
     plugins::{load_plugin, plugin_files},
-    reload::{ConfigSource as _, FileSource},
+    reload::LayeredSource,
     supervisor::{ReloadOptions, RunOptions},
     telemetry::{self, LogFormat},
 };
@@ -29,9 +30,27 @@ struct Cli {
 enum Command {
     /// Run the collector.
     Run {
-        /// Config file (TOML). Relative paths inside it resolve against its folder.
-        #[arg(long, default_value = "config/default.toml")]
+        /// Config directory (layers base ← profile ← local ← env) or one file (TOML, YAML or
+        /// JSON). Relative paths inside a file resolve against its folder.
+        #[arg(long, default_value = config::DEFAULT_CONFIG_PATH)]
         config: PathBuf,
+        /// Profile (directory only): else FUTURES_COLLECTOR_PROFILE, else detected, else
+        /// development. See docs/configuration.md.
+        #[arg(long)]
+        profile: Option<String>,
+    },
+    /// Validate a config and print the effective settings with secrets redacted; exit status 0
+    /// when valid, 1 with every problem listed when not. Made for CI and canary checks.
+    CheckConfig {
+        /// Config directory or file, as for `run`.
+        #[arg(long, default_value = config::DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Profile, as for `run`.
+        #[arg(long)]
+        profile: Option<String>,
+        /// How to print the effective config.
+        #[arg(long, value_enum, default_value = "toml")]
+        format: OutputFormat,
     },
     /// Load every plugin file in a directory and print what each is, or why it cannot load.
     Plugins {
@@ -68,6 +87,12 @@ enum Command {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    Toml,
+    Json,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum SchemaKind {
     /// One output record (schemas/records.schema.json).
     Records,
@@ -80,9 +105,9 @@ enum SchemaKind {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { config } => {
+        Command::Run { config, profile } => {
             telemetry::init(cli.log_format);
-            match run(config) {
+            match run(config, profile) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");
@@ -91,6 +116,11 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::CheckConfig {
+            config,
+            profile,
+            format,
+        } => check_config(config, profile, format),
         Command::Plugins { dir } => list_plugins(&dir),
         Command::Bench {
             plugins,
@@ -130,21 +160,35 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config_path: PathBuf) -> anyhow::Result<()> {
-    let source = Arc::new(FileSource { path: config_path });
-    let loaded = source.load().map_err(anyhow::Error::msg)?;
-    for warning in &loaded.warnings {
-        tracing::warn!("config: {warning}");
+fn run(config_path: PathBuf, profile: Option<String>) -> anyhow::Result<()> {
+    let req = LoadRequest {
+        path: config_path.clone(),
+        profile,
+    };
+    let loaded = config::load(&req, &Environment::from_process())
+        .map_err(|errors| anyhow::anyhow!("invalid config {}:\n{errors}", config_path.display()))?;
+    for w in &loaded.warnings {
+        tracing::warn!("config: {w}");
     }
+    tracing::info!(
+        profile = loaded.profile.as_deref().unwrap_or("-"),
+        version = %loaded.version(),
+        files = ?loaded.files,
+        "config loaded"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let options = RunOptions {
+            config_version: Some(loaded.version()),
             reload: Some(ReloadOptions {
                 triggers: Some(reload_signals()),
-                ..ReloadOptions::watching(source, loaded.watch_paths)
+                ..ReloadOptions::watching(
+                    Arc::new(LayeredSource { request: req }),
+                    loaded.watch_paths,
+                )
             }),
             ..RunOptions::default()
         };
@@ -154,6 +198,70 @@ fn run(config_path: PathBuf) -> anyhow::Result<()> {
         tracing::debug!(?summary, "run finished");
         Ok(())
     })
+}
+
+/// `check-config`: exit 0 and print the redacted effective config, or exit 1 listing every
+/// problem (one per line: `file: key: message`).
+fn check_config(path: PathBuf, profile: Option<String>, format: OutputFormat) -> ExitCode {
+    let req = LoadRequest { path, profile };
+    let loaded = match config::load(&req, &Environment::from_process()) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            eprintln!(
+                "config {} is invalid ({} problem{}):",
+                req.path.display(),
+                errors.0.len(),
+                if errors.0.len() == 1 { "" } else { "s" }
+            );
+            eprintln!("{errors}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    let view = strip_nulls(loaded.redacted());
+    let text = match format {
+        OutputFormat::Json => serde_json::to_string_pretty(&view).map_err(|e| e.to_string()),
+        OutputFormat::Toml => toml::to_string(&view).map_err(|e| e.to_string()),
+    };
+    match text {
+        Ok(text) => {
+            // On stderr, so stdout stays a parseable TOML or JSON document.
+            eprintln!(
+                "valid: profile {}, files {}, version {}",
+                loaded.profile.as_deref().unwrap_or("-"),
+                loaded
+                    .files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                loaded.version()
+            );
+            println!("{}", text.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot print the config: {}", loaded.redact_text(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Drops `null` values (unset optional keys): TOML has no null.
+fn strip_nulls(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
+        other => other,
+    }
 }
 
 fn bench(

@@ -26,6 +26,9 @@ pub const DEFAULT_RELOAD_SETTLE: Duration = Duration::from_millis(300);
 #[derive(Debug, Clone)]
 pub struct SourcedConfig {
     pub config: Config,
+    /// A short fingerprint shown in the status API and metrics; never derived from secret
+    /// values.
+    pub version: String,
     /// Files and folders whose change means "look again" (a folder: an optional layer could
     /// appear in it).
     pub watch_paths: Vec<PathBuf>,
@@ -40,19 +43,35 @@ pub trait ConfigSource: Send + Sync + Debug {
     fn load(&self) -> Result<SourcedConfig, String>;
 }
 
-/// One config file, read again at every reload.
+/// The layered config (a directory with profiles, or one file), read again with the process
+/// environment at every reload.
 #[derive(Debug, Clone)]
-pub struct FileSource {
-    pub path: PathBuf,
+pub struct LayeredSource {
+    pub request: crate::config::LoadRequest,
 }
 
-impl ConfigSource for FileSource {
+impl LayeredSource {
+    /// A single file or a config directory, with the default profile selection.
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        Self {
+            request: crate::config::LoadRequest {
+                path: path.into(),
+                profile: None,
+            },
+        }
+    }
+}
+
+impl ConfigSource for LayeredSource {
     fn load(&self) -> Result<SourcedConfig, String> {
-        let config = Config::load(&self.path).map_err(|e| e.to_string())?;
+        let loaded =
+            crate::config::load(&self.request, &crate::config::Environment::from_process())
+                .map_err(|errors| errors.to_string())?;
         Ok(SourcedConfig {
-            config,
-            watch_paths: vec![self.path.clone()],
-            warnings: Vec::new(),
+            version: loaded.version(),
+            watch_paths: loaded.watch_paths.clone(),
+            warnings: loaded.warnings.clone(),
+            config: loaded.config,
         })
     }
 }

@@ -104,6 +104,9 @@ pub struct RunOptions {
     pub telemetry: Telemetry,
     /// Hot reload; `None` runs the given config until shutdown.
     pub reload: Option<ReloadOptions>,
+    /// The config's version as its loader computed it (without secret values); `None`: a
+    /// fingerprint of the config itself.
+    pub config_version: Option<String>,
 }
 
 /// A short fingerprint of a config, shown as its version in the status API and metrics.
@@ -439,8 +442,8 @@ impl Fleet {
         for warning in &loaded.warnings {
             tracing::warn!("config: {warning}");
         }
-        let version = config_version(&loaded.config);
-        if version == self.version {
+        let version = loaded.version.clone();
+        if loaded.config == self.config {
             tracing::debug!("config files changed, effective config did not");
             return Some(loaded.watch_paths);
         }
@@ -469,7 +472,10 @@ pub async fn run_with(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<RunSummary, StartError> {
     let telemetry = options.telemetry.clone();
-    let version = config_version(&config);
+    let version = options
+        .config_version
+        .clone()
+        .unwrap_or_else(|| config_version(&config));
     telemetry.config_loaded(&version);
     // The web server first, so liveness answers while everything else starts.
     let web = Fleet::start_web(&config.web, &telemetry).await?;

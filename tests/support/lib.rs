@@ -112,7 +112,7 @@ impl RunningHost {
     pub fn start_reloading(dir: &Path, config_text: &str) -> Self {
         let path = dir.join("collector.toml");
         let reload = futures_collector::supervisor::ReloadOptions::watching(
-            std::sync::Arc::new(futures_collector::reload::FileSource { path: path.clone() }),
+            std::sync::Arc::new(futures_collector::reload::LayeredSource::path(path.clone())),
             vec![path],
         );
         Self::launch_with(dir, config_text, None, Some(reload))
@@ -158,6 +158,7 @@ impl RunningHost {
             plugin_events: events,
             telemetry: telemetry.clone(),
             reload,
+            config_version: None,
         };
         let task = tokio::spawn(futures_collector::supervisor::run_with(
             config,

@@ -1,4 +1,4 @@
-//! The typed configuration: model, named defaults, loading from TOML, and path resolution.
+//! The typed configuration: model, named defaults, semantic checks and path resolution.
 //! Owns what an operator can set and what each default is. Must not start anything: the
 //! supervisor applies a config, this module only describes and validates it.
 //!
@@ -14,6 +14,7 @@ use std::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::ConfigProblem;
 use crate::{
     breaker::BreakerConfig,
     duration::{ConfigDuration, PollInterval},
@@ -788,31 +789,57 @@ fn default_max_pages() -> u32 {
 }
 
 impl Config {
-    /// Reads, parses and checks a TOML config file; relative paths are resolved against the
-    /// file's folder.
+    /// Loads a config file (TOML, YAML or JSON, with its `extends` chain) or a config directory
+    /// (layers and the profile from the process environment), with `FUTURES_COLLECTOR__…`
+    /// overrides and `${VAR}` secrets: [`super::load`] with the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let req = super::LoadRequest {
             path: path.to_owned(),
-            source,
-        })?;
-        let base = path.parent().map(Path::to_owned).unwrap_or_default();
-        Self::from_toml_str(&text, &base).map_err(|message| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        })
+            profile: None,
+        };
+        super::load(&req, &super::Environment::from_process())
+            .map(|loaded| loaded.config)
+            .map_err(|errors| ConfigError::Invalid {
+                path: path.to_owned(),
+                message: errors.to_string(),
+            })
     }
 
     /// Parses a TOML document; `base_dir` anchors relative paths.
     pub fn from_toml_str(text: &str, base_dir: &Path) -> Result<Self, String> {
         let mut config: Config =
             toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
-        config.check()?;
+        config.check().map_err(|problems| {
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
         config.resolve_paths(base_dir);
         Ok(config)
     }
 
     /// Semantic checks serde cannot express. Every problem is reported, not just the first.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Vec<ConfigProblem>> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Every semantic problem, each with its key path (`http.timeout`) and message.
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        self.problem_lines()
+            .iter()
+            .map(|line| ConfigProblem::from_line(line))
+            .collect()
+    }
+
+    /// The semantic checks as `"key: message"` lines.
+    fn problem_lines(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let h = &self.http;
         if h.timeout.0.is_zero() {
@@ -893,11 +920,7 @@ impl Config {
                 self.reload.settle
             ));
         }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("; "))
-        }
+        problems
     }
 
     fn resolve_paths(&mut self, base_dir: &Path) {
@@ -1352,21 +1375,26 @@ pub fn config_schema_text() -> String {
 #[cfg(test)]
 mod schema_file {
     /// A test fails when the checked-in schema differs from the code.
-    /// The shipped config files validate against the generated schema.
+    /// The shipped config files validate against the generated schema: every profile's merged
+    /// document (the loader checks it) and its effective config, defaults included.
     #[test]
     fn shipped_configs_validate_against_the_schema() {
         let schema: serde_json::Value = serde_json::from_str(&super::config_schema_text()).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
-        for name in ["default.toml", "demo.toml"] {
-            let text = std::fs::read_to_string(dir.join(name)).unwrap();
-            let doc: toml::Value = toml::from_str(&text).unwrap();
-            let json = serde_json::to_value(doc).unwrap();
+        for profile in super::super::tests::SHIPPED_PROFILES {
+            let req = super::super::LoadRequest {
+                path: dir.to_owned(),
+                profile: Some(profile.to_owned()),
+            };
+            let loaded = super::super::load(&req, &super::super::Environment::default())
+                .unwrap_or_else(|e| panic!("{profile}: {e}"));
+            let json = serde_json::to_value(&loaded.config).unwrap();
             let errors: Vec<String> = validator
                 .iter_errors(&json)
                 .map(|e| format!("{}: {e}", e.instance_path))
                 .collect();
-            assert!(errors.is_empty(), "{name}: {errors:?}");
+            assert!(errors.is_empty(), "{profile}: {errors:?}");
         }
         // And a wrong document does not.
         let bad =
@@ -1466,15 +1494,42 @@ mod tests {
 mod shipped_configs {
     use super::*;
 
-    /// The configs in config/ parse and name only known exchanges.
+    /// Every shipped profile in config/ loads and names only known exchanges; the default
+    /// (development) polls the real exchanges, demo the emulator.
     #[test]
     fn shipped_configs_are_valid() {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
-        for name in ["default.toml", "demo.toml"] {
-            let c = Config::load(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for profile in super::super::tests::SHIPPED_PROFILES {
+            let req = super::super::LoadRequest {
+                path: dir.to_owned(),
+                profile: Some(profile.to_owned()),
+            };
+            let loaded = super::super::load(&req, &super::super::Environment::default())
+                .unwrap_or_else(|e| panic!("{profile}: {e}"));
+            let c = &loaded.config;
             let ids: Vec<&str> = c.exchanges.keys().map(String::as_str).collect();
-            assert_eq!(ids, ["binance", "bybit", "okx"], "{name}");
-            assert!(c.plugins.dir.ends_with("../target/release"), "{name}");
+            assert_eq!(ids, ["binance", "bybit", "okx"], "{profile}");
+            assert!(c.plugins.dir.ends_with("../target/release"), "{profile}");
+            assert!(c.web.listen.ip().is_loopback(), "{profile}");
+            let emulated = c.exchanges.values().all(|e| {
+                e.base_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("http://127.0.0.1:8900/"))
+            });
+            let real = c.exchanges.values().all(|e| e.base_url.is_none());
+            assert!(if profile == "demo" { emulated } else { real }, "{profile}");
         }
+        let default = super::super::load(
+            &super::super::LoadRequest {
+                path: dir.to_owned(),
+                profile: None,
+            },
+            &super::super::Environment::default(),
+        )
+        .unwrap();
+        assert_eq!(default.profile.as_deref(), Some("development"));
+        assert!(
+            matches!(&default.config.sink, SinkConfig::Jsonl { path, .. } if path.ends_with("../data/records.jsonl"))
+        );
     }
 }
