@@ -35,6 +35,8 @@ pub enum SinkError {
     Write(#[from] std::io::Error),
     #[error("sink type {0} is not available")]
     Unsupported(&'static str),
+    #[error("the sink task has stopped")]
+    Stopped,
 }
 
 /// What `Sink::write` returns: the number of records delivered.
@@ -199,70 +201,55 @@ pub async fn run_sink(
 
 /// [`run_sink`], reporting deliveries, failures, queue depth and state to `telemetry`.
 pub async fn run_sink_observed(
-    mut sink: Box<dyn Sink>,
-    mut rx: mpsc::Receiver<Batch>,
-    mut abandon: tokio::sync::watch::Receiver<bool>,
+    sink: Box<dyn Sink>,
+    rx: mpsc::Receiver<Batch>,
+    abandon: tokio::sync::watch::Receiver<bool>,
     telemetry: crate::telemetry::Telemetry,
 ) -> SinkTotals {
-    use crate::telemetry::SinkState;
-    let mut totals = SinkTotals::default();
-    let own_state = sink.reports_state();
-    if !own_state {
-        telemetry.sink_state(SinkState::Ok, sink.name());
-    }
-    sink.attach_telemetry(telemetry.clone());
-    while let Some(batch) = rx.recv().await {
-        telemetry.sink_buffer_depth(rx.len() as u64);
-        let handed = batch.records.len() as u64;
-        loop {
-            match sink.write(&batch).await {
-                Ok(delivered) => {
-                    telemetry.sink_sent(delivered);
-                    if !own_state {
-                        telemetry.sink_state(SinkState::Ok, sink.name());
-                    }
-                    totals.records_written += delivered;
-                    totals.records_not_written += handed.saturating_sub(delivered);
-                    break;
-                }
-                Err(e) => {
-                    telemetry.sink_failed(handed);
-                    if !own_state {
-                        telemetry.sink_state(SinkState::Failing, &e.to_string());
-                    }
-                    tracing::error!(sink = sink.name(), error = %e, "sink write failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(WRITE_RETRY_DELAY) => {}
-                        _ = abandon.changed() => {
-                            tracing::error!(sink = sink.name(), records = handed, "sink abandoned at shutdown; batch lost");
-                            totals.records_not_written += handed;
-                            return totals;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if let Err(e) = sink.close().await {
-        tracing::error!(sink = sink.name(), error = %e, "sink close failed");
-    }
-    telemetry.sink_state(SinkState::Closed, sink.name());
-    totals
+    // No control handle: the command channel closes at once and is ignored.
+    let (_, commands) = mpsc::channel(1);
+    SinkTask::new(sink, None, telemetry)
+        .run(rx, commands, abandon)
+        .await
 }
 
-// ---- placeholder until the sink swap lands (wip-amqp) ----
+/// Asks the running sink task to switch to another sink (config reload).
+#[derive(Debug, Clone)]
+pub struct SinkControl {
+    commands: mpsc::Sender<SinkCommand>,
+}
 
-/// Asks the running sink task to switch sinks.
 #[derive(Debug)]
-pub struct SinkControl;
+enum SinkCommand {
+    Swap {
+        config: Box<SinkConfig>,
+        reply: tokio::sync::oneshot::Sender<Result<(), SinkError>>,
+    },
+}
 
 impl SinkControl {
-    pub async fn swap(&self, _new: SinkConfig) -> Result<(), SinkError> {
-        Err(SinkError::Unsupported("sink swap"))
+    /// Switches the sink task to `new` without losing a record: the task stops taking batches
+    /// from the queue (they wait there; workers feel back-pressure), closes the current sink
+    /// (flushed; an AMQP sink waits for confirms and leaves anything unconfirmed in its spool),
+    /// and only then opens the new one, so two sinks never share a file or spool directory.
+    /// If the new sink cannot be opened, a sink is reopened from the previous config and the
+    /// error is returned; the task goes on either way.
+    pub async fn swap(&self, new: SinkConfig) -> Result<(), SinkError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.commands
+            .send(SinkCommand::Swap {
+                config: Box::new(new),
+                reply,
+            })
+            .await
+            .map_err(|_| SinkError::Stopped)?;
+        answer.await.map_err(|_| SinkError::Stopped)?
     }
 }
 
-/// Opens the sink and starts the sink task.
+/// Opens the sink `config` asks for and starts the sink task draining `rx` into it; the
+/// returned [`SinkControl`] swaps it at run time. The task ends when every sender of `rx` is
+/// gone and the queue is drained, and returns the totals.
 pub async fn spawn_sink(
     config: &SinkConfig,
     rx: mpsc::Receiver<Batch>,
@@ -270,10 +257,197 @@ pub async fn spawn_sink(
     telemetry: crate::telemetry::Telemetry,
 ) -> Result<(SinkControl, tokio::task::JoinHandle<SinkTotals>), SinkError> {
     let sink = open_sink(config).await?;
+    let (commands_tx, commands_rx) = mpsc::channel(1);
+    let task = SinkTask::new(sink, Some(config.clone()), telemetry);
     Ok((
-        SinkControl,
-        tokio::spawn(run_sink_observed(sink, rx, abandon, telemetry)),
+        SinkControl {
+            commands: commands_tx,
+        },
+        tokio::spawn(task.run(rx, commands_rx, abandon)),
     ))
+}
+
+/// The sink task's state: the open sink and the config it was opened from.
+struct SinkTask {
+    sink: Box<dyn Sink>,
+    config: Option<SinkConfig>,
+    telemetry: crate::telemetry::Telemetry,
+    own_state: bool,
+    totals: SinkTotals,
+}
+
+impl SinkTask {
+    fn new(
+        sink: Box<dyn Sink>,
+        config: Option<SinkConfig>,
+        telemetry: crate::telemetry::Telemetry,
+    ) -> Self {
+        let mut task = Self {
+            own_state: false,
+            sink,
+            config,
+            telemetry,
+            totals: SinkTotals::default(),
+        };
+        task.attach();
+        task
+    }
+
+    fn attach(&mut self) {
+        use crate::telemetry::SinkState;
+        self.own_state = self.sink.reports_state();
+        if !self.own_state {
+            self.telemetry.sink_state(SinkState::Ok, self.sink.name());
+        }
+        self.sink.attach_telemetry(self.telemetry.clone());
+    }
+
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Batch>,
+        mut commands: mpsc::Receiver<SinkCommand>,
+        mut abandon: tokio::sync::watch::Receiver<bool>,
+    ) -> SinkTotals {
+        let mut commands_open = true;
+        loop {
+            tokio::select! {
+                // A swap waits for the batch being written, never the other way round.
+                biased;
+                command = commands.recv(), if commands_open => match command {
+                    Some(SinkCommand::Swap { config, reply }) => {
+                        let _ = reply.send(self.swap(*config).await);
+                    }
+                    None => commands_open = false,
+                },
+                batch = rx.recv() => match batch {
+                    Some(batch) => {
+                        self.telemetry.sink_buffer_depth(rx.len() as u64);
+                        if !self.deliver(&batch, &mut abandon).await {
+                            return self.totals;
+                        }
+                    }
+                    None => break,
+                },
+            }
+        }
+        self.close().await;
+        self.totals
+    }
+
+    /// Writes one batch, retrying until it is delivered; false when abandoned at shutdown.
+    async fn deliver(
+        &mut self,
+        batch: &Batch,
+        abandon: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> bool {
+        use crate::telemetry::SinkState;
+        let handed = batch.records.len() as u64;
+        loop {
+            match self.sink.write(batch).await {
+                Ok(delivered) => {
+                    self.telemetry.sink_sent(delivered);
+                    if !self.own_state {
+                        self.telemetry.sink_state(SinkState::Ok, self.sink.name());
+                    }
+                    self.totals.records_written += delivered;
+                    self.totals.records_not_written += handed.saturating_sub(delivered);
+                    return true;
+                }
+                Err(e) => {
+                    self.telemetry.sink_failed(handed);
+                    if !self.own_state {
+                        self.telemetry
+                            .sink_state(SinkState::Failing, &e.to_string());
+                    }
+                    tracing::error!(sink = self.sink.name(), error = %e, "sink write failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(WRITE_RETRY_DELAY) => {}
+                        _ = abandon.changed() => {
+                            tracing::error!(sink = self.sink.name(), records = handed, "sink abandoned at shutdown; batch lost");
+                            self.totals.records_not_written += handed;
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Err(e) = self.sink.close().await {
+            tracing::error!(sink = self.sink.name(), error = %e, "sink close failed");
+        }
+        self.telemetry
+            .sink_state(crate::telemetry::SinkState::Closed, self.sink.name());
+    }
+
+    /// Close the current sink, open `new`; on failure reopen the previous config.
+    async fn swap(&mut self, new: SinkConfig) -> Result<(), SinkError> {
+        let Some(previous) = self.config.clone() else {
+            return Err(SinkError::Unsupported(
+                "swapping a sink started without a config",
+            ));
+        };
+        self.close().await;
+        match open_sink(&new).await {
+            Ok(sink) => {
+                tracing::info!(from = self.sink.name(), to = sink.name(), "sink swapped");
+                self.sink = sink;
+                self.config = Some(new);
+                self.attach();
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "new sink cannot be opened; reopening the previous one");
+                self.sink = match open_sink(&previous).await {
+                    Ok(sink) => sink,
+                    // Keep trying at every write: batches wait in the queue meanwhile.
+                    Err(again) => {
+                        tracing::error!(error = %again, "the previous sink cannot be reopened either; retrying at every write");
+                        Box::new(ReopeningSink {
+                            config: previous,
+                            inner: None,
+                        })
+                    }
+                };
+                self.attach();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A sink that could not be (re)opened: every write tries to open it again first.
+struct ReopeningSink {
+    config: SinkConfig,
+    inner: Option<Box<dyn Sink>>,
+}
+
+impl Sink for ReopeningSink {
+    fn write<'a>(&'a mut self, batch: &'a Batch) -> SinkFuture<'a> {
+        Box::pin(async move {
+            if self.inner.is_none() {
+                self.inner = Some(open_sink(&self.config).await?);
+            }
+            match self.inner.as_mut() {
+                Some(sink) => sink.write(batch).await,
+                None => Err(SinkError::Unsupported("sink not open")),
+            }
+        })
+    }
+
+    fn close(&mut self) -> SinkFuture<'_> {
+        Box::pin(async move {
+            match self.inner.as_mut() {
+                Some(sink) => sink.close().await,
+                None => Ok(0),
+            }
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        self.inner.as_ref().map_or("reopening", |s| s.name())
+    }
 }
 
 #[cfg(test)]
@@ -323,5 +497,111 @@ mod tests {
             assert_eq!(v["kind"], "ticker");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn batch(n: usize, tag: &str) -> Batch {
+        Batch {
+            exchange: "x".into(),
+            kind: "tickers".into(),
+            records: (0..n)
+                .map(|i| {
+                    Record::new(
+                        RecordKind::TICKER,
+                        "x",
+                        &format!("{tag}-{i}"),
+                        "S",
+                        "USDT",
+                        "USDT",
+                        MarketType::LINEAR_PERPETUAL,
+                        1,
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn symbols(path: &std::path::Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["raw_symbol"].as_str().unwrap().to_owned()
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn swap_moves_the_flow_to_the_new_file_losing_and_doubling_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+        let config = |path: &std::path::Path| SinkConfig::Jsonl {
+            path: path.to_owned(),
+            queue_batches: 4,
+        };
+        let (tx, rx) = mpsc::channel(4);
+        let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
+        let (control, task) = spawn_sink(
+            &config(&first),
+            rx,
+            abandon_rx,
+            crate::telemetry::Telemetry::default(),
+        )
+        .await
+        .unwrap();
+        // A producer that never pauses while the swap happens.
+        let producer = tokio::spawn(async move {
+            for n in 0..200 {
+                tx.send(batch(5, &format!("b{n}"))).await.unwrap();
+                if n % 20 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        control.swap(config(&second)).await.unwrap();
+        producer.await.unwrap();
+        drop(control);
+        let totals = task.await.unwrap();
+        assert_eq!(totals.records_written, 1000);
+        let (a, b) = (symbols(&first), symbols(&second));
+        assert!(!b.is_empty(), "nothing reached the new file");
+        let mut all: Vec<String> = a.iter().chain(b.iter()).cloned().collect();
+        assert_eq!(all.len(), 1000, "{} + {} lines", a.len(), b.len());
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 1000, "a record was written twice");
+    }
+
+    #[tokio::test]
+    async fn a_sink_that_cannot_open_is_refused_and_the_old_one_keeps_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("a.jsonl");
+        std::fs::write(dir.path().join("blocker"), "a file").unwrap();
+        let unopenable = dir.path().join("blocker").join("b.jsonl");
+        let config = |path: &std::path::Path| SinkConfig::Jsonl {
+            path: path.to_owned(),
+            queue_batches: 4,
+        };
+        let (tx, rx) = mpsc::channel(4);
+        let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
+        let (control, task) = spawn_sink(
+            &config(&first),
+            rx,
+            abandon_rx,
+            crate::telemetry::Telemetry::default(),
+        )
+        .await
+        .unwrap();
+        tx.send(batch(3, "before")).await.unwrap();
+        let e = control.swap(config(&unopenable)).await.unwrap_err();
+        assert!(e.to_string().contains("b.jsonl"), "{e}");
+        tx.send(batch(3, "after")).await.unwrap();
+        drop(tx);
+        drop(control);
+        let totals = task.await.unwrap();
+        assert_eq!(totals.records_written, 6);
+        assert_eq!(symbols(&first).len(), 6);
+        assert!(!unopenable.exists());
     }
 }
