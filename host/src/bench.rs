@@ -20,10 +20,10 @@ use tokio::sync::{mpsc, watch};
 use crate::{
     breaker::BreakerConfig,
     config::{ChangeDetectionConfig, ExchangeConfig, HttpConfig},
-    http::{now_ms, HttpClient},
+    http::HttpClient,
     plugins::{PluginRegistry, PluginSet},
     sink::{Batch, JsonlSink, Sink},
-    worker::{OnDemandCollector, WorkerSpec},
+    worker::{OnDemandCollector, ResponseClock, WorkerSpec},
 };
 
 /// Realistic default universes (perpetuals listed by each exchange, late 2026).
@@ -139,10 +139,12 @@ struct SinkLog {
 }
 
 /// A real JSONL sink (to a temporary file) that also notes, per batch, the time from the
-/// newest response feeding it to the write completing. Resolution: 1 ms (`received_ts`).
+/// newest response feeding it being received (the monotonic instant the HTTP executor took
+/// when the body was complete, handed over through `clock`) to the write completing.
 fn spawn_sink(
     path: &Path,
     log: Arc<Mutex<SinkLog>>,
+    clock: ResponseClock,
 ) -> Result<(mpsc::Sender<Batch>, tokio::task::JoinHandle<()>), BenchError> {
     let (tx, mut rx) = mpsc::channel::<Batch>(crate::config::DEFAULT_SINK_QUEUE_BATCHES);
     let path = path.to_owned();
@@ -151,16 +153,12 @@ fn spawn_sink(
             return;
         };
         while let Some(batch) = rx.recv().await {
-            let newest = batch
-                .records
-                .iter()
-                .map(|r| r.received_ts)
-                .max()
-                .unwrap_or(0);
+            let received_at = clock.take(&batch.exchange, &batch.kind);
             let written = sink.write(&batch).await.unwrap_or(0);
-            let latency = (now_ms() - newest) as f64;
             let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-            log.latencies_ms.push(latency);
+            if let Some(at) = received_at {
+                log.latencies_ms.push(at.elapsed().as_secs_f64() * 1e3);
+            }
             log.records += written;
         }
     });
@@ -224,7 +222,9 @@ async fn run_scenario(
     let dir = std::env::temp_dir().join(format!("futures-collector-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| BenchError::Setup(e.to_string()))?;
     let log = Arc::new(Mutex::new(SinkLog::default()));
-    let (sink_tx, sink_task) = spawn_sink(&dir.join("records.jsonl"), Arc::clone(&log))?;
+    let clock = ResponseClock::default();
+    let (sink_tx, sink_task) =
+        spawn_sink(&dir.join("records.jsonl"), Arc::clone(&log), clock.clone())?;
 
     let mut collectors = Vec::new();
     for (name, kind, _) in &instances {
@@ -249,6 +249,7 @@ async fn run_scenario(
         // per cycle against 1200 per minute).
         let collector = OnDemandCollector::new(spec, client.clone(), rx, sink_tx.clone(), false)
             .map_err(BenchError::Setup)?;
+        collector.measure_responses(clock.clone());
         collectors.push(collector);
     }
     // Load instruments once (not measured).
@@ -389,7 +390,7 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
         c.median_ms() / (opts.latency_ms as f64 + opts.jitter_ms as f64).max(1.0)
     );
     println!(
-        "response → sink latency: p50 {:.1} ms, p99 {:.1} ms (1 ms resolution)",
+        "response → sink latency: p50 {:.2} ms, p99 {:.2} ms (monotonic clock, per batch)",
         three.latency_p50_ms, three.latency_p99_ms
     );
     println!("peak RSS: {:.1} MiB\n", mib(three.peak_rss_bytes));

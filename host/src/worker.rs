@@ -6,7 +6,7 @@
 //! exchange's own (its budget, its timeouts, its sink back-pressure share).
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::Arc,
     time::Duration,
 };
@@ -50,6 +50,39 @@ impl WorkerSpec {
     }
 }
 
+/// When the newest response behind each batch was received, on the monotonic clock, per
+/// (exchange instance, kind) in send order: lets a benchmark sink measure response → sink
+/// latency with sub-millisecond resolution. Bounded: a key keeps at most
+/// [`MAX_PENDING_RESPONSE_TIMES`] entries (older ones are dropped if nobody takes them).
+#[derive(Debug, Clone, Default)]
+pub struct ResponseClock {
+    pending: Arc<std::sync::Mutex<HashMap<(String, String), VecDeque<std::time::Instant>>>>,
+}
+
+/// Most unclaimed response times kept per (exchange, kind).
+pub const MAX_PENDING_RESPONSE_TIMES: usize = 64;
+
+impl ResponseClock {
+    fn note(&self, exchange: &str, kind: &str, at: std::time::Instant) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let queue = pending
+            .entry((exchange.to_owned(), kind.to_owned()))
+            .or_default();
+        if queue.len() >= MAX_PENDING_RESPONSE_TIMES {
+            queue.pop_front();
+        }
+        queue.push_back(at);
+    }
+
+    /// The receive time of the oldest batch of (exchange, kind) not taken yet.
+    pub fn take(&self, exchange: &str, kind: &str) -> Option<std::time::Instant> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending
+            .get_mut(&(exchange.to_owned(), kind.to_owned()))
+            .and_then(VecDeque::pop_front)
+    }
+}
+
 /// State shared by one exchange's kind tasks; survives plugin replacement.
 struct Shared {
     spec: WorkerSpec,
@@ -60,6 +93,8 @@ struct Shared {
     breaker: std::sync::Mutex<CircuitBreaker>,
     plugins: watch::Receiver<Arc<PluginSet>>,
     sink: mpsc::Sender<Batch>,
+    /// Set only by benchmarks ([`OnDemandCollector::measure_responses`]).
+    response_clock: std::sync::OnceLock<ResponseClock>,
 }
 
 impl Shared {
@@ -83,6 +118,7 @@ impl Shared {
             breaker: std::sync::Mutex::new(breaker),
             plugins,
             sink,
+            response_clock: std::sync::OnceLock::new(),
         })
     }
 
@@ -483,6 +519,7 @@ impl KindTask {
         let mut records: Vec<Record> = Vec::new();
         let mut outcome = CycleOutcome::default();
         let mut requests_sent = 0usize;
+        let mut newest_response: Option<std::time::Instant> = None;
         let mut pages = 0u32;
         // Requests the plugin classified as worth retrying (rate-limit or transient codes in a
         // body), and how many such retry rounds this cycle has had.
@@ -494,6 +531,7 @@ impl KindTask {
                 match result {
                     Attempt::Answered(response) => {
                         requests_sent += 1;
+                        newest_response = newest_response.max(Some(response.received_at));
                         answered.push((request, response));
                     }
                     Attempt::HeldBack => outcome.held_back += 1,
@@ -670,6 +708,9 @@ impl KindTask {
                 kind: self.kind.clone(),
                 records: to_send,
             };
+            if let (Some(clock), Some(at)) = (self.shared.response_clock.get(), newest_response) {
+                clock.note(exchange, &self.kind, at);
+            }
             if self.shared.sink.send(batch).await.is_err() {
                 tracing::error!(exchange = %exchange, kind = %self.kind, "sink is gone; records of this cycle lost");
             }
@@ -763,6 +804,12 @@ impl OnDemandCollector {
             http,
             warnings: Default::default(),
         })
+    }
+
+    /// Notes, for every batch this collector sends, when its newest response was received
+    /// (see [`ResponseClock`]). Only the first clock set counts.
+    pub fn measure_responses(&self, clock: ResponseClock) {
+        let _ = self.shared.response_clock.set(clock);
     }
 
     /// Runs one cycle of `kind` now.
