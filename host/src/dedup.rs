@@ -198,19 +198,23 @@ impl ChangeDetector {
     /// `heartbeat` ago. Remembers what was sent.
     pub fn filter(&mut self, records: Vec<Record>, now: Instant) -> (Vec<Record>, FilterStats) {
         let mut stats = FilterStats::default();
-        let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            let hash = content_hash(&record);
-            let by_symbol = self.entries.entry(record.kind).or_default();
+        let heartbeat = self.heartbeat;
+        let entries = &mut self.entries;
+        // In place: the kept records stay in the caller's buffer (no second vector of records).
+        let mut records = records;
+        records.retain(|record| {
+            let hash = content_hash(record);
+            let by_symbol = entries.entry(record.kind).or_default();
             match by_symbol.get_mut(record.raw_symbol.as_str()) {
                 Some(e) if e.hash == hash => {
                     e.seen_at = now;
-                    if now.duration_since(e.sent_at) >= self.heartbeat {
+                    if now.duration_since(e.sent_at) >= heartbeat {
                         e.sent_at = now;
                         stats.heartbeats += 1;
-                        out.push(record);
+                        true
                     } else {
                         stats.suppressed += 1;
+                        false
                     }
                 }
                 Some(e) => {
@@ -220,7 +224,7 @@ impl ChangeDetector {
                         seen_at: now,
                     };
                     stats.changed += 1;
-                    out.push(record);
+                    true
                 }
                 None => {
                     by_symbol.insert(
@@ -232,12 +236,12 @@ impl ChangeDetector {
                         },
                     );
                     stats.changed += 1;
-                    out.push(record);
+                    true
                 }
             }
-        }
+        });
         self.enforce_bound();
-        (out, stats)
+        (records, stats)
     }
 
     /// Forgets instruments that left the exchange's universe.

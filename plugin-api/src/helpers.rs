@@ -95,6 +95,18 @@ pub fn hours_between(earlier_ms: i64, later_ms: i64) -> Option<f64> {
     (later_ms > earlier_ms).then(|| (later_ms - earlier_ms) as f64 / 3_600_000.0)
 }
 
+/// Decodes a response body as JSON, borrowing strings from it. The body's UTF-8 is checked once,
+/// up front (a fast whole-buffer scan), so serde_json does not re-validate every string it
+/// borrows as `serde_json::from_slice` does; invalid UTF-8 is an error either way.
+pub fn json_from_body<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(e) => Err(<serde_json::Error as serde::de::Error>::custom(
+            format_args!("body is not UTF-8: {e}"),
+        )),
+    }
+}
+
 /// Serde helpers: exchange JSON writes numbers as strings, numbers, or empty strings.
 ///
 /// Each helper is a direct visitor over the JSON token (no intermediate `Content` buffer as an
@@ -283,6 +295,19 @@ mod tests {
         for bad in [r#"{"v":true}"#, r#"{"v":[1]}"#, r#"{"t":{"a":1}}"#] {
             assert!(serde_json::from_str::<Row>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn bodies_decode_like_from_slice() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Row<'a> {
+            s: &'a str,
+        }
+        let row: Row<'_> = json_from_body(br#"{"s":"BTC"}"#).unwrap();
+        assert_eq!(row, Row { s: "BTC" });
+        assert!(json_from_body::<Row<'_>>(b"{\"s\":\"\xff\"}").is_err());
+        let e = json_from_body::<Row<'_>>(br#"{"s":"BT"#).unwrap_err();
+        assert!(e.is_eof());
     }
 
     #[test]
