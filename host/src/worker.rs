@@ -56,8 +56,11 @@ impl WorkerSpec {
 /// [`MAX_PENDING_RESPONSE_TIMES`] entries (older ones are dropped if nobody takes them).
 #[derive(Debug, Clone, Default)]
 pub struct ResponseClock {
-    pending: Arc<std::sync::Mutex<HashMap<(String, String), VecDeque<std::time::Instant>>>>,
+    pending: Arc<std::sync::Mutex<PendingResponseTimes>>,
 }
+
+/// Receive times not yet taken, per (exchange instance, kind), oldest first.
+type PendingResponseTimes = HashMap<(String, String), VecDeque<std::time::Instant>>;
 
 /// Most unclaimed response times kept per (exchange, kind).
 pub const MAX_PENDING_RESPONSE_TIMES: usize = 64;
@@ -861,5 +864,41 @@ impl OnDemandCollector {
             warnings: Arc::clone(&self.warnings),
         };
         Ok(task.cycle().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_clock_hands_out_times_per_key_in_order_and_is_bounded() {
+        let clock = ResponseClock::default();
+        let t0 = std::time::Instant::now();
+        let t1 = t0 + Duration::from_millis(1);
+        clock.note("binance", "tickers", t0);
+        clock.note("binance", "tickers", t1);
+        clock.note("okx", "tickers", t1);
+        assert_eq!(clock.take("binance", "tickers"), Some(t0));
+        assert_eq!(clock.take("okx", "tickers"), Some(t1));
+        assert_eq!(clock.take("binance", "tickers"), Some(t1));
+        assert_eq!(clock.take("binance", "tickers"), None);
+        assert_eq!(clock.take("binance", "funding"), None);
+        for i in 0..MAX_PENDING_RESPONSE_TIMES + 5 {
+            clock.note("x", "k", t0 + Duration::from_millis(i as u64));
+        }
+        // The oldest were dropped: the first left is the 6th noted.
+        assert_eq!(clock.take("x", "k"), Some(t0 + Duration::from_millis(5)));
+    }
+
+    #[test]
+    fn thread_cpu_time_counts_this_threads_work() {
+        let mut spent = Duration::ZERO;
+        let sum = timed(&mut spent, || {
+            (0..2_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b))
+        });
+        assert!(sum > 0);
+        assert!(spent > Duration::ZERO, "{spent:?}");
+        assert!(thread_cpu_time() >= spent);
     }
 }
