@@ -83,7 +83,8 @@ pub struct InstanceConfig {
     pub exchange: ExchangeKind,
     /// Number of instruments listed by the instruments endpoint (at least 1).
     pub universe: usize,
-    /// Added before every answer of this instance.
+    /// Time from a request's arrival to its answer; the body is built meanwhile, so the
+    /// emulator's own work is part of it (as an exchange's is), not added to it.
     pub latency_ms: u64,
     /// Uniform random extra delay in `0..=latency_jitter_ms`.
     pub latency_jitter_ms: u64,

@@ -301,7 +301,7 @@ async fn exchange_request(State(app): State<Arc<App>>, req: Request) -> Response
     tracing::debug!(instance = name, %method, path = below, query = raw_query.as_deref().unwrap_or(""), fault = fault.as_ref().map(Fault::kind), "request");
 
     let cfg = &inst.venue.cfg;
-    if !matches!(fault, Some(Fault::Hang { .. }))
+    let latency = if !matches!(fault, Some(Fault::Hang { .. }))
         && (cfg.latency_ms > 0 || cfg.latency_jitter_ms > 0)
     {
         let jitter = if cfg.latency_jitter_ms > 0 {
@@ -309,14 +309,27 @@ async fn exchange_request(State(app): State<Arc<App>>, req: Request) -> Response
         } else {
             0
         };
-        tokio::time::sleep(Duration::from_millis(cfg.latency_ms + jitter)).await;
-    }
+        Duration::from_millis(cfg.latency_ms + jitter)
+    } else {
+        Duration::ZERO
+    };
+    let answer_at = tokio::time::Instant::now() + latency;
     let query = Query::parse(raw_query.as_deref());
-    let now = now_ms();
-    let real = || exchanges::respond(&inst.venue, &method, below, &query, now);
     match fault {
-        None => real().into_response(),
-        Some(fault) => faults::render(&fault, cfg.exchange, now, real).await,
+        None => {
+            // The configured latency is the exchange's whole response time, its own work
+            // included: the body is built first and sent when the latency is up, so building
+            // it does not add to the latency a client sees (unless it takes longer).
+            let answer = exchanges::respond(&inst.venue, &method, below, &query, now_ms());
+            tokio::time::sleep_until(answer_at).await;
+            answer.into_response()
+        }
+        Some(fault) => {
+            tokio::time::sleep_until(answer_at).await;
+            let now = now_ms();
+            let real = || exchanges::respond(&inst.venue, &method, below, &query, now);
+            faults::render(&fault, cfg.exchange, now, real).await
+        }
     }
 }
 

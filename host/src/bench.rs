@@ -15,15 +15,18 @@ use std::{
 };
 
 use futures_util::future::join_all;
-use tokio::sync::{mpsc, watch};
+use tokio::{
+    io::AsyncWriteExt,
+    sync::{mpsc, watch},
+};
 
 use crate::{
     breaker::BreakerConfig,
     config::{ChangeDetectionConfig, ExchangeConfig, HttpConfig},
-    http::{now_ms, HttpClient},
+    http::HttpClient,
     plugins::{PluginRegistry, PluginSet},
-    sink::{Batch, JsonlSink, Sink},
-    worker::{OnDemandCollector, WorkerSpec},
+    sink::{encode_json_lines, Batch},
+    worker::{thread_cpu_time, CycleOutcome, OnDemandCollector, ResponseClock, WorkerSpec},
 };
 
 /// Realistic default universes (perpetuals listed by each exchange, late 2026).
@@ -57,6 +60,25 @@ fn cpu_seconds() -> f64 {
     crate::telemetry::process::ProcessStats::read()
         .map(|p| p.cpu_seconds)
         .unwrap_or(0.0)
+}
+
+/// Clock ticks per second of `/proc/self/stat` times (`_SC_CLK_TCK`; 100 on Linux).
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+/// (user, system) CPU seconds of this process so far, from `/proc/self/stat`.
+fn cpu_split_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / CLOCK_TICKS_PER_SECOND
+    };
+    (tick(11), tick(12))
 }
 
 /// Peak resident memory of this process, bytes (`VmHWM`).
@@ -131,40 +153,77 @@ async fn start_emulator(
     ))
 }
 
-/// Response-to-sink latencies (ms) and records written, collected by the benchmark's sink.
+/// Response-to-sink latencies (ms), records written and encoding CPU, collected by the
+/// benchmark's sink.
 #[derive(Default)]
 struct SinkLog {
     latencies_ms: Vec<f64>,
     records: u64,
+    /// Thread CPU time spent encoding records to JSON lines.
+    encode_cpu: Duration,
+    /// A batch is being written right now.
+    busy: bool,
 }
 
 /// A real JSONL sink (to a temporary file) that also notes, per batch, the time from the
-/// newest response feeding it to the write completing. Resolution: 1 ms (`received_ts`).
+/// newest response feeding it being received (the monotonic instant the HTTP executor took
+/// when the body was complete, handed over through `clock`) to the write completing.
 fn spawn_sink(
     path: &Path,
     log: Arc<Mutex<SinkLog>>,
+    clock: ResponseClock,
 ) -> Result<(mpsc::Sender<Batch>, tokio::task::JoinHandle<()>), BenchError> {
     let (tx, mut rx) = mpsc::channel::<Batch>(crate::config::DEFAULT_SINK_QUEUE_BATCHES);
     let path = path.to_owned();
     let task = tokio::spawn(async move {
-        let Ok(mut sink) = JsonlSink::open(&path).await else {
+        // The same steps as `JsonlSink::write` (encode the batch into one buffer, append it,
+        // flush), with the encoding timed on the thread CPU clock.
+        let Ok(mut file) = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .await
+        else {
             return;
         };
+        let mut buf = Vec::with_capacity(64 * 1024);
         while let Some(batch) = rx.recv().await {
-            let newest = batch
-                .records
-                .iter()
-                .map(|r| r.received_ts)
-                .max()
-                .unwrap_or(0);
-            let written = sink.write(&batch).await.unwrap_or(0);
-            let latency = (now_ms() - newest) as f64;
+            log.lock().unwrap_or_else(|p| p.into_inner()).busy = true;
+            let received_at = clock.take(&batch.exchange, &batch.kind);
+            let started = thread_cpu_time();
+            let (written, _) = encode_json_lines(&batch, &mut buf);
+            let encode_cpu = thread_cpu_time().saturating_sub(started);
+            let ok = file.write_all(&buf).await.is_ok() && file.flush().await.is_ok();
             let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
-            log.latencies_ms.push(latency);
-            log.records += written;
+            if let Some(at) = received_at {
+                log.latencies_ms.push(at.elapsed().as_secs_f64() * 1e3);
+            }
+            if ok {
+                log.records += written;
+            }
+            log.encode_cpu += encode_cpu;
+            log.busy = false;
         }
     });
     Ok((tx, task))
+}
+
+/// Waits until the sink has written everything queued (so a mode's encoding CPU is complete).
+async fn sink_drained(tx: &mpsc::Sender<Batch>, log: &Mutex<SinkLog>) {
+    for _ in 0..SINK_DRAIN_POLLS {
+        let busy = log.lock().unwrap_or_else(|p| p.into_inner()).busy;
+        if tx.capacity() == tx.max_capacity() && !busy {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Upper bound of 1 ms polls while waiting for the sink to drain.
+const SINK_DRAIN_POLLS: u32 = 5_000;
+
+fn encode_cpu(log: &Mutex<SinkLog>) -> Duration {
+    log.lock().unwrap_or_else(|p| p.into_inner()).encode_cpu
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -176,11 +235,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// One mode's measurements.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ModeResult {
     pub cycle_ms: Vec<f64>,
     pub records_per_cycle: f64,
+    /// Whole process, user + system (HTTP, runtime, kernel network stack included).
     pub cpu_seconds: f64,
+    pub user_seconds: f64,
+    pub system_seconds: f64,
+    /// Parse + merge + change detection (thread CPU clock in the cycle) + JSON encoding in the
+    /// sink: the work done per record.
+    pub pipeline_cpu_seconds: f64,
 }
 
 impl ModeResult {
@@ -201,6 +266,8 @@ pub struct ScenarioResult {
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
     pub peak_rss_bytes: u64,
+    /// Peak RSS after loading plugins and instruments and one warm-up cycle.
+    pub setup_rss_bytes: u64,
 }
 
 async fn run_scenario(
@@ -224,7 +291,9 @@ async fn run_scenario(
     let dir = std::env::temp_dir().join(format!("futures-collector-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| BenchError::Setup(e.to_string()))?;
     let log = Arc::new(Mutex::new(SinkLog::default()));
-    let (sink_tx, sink_task) = spawn_sink(&dir.join("records.jsonl"), Arc::clone(&log))?;
+    let clock = ResponseClock::default();
+    let (sink_tx, sink_task) =
+        spawn_sink(&dir.join("records.jsonl"), Arc::clone(&log), clock.clone())?;
 
     let mut collectors = Vec::new();
     for (name, kind, _) in &instances {
@@ -249,6 +318,7 @@ async fn run_scenario(
         // per cycle against 1200 per minute).
         let collector = OnDemandCollector::new(spec, client.clone(), rx, sink_tx.clone(), false)
             .map_err(BenchError::Setup)?;
+        collector.measure_responses(clock.clone());
         collectors.push(collector);
     }
     // Load instruments once (not measured).
@@ -258,65 +328,88 @@ async fn run_scenario(
         .map(|r| r.as_ref().map(|r| r.records).unwrap_or(0))
         .sum();
 
-    async fn cycle_of(c: &OnDemandCollector) -> usize {
-        let results = join_all(CYCLE_KINDS.iter().map(|k| c.collect(k))).await;
-        results
+    /// (records, pipeline CPU) of one exchange's cycle.
+    fn tally(outcomes: &[Result<CycleOutcome, String>]) -> (usize, Duration) {
+        outcomes
             .iter()
-            .map(|r| r.as_ref().map(|r| r.records).unwrap_or(0))
-            .sum()
+            .filter_map(|r| r.as_ref().ok())
+            .fold((0, Duration::ZERO), |(n, cpu), o| {
+                (n + o.records, cpu + o.pipeline_cpu)
+            })
     }
-    async fn sequential_cycle_of(c: &OnDemandCollector) -> usize {
-        let mut n = 0;
+    async fn cycle_of(c: &OnDemandCollector) -> (usize, Duration) {
+        tally(&join_all(CYCLE_KINDS.iter().map(|k| c.collect(k))).await)
+    }
+    async fn sequential_cycle_of(c: &OnDemandCollector) -> (usize, Duration) {
+        let mut outcomes = Vec::with_capacity(CYCLE_KINDS.len());
         for k in CYCLE_KINDS {
-            n += c.collect(k).await.map(|r| r.records).unwrap_or(0);
+            outcomes.push(c.collect(k).await);
         }
-        n
+        tally(&outcomes)
     }
 
     // Warm-up cycle (connections, adaptive timeouts), then the measured ones.
     join_all(collectors.iter().map(cycle_of)).await;
+    sink_drained(&sink_tx, &log).await;
     log.lock()
         .unwrap_or_else(|p| p.into_inner())
         .latencies_ms
         .clear();
+    let setup_rss_bytes = peak_rss_bytes();
 
-    let mut concurrent = ModeResult {
-        cycle_ms: Vec::new(),
-        records_per_cycle: 0.0,
-        cpu_seconds: 0.0,
+    /// Process CPU and encoding CPU when a mode starts.
+    struct Start {
+        cpu: f64,
+        split: (f64, f64),
+        encode: Duration,
+    }
+    let start = |log: &Mutex<SinkLog>| Start {
+        cpu: cpu_seconds(),
+        split: cpu_split_seconds(),
+        encode: encode_cpu(log),
     };
-    let cpu_before = cpu_seconds();
-    let mut records = 0usize;
+    let finish =
+        |m: &mut ModeResult, s: Start, log: &Mutex<SinkLog>, records: usize, pipeline: Duration| {
+            m.cpu_seconds = cpu_seconds() - s.cpu;
+            let (user, system) = cpu_split_seconds();
+            m.user_seconds = user - s.split.0;
+            m.system_seconds = system - s.split.1;
+            m.pipeline_cpu_seconds =
+                (pipeline + encode_cpu(log).saturating_sub(s.encode)).as_secs_f64();
+            m.records_per_cycle = records as f64 / opts.cycles.max(1) as f64;
+        };
+
+    let mut concurrent = ModeResult::default();
+    let s = start(&log);
+    let (mut records, mut pipeline) = (0usize, Duration::ZERO);
     for _ in 0..opts.cycles {
         let started = Instant::now();
-        records += join_all(collectors.iter().map(cycle_of))
-            .await
-            .iter()
-            .sum::<usize>();
+        for (n, cpu) in join_all(collectors.iter().map(cycle_of)).await {
+            records += n;
+            pipeline += cpu;
+        }
         concurrent
             .cycle_ms
             .push(started.elapsed().as_secs_f64() * 1e3);
     }
-    concurrent.cpu_seconds = cpu_seconds() - cpu_before;
-    concurrent.records_per_cycle = records as f64 / opts.cycles.max(1) as f64;
+    sink_drained(&sink_tx, &log).await;
+    finish(&mut concurrent, s, &log, records, pipeline);
 
     let sequential = if with_sequential {
-        let mut seq = ModeResult {
-            cycle_ms: Vec::new(),
-            records_per_cycle: 0.0,
-            cpu_seconds: 0.0,
-        };
-        let cpu_before = cpu_seconds();
-        let mut records = 0usize;
+        let mut seq = ModeResult::default();
+        let s = start(&log);
+        let (mut records, mut pipeline) = (0usize, Duration::ZERO);
         for _ in 0..opts.cycles {
             let started = Instant::now();
             for c in &collectors {
-                records += sequential_cycle_of(c).await;
+                let (n, cpu) = sequential_cycle_of(c).await;
+                records += n;
+                pipeline += cpu;
             }
             seq.cycle_ms.push(started.elapsed().as_secs_f64() * 1e3);
         }
-        seq.cpu_seconds = cpu_seconds() - cpu_before;
-        seq.records_per_cycle = records as f64 / opts.cycles.max(1) as f64;
+        sink_drained(&sink_tx, &log).await;
+        finish(&mut seq, s, &log, records, pipeline);
         Some(seq)
     } else {
         None
@@ -338,6 +431,7 @@ async fn run_scenario(
         latency_p50_ms: percentile(&latencies, 0.5),
         latency_p99_ms: percentile(&latencies, 0.99),
         peak_rss_bytes: peak_rss_bytes(),
+        setup_rss_bytes,
     })
 }
 
@@ -364,18 +458,36 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
     let c = &three.concurrent;
     println!("3 exchanges ({} instruments)", three.instruments);
     println!(
-        "{:<12} {:>12} {:>12} {:>14} {:>12} {:>14} {:>16}",
-        "mode", "cycle p50", "cycle max", "records/cycle", "records/s", "CPU/cycle", "CPU/1000 rec"
+        "{:<12} {:>12} {:>12} {:>14} {:>10} {:>12} {:>17} {:>14} {:>16}",
+        "mode",
+        "cycle p50",
+        "cycle max",
+        "records/cycle",
+        "records/s",
+        "CPU/cycle",
+        "(user + system)",
+        "CPU/1000 rec",
+        "pipeline/1000"
     );
     let row = |name: &str, m: &ModeResult| {
         let p50 = m.median_ms();
         let max = m.cycle_ms.iter().copied().fold(0.0, f64::max);
         let cycles = m.cycle_ms.len().max(1) as f64;
+        let thousands = (m.records_per_cycle / 1000.0).max(1e-9);
         let cpu_cycle_ms = m.cpu_seconds * 1e3 / cycles;
-        let per_1000 = cpu_cycle_ms / (m.records_per_cycle / 1000.0).max(1e-9);
+        let per_1000 = cpu_cycle_ms / thousands;
+        let pipeline_per_1000 = m.pipeline_cpu_seconds * 1e3 / cycles / thousands;
         let rps = m.records_per_cycle / (p50 / 1e3).max(1e-9);
-        println!("{name:<12} {p50:>9.1} ms {max:>9.1} ms {:>14.0} {rps:>12.0} {cpu_cycle_ms:>11.2} ms {per_1000:>13.3} ms", m.records_per_cycle);
+        let split = format!(
+            "({:.1} + {:.1})",
+            m.user_seconds * 1e3 / cycles,
+            m.system_seconds * 1e3 / cycles
+        );
+        println!("{name:<12} {p50:>9.1} ms {max:>9.1} ms {:>14.0} {rps:>10.0} {cpu_cycle_ms:>9.2} ms {split:>17} {per_1000:>11.3} ms {pipeline_per_1000:>13.3} ms", m.records_per_cycle);
     };
+    println!(
+        "  CPU: whole process (HTTP, runtime and kernel included); pipeline: parse + merge + change detection + JSON encoding, thread CPU clock"
+    );
     row("concurrent", c);
     if let Some(s) = &three.sequential {
         row("sequential", s);
@@ -389,22 +501,27 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
         c.median_ms() / (opts.latency_ms as f64 + opts.jitter_ms as f64).max(1.0)
     );
     println!(
-        "response → sink latency: p50 {:.1} ms, p99 {:.1} ms (1 ms resolution)",
+        "response → sink latency: p50 {:.2} ms, p99 {:.2} ms (monotonic clock, per batch)",
         three.latency_p50_ms, three.latency_p99_ms
     );
-    println!("peak RSS: {:.1} MiB\n", mib(three.peak_rss_bytes));
+    println!(
+        "peak RSS: {:.1} MiB ({:.1} MiB after setup and one warm-up cycle)\n",
+        mib(three.peak_rss_bytes),
+        mib(three.setup_rss_bytes)
+    );
 
     let mut results = vec![three];
     if !opts.scale.is_empty() {
         println!("scale: N exchange instances (binance/bybit/okx in turn, default universes), concurrent");
         println!(
-            "{:>10} {:>12} {:>12} {:>14} {:>12} {:>16} {:>14}",
+            "{:>10} {:>12} {:>12} {:>14} {:>12} {:>16} {:>16} {:>14}",
             "instances",
             "instruments",
             "cycle p50",
             "records/cycle",
             "CPU/cycle",
             "CPU/1000 rec",
+            "pipeline/1000",
             "peak RSS"
         );
         for &n in &opts.scale {
@@ -422,14 +539,16 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
             let m = &r.concurrent;
             let cycles = m.cycle_ms.len().max(1) as f64;
             let cpu_cycle_ms = m.cpu_seconds * 1e3 / cycles;
+            let thousands = (m.records_per_cycle / 1000.0).max(1e-9);
             println!(
-                "{:>10} {:>12} {:>9.1} ms {:>14.0} {:>9.1} ms {:>13.3} ms {:>10.1} MiB",
+                "{:>10} {:>12} {:>9.1} ms {:>14.0} {:>9.1} ms {:>13.3} ms {:>13.3} ms {:>10.1} MiB",
                 r.instances,
                 r.instruments,
                 m.median_ms(),
                 m.records_per_cycle,
                 cpu_cycle_ms,
-                cpu_cycle_ms / (m.records_per_cycle / 1000.0).max(1e-9),
+                cpu_cycle_ms / thousands,
+                m.pipeline_cpu_seconds * 1e3 / cycles / thousands,
                 mib(r.peak_rss_bytes)
             );
             results.push(r);

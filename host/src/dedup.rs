@@ -169,11 +169,12 @@ pub struct FilterStats {
     pub suppressed: usize,
 }
 
-/// The per-exchange cache.
+/// The per-exchange cache, keyed per kind by raw symbol: a lookup borrows the record's `&str`;
+/// a key is allocated only when a symbol is first seen.
 pub struct ChangeDetector {
     heartbeat: Duration,
     max_entries: usize,
-    entries: HashMap<(RecordKind, String), Entry>,
+    entries: HashMap<RecordKind, HashMap<String, Entry>>,
 }
 
 impl ChangeDetector {
@@ -186,30 +187,34 @@ impl ChangeDetector {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Keeps the records to send: changed ones, and unchanged ones whose last send is at least
     /// `heartbeat` ago. Remembers what was sent.
     pub fn filter(&mut self, records: Vec<Record>, now: Instant) -> (Vec<Record>, FilterStats) {
         let mut stats = FilterStats::default();
-        let mut out = Vec::with_capacity(records.len());
-        for record in records {
-            let hash = content_hash(&record);
-            let key = (record.kind, record.raw_symbol.as_str().to_owned());
-            match self.entries.get_mut(&key) {
+        let heartbeat = self.heartbeat;
+        let entries = &mut self.entries;
+        // In place: the kept records stay in the caller's buffer (no second vector of records).
+        let mut records = records;
+        records.retain(|record| {
+            let hash = content_hash(record);
+            let by_symbol = entries.entry(record.kind).or_default();
+            match by_symbol.get_mut(record.raw_symbol.as_str()) {
                 Some(e) if e.hash == hash => {
                     e.seen_at = now;
-                    if now.duration_since(e.sent_at) >= self.heartbeat {
+                    if now.duration_since(e.sent_at) >= heartbeat {
                         e.sent_at = now;
                         stats.heartbeats += 1;
-                        out.push(record);
+                        true
                     } else {
                         stats.suppressed += 1;
+                        false
                     }
                 }
                 Some(e) => {
@@ -219,11 +224,11 @@ impl ChangeDetector {
                         seen_at: now,
                     };
                     stats.changed += 1;
-                    out.push(record);
+                    true
                 }
                 None => {
-                    self.entries.insert(
-                        key,
+                    by_symbol.insert(
+                        record.raw_symbol.as_str().to_owned(),
                         Entry {
                             hash,
                             sent_at: now,
@@ -231,39 +236,48 @@ impl ChangeDetector {
                         },
                     );
                     stats.changed += 1;
-                    out.push(record);
+                    true
                 }
             }
-        }
+        });
         self.enforce_bound();
-        (out, stats)
+        (records, stats)
     }
 
     /// Forgets instruments that left the exchange's universe.
     pub fn retain_symbols(&mut self, keep: &std::collections::HashSet<&str>) {
-        self.entries
-            .retain(|(_, raw), _| keep.contains(raw.as_str()));
+        for by_symbol in self.entries.values_mut() {
+            by_symbol.retain(|raw, _| keep.contains(raw.as_str()));
+        }
     }
 
     /// Forgets entries not seen for `max_age` (instruments that disappeared).
     pub fn expire(&mut self, now: Instant, max_age: Duration) {
-        self.entries
-            .retain(|_, e| now.duration_since(e.seen_at) < max_age);
+        for by_symbol in self.entries.values_mut() {
+            by_symbol.retain(|_, e| now.duration_since(e.seen_at) < max_age);
+        }
     }
 
     fn enforce_bound(&mut self) {
-        if self.entries.len() <= self.max_entries {
+        let len = self.len();
+        if len <= self.max_entries {
             return;
         }
-        let excess = self.entries.len() - self.max_entries;
-        let mut by_age: Vec<(Instant, (RecordKind, String))> = self
+        let excess = len - self.max_entries;
+        let mut by_age: Vec<(Instant, RecordKind, String)> = self
             .entries
             .iter()
-            .map(|(k, e)| (e.seen_at, k.clone()))
+            .flat_map(|(kind, by_symbol)| {
+                by_symbol
+                    .iter()
+                    .map(|(raw, e)| (e.seen_at, *kind, raw.clone()))
+            })
             .collect();
-        by_age.sort_by_key(|(seen, _)| *seen);
-        for (_, key) in by_age.into_iter().take(excess) {
-            self.entries.remove(&key);
+        by_age.sort_by_key(|(seen, _, _)| *seen);
+        for (_, kind, raw) in by_age.into_iter().take(excess) {
+            if let Some(by_symbol) = self.entries.get_mut(&kind) {
+                by_symbol.remove(&raw);
+            }
         }
     }
 }

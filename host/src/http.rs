@@ -24,6 +24,9 @@ pub struct RawResponse {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub received_ts: i64,
+    /// When the body was complete, on the monotonic clock (sub-millisecond; for latency
+    /// measurements that `received_ts`'s 1 ms wall-clock resolution cannot make).
+    pub received_at: Instant,
     pub elapsed: Duration,
 }
 
@@ -354,6 +357,7 @@ impl ExchangeHttp {
             headers,
             body,
             received_ts: now_ms(),
+            received_at: Instant::now(),
             elapsed: started.elapsed(),
         })
     }

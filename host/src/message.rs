@@ -241,12 +241,194 @@ impl<'a> RecordMessage<'a> {
     }
 }
 
-/// Appends `record` as one JSON line (with `\n`) to `out`.
+/// Appends `record` as one JSON line (with `\n`) to `out`. Nothing is appended on error.
 pub fn write_json_line(record: &Record, out: &mut Vec<u8>) -> Result<(), MessageError> {
-    let message = RecordMessage::from_record(record)?;
-    serde_json::to_writer(&mut *out, &message)?;
+    write_json(record, out)?;
     out.push(b'\n');
     Ok(())
+}
+
+/// Appends `record` as one JSON object to `out`: exactly the bytes serde writes for
+/// [`RecordMessage::from_record`] (same field order, number formatting and escaping; non-finite
+/// numbers as `null`), without serde's intermediate map for the flattened identity. Nothing is
+/// appended on error.
+pub fn write_json(record: &Record, out: &mut Vec<u8>) -> Result<(), UnknownValue> {
+    fast_json::write_record(record, out)
+}
+
+/// The hand-written encoder behind [`write_json`]. Owns the byte layout of one record; must
+/// stay identical to the serde derive above (tests compare both over many records).
+mod fast_json {
+    use plugin_api::{
+        abi_stable::std_types::{ROption, RString},
+        IntervalSource, KeyValue, MarketType, Record, RecordKind,
+    };
+    use serde_json::ser::{CompactFormatter, Formatter};
+
+    use super::{unknown, UnknownValue};
+
+    /// Room reserved per record up front (a funding line is about 500 bytes).
+    const RECORD_CAPACITY_HINT: usize = 640;
+
+    pub(super) fn write_record(r: &Record, out: &mut Vec<u8>) -> Result<(), UnknownValue> {
+        // Every check before the first byte: an error leaves `out` untouched.
+        let kind = match r.kind {
+            RecordKind::INSTRUMENT => "{\"kind\":\"instrument\"",
+            RecordKind::TICKER => "{\"kind\":\"ticker\"",
+            RecordKind::FUNDING => "{\"kind\":\"funding\"",
+            other => return Err(unknown(r, "kind", other.0)),
+        };
+        let market_type = match r.market_type {
+            MarketType::LINEAR_PERPETUAL => "\"linear_perpetual\"",
+            MarketType::INVERSE_PERPETUAL => "\"inverse_perpetual\"",
+            other => return Err(unknown(r, "market_type", other.0)),
+        };
+        let interval_source = if r.kind == RecordKind::FUNDING {
+            match r.interval_source {
+                ROption::RNone => "null",
+                ROption::RSome(IntervalSource::REPORTED) => "\"reported\"",
+                ROption::RSome(IntervalSource::INFERRED) => "\"inferred\"",
+                ROption::RSome(IntervalSource::DEFAULT) => "\"default\"",
+                ROption::RSome(other) => return Err(unknown(r, "interval_source", other.0)),
+            }
+        } else {
+            "null"
+        };
+
+        out.reserve(RECORD_CAPACITY_HINT);
+        out.extend_from_slice(kind.as_bytes());
+        string_field(out, ",\"exchange\":", &r.exchange);
+        string_field(out, ",\"symbol\":", &r.symbol);
+        string_field(out, ",\"raw_symbol\":", &r.raw_symbol);
+        string_field(out, ",\"base\":", &r.base);
+        string_field(out, ",\"quote\":", &r.quote);
+        string_field(out, ",\"settle\":", &r.settle);
+        out.extend_from_slice(b",\"market_type\":");
+        out.extend_from_slice(market_type.as_bytes());
+        int_field(out, ",\"exchange_ts\":", r.exchange_ts);
+        out.extend_from_slice(b",\"received_ts\":");
+        int(out, r.received_ts);
+        match r.kind {
+            RecordKind::INSTRUMENT => {
+                num_field(out, ",\"contract_size\":", r.contract_size);
+                num_field(out, ",\"tick_size\":", r.tick_size);
+                out.extend_from_slice(b",\"status\":");
+                match &r.status {
+                    ROption::RSome(s) => string(out, s.as_str()),
+                    ROption::RNone => out.extend_from_slice(b"null"),
+                }
+                num_field(out, ",\"interval_hours\":", r.interval_hours);
+                int_field(out, ",\"listing_ts\":", r.listing_ts);
+                int_field(out, ",\"delisting_ts\":", r.delisting_ts);
+            }
+            RecordKind::TICKER => {
+                num_field(out, ",\"last\":", r.last);
+                num_field(out, ",\"bid\":", r.bid);
+                num_field(out, ",\"ask\":", r.ask);
+                num_field(out, ",\"mark\":", r.mark);
+                num_field(out, ",\"index\":", r.index);
+                num_field(out, ",\"volume_24h_base\":", r.volume_24h_base);
+                num_field(out, ",\"volume_24h_quote\":", r.volume_24h_quote);
+                num_field(out, ",\"open_interest_base\":", r.open_interest_base);
+                num_field(out, ",\"open_interest_quote\":", r.open_interest_quote);
+            }
+            _ => {
+                num_field(out, ",\"rate\":", r.rate);
+                num_field(out, ",\"interval_hours\":", r.interval_hours);
+                out.extend_from_slice(b",\"interval_source\":");
+                out.extend_from_slice(interval_source.as_bytes());
+                int_field(out, ",\"next_funding_ts\":", r.next_funding_ts);
+                num_field(out, ",\"predicted_rate\":", r.predicted_rate);
+                num_field(out, ",\"rate_8h\":", r.rate_8h);
+                num_field(out, ",\"rate_annualized\":", r.rate_annualized);
+                num_field(out, ",\"rate_cap\":", r.rate_cap);
+                num_field(out, ",\"rate_floor\":", r.rate_floor);
+                num_field(out, ",\"mark\":", r.mark);
+                num_field(out, ",\"index\":", r.index);
+            }
+        }
+        if !r.extra.is_empty() {
+            extra(out, r.extra.as_slice());
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    fn extra(out: &mut Vec<u8>, pairs: &[KeyValue]) {
+        out.extend_from_slice(b",\"extra\":{");
+        for (i, kv) in pairs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, kv.key.as_str());
+            out.push(b':');
+            string(out, kv.value.as_str());
+        }
+        out.push(b'}');
+    }
+
+    fn string_field(out: &mut Vec<u8>, key: &str, value: &RString) {
+        out.extend_from_slice(key.as_bytes());
+        string(out, value.as_str());
+    }
+
+    fn num_field(out: &mut Vec<u8>, key: &str, value: ROption<f64>) {
+        out.extend_from_slice(key.as_bytes());
+        match value {
+            // serde_json writes non-finite floats as null.
+            ROption::RSome(v) if v.is_finite() => {
+                // Writing to a Vec cannot fail; serde_json's own formatter keeps the digits
+                // identical to the serde path.
+                let _ = CompactFormatter.write_f64(out, v);
+            }
+            _ => out.extend_from_slice(b"null"),
+        }
+    }
+
+    fn int_field(out: &mut Vec<u8>, key: &str, value: ROption<i64>) {
+        out.extend_from_slice(key.as_bytes());
+        match value {
+            ROption::RSome(v) => int(out, v),
+            ROption::RNone => out.extend_from_slice(b"null"),
+        }
+    }
+
+    fn int(out: &mut Vec<u8>, v: i64) {
+        let _ = CompactFormatter.write_i64(out, v);
+    }
+
+    /// `"…"` with JSON escapes exactly as serde_json writes them: `"` and `\\`, the short
+    /// forms `\b \t \n \f \r`, other control characters as `\u00xx`; everything else as is.
+    pub(super) fn string(out: &mut Vec<u8>, s: &str) {
+        out.push(b'"');
+        let bytes = s.as_bytes();
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let escape: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                0x08 => b"\\b",
+                0x09 => b"\\t",
+                0x0a => b"\\n",
+                0x0c => b"\\f",
+                0x0d => b"\\r",
+                0x00..=0x1f => b"",
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[start..i]);
+            if escape.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            } else {
+                out.extend_from_slice(escape);
+            }
+            start = i + 1;
+        }
+        out.extend_from_slice(&bytes[start..]);
+        out.push(b'"');
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -389,6 +571,147 @@ mod tests {
         assert!(validator.is_valid(&value), "{value}");
         assert!(!validator.is_valid(&serde_json::json!([{"kind": "funding"}])));
         assert!(!validator.is_valid(&serde_json::json!({"kind": "funding"})));
+    }
+
+    /// The serde path the fast writer must reproduce byte for byte.
+    fn serde_line(r: &Record) -> Vec<u8> {
+        let mut out = serde_json::to_vec(&RecordMessage::from_record(r).unwrap()).unwrap();
+        out.push(b'\n');
+        out
+    }
+
+    fn fast_line(r: &Record) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_json_line(r, &mut out).unwrap();
+        out
+    }
+
+    /// Records of every kind with every field absent, present, odd (NaN, ±inf, -0.0, huge,
+    /// tiny, negative) and strings that need escaping.
+    fn variety() -> Vec<Record> {
+        let odd = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            1e-300,
+            1.7976931348623157e308,
+            -123.456,
+            0.1 + 0.2,
+            1e21,
+            95_000.5,
+            3.0,
+        ];
+        let strings = [
+            "BTCUSDT",
+            "",
+            "quote\"back\\slash",
+            "ctl\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f}\u{7f}",
+            "币/€ ünïcödé 🚀",
+            "</script>/",
+        ];
+        let mut out = Vec::new();
+        for kind in [
+            RecordKind::INSTRUMENT,
+            RecordKind::TICKER,
+            RecordKind::FUNDING,
+        ] {
+            for market in [MarketType::LINEAR_PERPETUAL, MarketType::INVERSE_PERPETUAL] {
+                let empty = Record::new(kind, "x", "A", "B", "C", "D", market, 0);
+                out.push(empty.clone());
+                for (i, v) in odd.iter().enumerate() {
+                    let s = strings[i % strings.len()];
+                    let mut r = Record::new(kind, s, s, s, "USDT", s, market, -5 + i as i64);
+                    let v = RSome(*v);
+                    r.last = v;
+                    r.bid = if i % 2 == 0 { v } else { RNone };
+                    r.ask = v;
+                    r.mark = v;
+                    r.index = if i % 3 == 0 { RNone } else { v };
+                    r.volume_24h_base = v;
+                    r.volume_24h_quote = v;
+                    r.open_interest_base = v;
+                    r.open_interest_quote = if i % 2 == 1 { v } else { RNone };
+                    r.rate = v;
+                    r.interval_hours = v;
+                    r.interval_source = match i % 4 {
+                        0 => RNone,
+                        1 => RSome(IntervalSource::REPORTED),
+                        2 => RSome(IntervalSource::INFERRED),
+                        _ => RSome(IntervalSource::DEFAULT),
+                    };
+                    r.next_funding_ts = if i % 2 == 0 { RSome(i64::MAX) } else { RNone };
+                    r.predicted_rate = v;
+                    r.rate_8h = v;
+                    r.rate_annualized = v;
+                    r.rate_cap = v;
+                    r.rate_floor = v;
+                    r.contract_size = v;
+                    r.tick_size = v;
+                    r.status = if i % 2 == 0 { RSome(s.into()) } else { RNone };
+                    r.listing_ts = RSome(i64::MIN);
+                    r.delisting_ts = if i % 3 == 0 { RSome(0) } else { RNone };
+                    r.exchange_ts = if i % 2 == 0 { RSome(-1) } else { RNone };
+                    if i % 2 == 0 {
+                        r.push_extra("raw_status", s);
+                        r.push_extra(s, "v");
+                        r.push_extra("dup", "1");
+                        r.push_extra("dup", "2");
+                    }
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_writer_matches_serde_byte_for_byte() {
+        let records = variety();
+        assert!(records.len() > 70);
+        for r in &records {
+            let (fast, serde) = (fast_line(r), serde_line(r));
+            assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&serde),
+                "{r:?}"
+            );
+        }
+        // Real-looking records too.
+        assert_eq!(fast_line(&funding()), serde_line(&funding()));
+    }
+
+    #[test]
+    fn fast_writer_output_is_schema_valid_and_keeps_nulls() {
+        let validator = jsonschema::validator_for(&records_schema()).unwrap();
+        for r in variety() {
+            let line = fast_line(&r);
+            let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+            assert!(validator.is_valid(&v), "{v}");
+        }
+        let mut r = funding();
+        r.rate = RSome(f64::NAN);
+        let v: serde_json::Value = serde_json::from_slice(&fast_line(&r)).unwrap();
+        assert!(v["rate"].is_null(), "NaN is null, never 0: {v}");
+        assert!(v["predicted_rate"].is_null());
+    }
+
+    #[test]
+    fn fast_writer_leaves_the_buffer_alone_on_error() {
+        let mut out = b"kept\n".to_vec();
+        let mut r = funding();
+        r.interval_source = RSome(IntervalSource(9));
+        assert!(write_json_line(&r, &mut out).is_err());
+        let mut r = funding();
+        r.kind = RecordKind(9);
+        assert!(write_json_line(&r, &mut out).is_err());
+        assert_eq!(out, b"kept\n");
+        // An unknown interval source on a non-funding record is not part of its message.
+        let mut r = funding();
+        r.kind = RecordKind::TICKER;
+        r.interval_source = RSome(IntervalSource(9));
+        assert_eq!(fast_line(&r), serde_line(&r));
     }
 
     #[test]

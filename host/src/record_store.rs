@@ -14,10 +14,89 @@ use plugin_api::{
 
 const HOURS_PER_YEAR: f64 = 24.0 * 365.0;
 
-/// Latest record per (kind, raw symbol) for one exchange instance.
+/// Latest record per (kind, raw symbol) for one exchange instance. Keyed per kind by the raw
+/// symbol, so a lookup borrows the record's `&str` (no key is built per record) and a symbol's
+/// key is allocated once, when it is first seen.
 #[derive(Debug, Default)]
 pub struct RecordStore {
-    latest: HashMap<(RecordKind, RString), Record>,
+    latest: HashMap<RecordKind, HashMap<String, Record>>,
+}
+
+/// Makes `dst` equal to `src` without reallocating what is already equal (the identity strings
+/// of an instrument do not change between cycles, so the common update allocates nothing).
+pub fn assign(dst: &mut Record, src: &Record) {
+    // Exhaustive on purpose: a new field in `Record` fails to compile here until it is copied.
+    let Record {
+        kind,
+        exchange,
+        symbol,
+        raw_symbol,
+        base,
+        quote,
+        settle,
+        market_type,
+        exchange_ts,
+        received_ts,
+        last,
+        bid,
+        ask,
+        mark,
+        index,
+        volume_24h_base,
+        volume_24h_quote,
+        open_interest_base,
+        open_interest_quote,
+        rate,
+        interval_hours,
+        interval_source,
+        next_funding_ts,
+        predicted_rate,
+        rate_8h,
+        rate_annualized,
+        rate_cap,
+        rate_floor,
+        contract_size,
+        tick_size,
+        status,
+        listing_ts,
+        delisting_ts,
+        extra,
+    } = src;
+    macro_rules! copy {
+        ($($field:ident),* $(,)?) => { $(dst.$field = *$field;)* };
+    }
+    macro_rules! clone_if_changed {
+        ($($field:ident),* $(,)?) => { $(if dst.$field != *$field { dst.$field = $field.clone(); })* };
+    }
+    copy!(
+        kind,
+        market_type,
+        exchange_ts,
+        received_ts,
+        last,
+        bid,
+        ask,
+        mark,
+        index,
+        volume_24h_base,
+        volume_24h_quote,
+        open_interest_base,
+        open_interest_quote,
+        rate,
+        interval_hours,
+        interval_source,
+        next_funding_ts,
+        predicted_rate,
+        rate_8h,
+        rate_annualized,
+        rate_cap,
+        rate_floor,
+        contract_size,
+        tick_size,
+        listing_ts,
+        delisting_ts,
+    );
+    clone_if_changed!(exchange, symbol, raw_symbol, base, quote, settle, status, extra);
 }
 
 /// Copies every field that is absent in `new` from `old`. Identity and `received_ts` stay new.
@@ -61,9 +140,25 @@ pub fn fill_missing(new: &mut Record, old: &Record) {
     }
 }
 
+/// True when no two records share (kind, raw symbol). Plugins normally emit one record per
+/// instrument, sorted: that case is settled by comparing neighbours, without hashing.
+fn all_distinct(records: &[Record]) -> bool {
+    fn key(r: &Record) -> (RecordKind, &str) {
+        (r.kind, r.raw_symbol.as_str())
+    }
+    if records.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+        return true;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(records.len());
+    records.iter().all(|r| seen.insert(key(r)))
+}
+
 /// Merges records with the same (kind, raw symbol) within one cycle: later fields win, earlier
-/// ones fill the gaps. Keeps first-seen order.
+/// ones fill the gaps. Keeps first-seen order. Returns `records` itself when all are distinct.
 pub fn merge_cycle(records: Vec<Record>) -> Vec<Record> {
+    if all_distinct(&records) {
+        return records;
+    }
     let mut index: HashMap<(RecordKind, RString), usize> = HashMap::with_capacity(records.len());
     let mut merged: Vec<Record> = Vec::with_capacity(records.len());
     for record in records {
@@ -117,11 +212,11 @@ impl RecordStore {
     }
 
     pub fn len(&self) -> usize {
-        self.latest.len()
+        self.latest.values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.latest.is_empty()
+        self.len() == 0
     }
 
     /// Applies one cycle's records: merge within the cycle, fill gaps from the previous state,
@@ -137,20 +232,27 @@ impl RecordStore {
             if record.exchange.as_str() != exchange_id {
                 record.exchange = exchange_id.into();
             }
-            if let Some(old) = self.latest.get(&(record.kind, record.raw_symbol.clone())) {
-                fill_missing(record, old);
+            let by_symbol = self.latest.entry(record.kind).or_default();
+            match by_symbol.get_mut(record.raw_symbol.as_str()) {
+                Some(old) => {
+                    fill_missing(record, old);
+                    normalize(record, default_interval_hours);
+                    assign(old, record);
+                }
+                None => {
+                    normalize(record, default_interval_hours);
+                    by_symbol.insert(record.raw_symbol.as_str().to_owned(), record.clone());
+                }
             }
-            normalize(record, default_interval_hours);
-            self.latest
-                .insert((record.kind, record.raw_symbol.clone()), record.clone());
         }
         out
     }
 
     /// Forgets instruments that left the exchange's universe (all kinds).
     pub fn retain_symbols(&mut self, keep: &std::collections::HashSet<&str>) {
-        self.latest
-            .retain(|(_, raw), _| keep.contains(raw.as_str()));
+        for by_symbol in self.latest.values_mut() {
+            by_symbol.retain(|raw, _| keep.contains(raw.as_str()));
+        }
     }
 }
 
@@ -230,6 +332,57 @@ mod tests {
         let out = store.apply(vec![h], "b", 8.0);
         assert_eq!(out[0].rate_8h, RNone);
         assert_eq!(out[0].rate_annualized, RNone);
+    }
+
+    #[test]
+    fn assign_makes_an_equal_record() {
+        let mut a = rec(RecordKind::TICKER, "BTCUSDT");
+        let mut b = rec(RecordKind::FUNDING, "ETHUSDT");
+        b.rate = RSome(0.1);
+        b.status = RSome("trading".into());
+        b.push_extra("k", "v");
+        b.exchange_ts = RSome(5);
+        a.last = RSome(1.0);
+        assign(&mut a, &b);
+        assert_eq!(a, b);
+        let c = rec(RecordKind::TICKER, "BTCUSDT");
+        assign(&mut a, &c);
+        assert_eq!(a, c);
+    }
+
+    #[test]
+    fn duplicates_within_a_cycle_merge_in_any_order() {
+        // Unsorted and duplicated: the hashing path.
+        let mut b1 = rec(RecordKind::TICKER, "B");
+        b1.last = RSome(1.0);
+        let a = rec(RecordKind::TICKER, "A");
+        let mut b2 = rec(RecordKind::TICKER, "B");
+        b2.bid = RSome(0.5);
+        let merged = merge_cycle(vec![b1, a.clone(), b2]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].raw_symbol.as_str(), "B");
+        assert_eq!((merged[0].last, merged[0].bid), (RSome(1.0), RSome(0.5)));
+        // Same symbol, different kinds: distinct. Unsorted but distinct: kept as is.
+        let f = rec(RecordKind::FUNDING, "A");
+        let kept = merge_cycle(vec![f.clone(), a.clone(), rec(RecordKind::TICKER, "0")]);
+        assert_eq!(kept.len(), 3);
+        assert_eq!(kept[0], f);
+    }
+
+    #[test]
+    fn stored_state_equals_what_was_emitted() {
+        let mut store = RecordStore::new();
+        let mut t = rec(RecordKind::TICKER, "BTCUSDT");
+        t.last = RSome(1.0);
+        t.push_extra("x", "1");
+        let first = store.apply(vec![t], "binance", 8.0);
+        let mut t = rec(RecordKind::TICKER, "BTCUSDT");
+        t.bid = RSome(2.0);
+        t.received_ts = 9;
+        let second = store.apply(vec![t], "binance", 8.0);
+        assert_eq!(second[0].last, RSome(1.0));
+        assert_eq!(second[0].extra, first[0].extra);
+        assert_eq!(store.latest[&RecordKind::TICKER]["BTCUSDT"], second[0]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! exchange's own (its budget, its timeouts, its sink back-pressure share).
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::Arc,
     time::Duration,
 };
@@ -50,6 +50,42 @@ impl WorkerSpec {
     }
 }
 
+/// When the newest response behind each batch was received, on the monotonic clock, per
+/// (exchange instance, kind) in send order: lets a benchmark sink measure response → sink
+/// latency with sub-millisecond resolution. Bounded: a key keeps at most
+/// [`MAX_PENDING_RESPONSE_TIMES`] entries (older ones are dropped if nobody takes them).
+#[derive(Debug, Clone, Default)]
+pub struct ResponseClock {
+    pending: Arc<std::sync::Mutex<PendingResponseTimes>>,
+}
+
+/// Receive times not yet taken, per (exchange instance, kind), oldest first.
+type PendingResponseTimes = HashMap<(String, String), VecDeque<std::time::Instant>>;
+
+/// Most unclaimed response times kept per (exchange, kind).
+pub const MAX_PENDING_RESPONSE_TIMES: usize = 64;
+
+impl ResponseClock {
+    fn note(&self, exchange: &str, kind: &str, at: std::time::Instant) {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let queue = pending
+            .entry((exchange.to_owned(), kind.to_owned()))
+            .or_default();
+        if queue.len() >= MAX_PENDING_RESPONSE_TIMES {
+            queue.pop_front();
+        }
+        queue.push_back(at);
+    }
+
+    /// The receive time of the oldest batch of (exchange, kind) not taken yet.
+    pub fn take(&self, exchange: &str, kind: &str) -> Option<std::time::Instant> {
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending
+            .get_mut(&(exchange.to_owned(), kind.to_owned()))
+            .and_then(VecDeque::pop_front)
+    }
+}
+
 /// State shared by one exchange's kind tasks; survives plugin replacement.
 struct Shared {
     spec: WorkerSpec,
@@ -60,6 +96,8 @@ struct Shared {
     breaker: std::sync::Mutex<CircuitBreaker>,
     plugins: watch::Receiver<Arc<PluginSet>>,
     sink: mpsc::Sender<Batch>,
+    /// Set only by benchmarks ([`OnDemandCollector::measure_responses`]).
+    response_clock: std::sync::OnceLock<ResponseClock>,
 }
 
 impl Shared {
@@ -83,6 +121,7 @@ impl Shared {
             breaker: std::sync::Mutex::new(breaker),
             plugins,
             sink,
+            response_clock: std::sync::OnceLock::new(),
         })
     }
 
@@ -301,6 +340,36 @@ pub struct CycleOutcome {
     pub failures: usize,
     /// Requests not sent because the breaker is open or probing.
     pub held_back: usize,
+    /// CPU time this cycle spent on its records on the calling thread: plugin `parse`, merge
+    /// into the record store, change detection (not the network, not the sink).
+    pub pipeline_cpu: Duration,
+}
+
+/// CPU time consumed by the calling thread so far (`CLOCK_THREAD_CPUTIME_ID`). Measures a
+/// synchronous section exactly, whatever else the process runs meanwhile.
+pub fn thread_cpu_time() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec that outlives the call; the clock id is a
+    // constant Linux supports. On failure `t` stays zero, which only under-reports a duration.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Runs `f` and adds the CPU time it took on this thread to `total`.
+fn timed<T>(total: &mut Duration, f: impl FnOnce() -> T) -> T {
+    let start = thread_cpu_time();
+    let out = f();
+    *total += thread_cpu_time().saturating_sub(start);
+    out
 }
 
 impl CycleOutcome {
@@ -483,6 +552,7 @@ impl KindTask {
         let mut records: Vec<Record> = Vec::new();
         let mut outcome = CycleOutcome::default();
         let mut requests_sent = 0usize;
+        let mut newest_response: Option<std::time::Instant> = None;
         let mut pages = 0u32;
         // Requests the plugin classified as worth retrying (rate-limit or transient codes in a
         // body), and how many such retry rounds this cycle has had.
@@ -494,6 +564,7 @@ impl KindTask {
                 match result {
                     Attempt::Answered(response) => {
                         requests_sent += 1;
+                        newest_response = newest_response.max(Some(response.received_at));
                         answered.push((request, response));
                     }
                     Attempt::HeldBack => outcome.held_back += 1,
@@ -534,7 +605,9 @@ impl KindTask {
                     received_ts: r.received_ts,
                 })
                 .collect();
-            let out = plugin.parse(&self.kind, &responses, &ctx);
+            let out = timed(&mut outcome.pipeline_cpu, || {
+                plugin.parse(&self.kind, &responses, &ctx)
+            });
             for warning in out.warnings.iter() {
                 if self
                     .warnings
@@ -628,12 +701,12 @@ impl KindTask {
                 .await;
         }
         let default_interval = plugin.info.default_funding_interval_hours;
-        let merged = self
-            .shared
-            .store
-            .lock()
-            .await
-            .apply(records, exchange, default_interval);
+        let merged = {
+            let mut store = self.shared.store.lock().await;
+            timed(&mut outcome.pipeline_cpu, || {
+                store.apply(records, exchange, default_interval)
+            })
+        };
         let telemetry = &self.shared.spec.telemetry;
         if self.emits == RecordKind::FUNDING {
             // Before change detection: unchanged rates stay in the dashboard's table.
@@ -644,12 +717,10 @@ impl KindTask {
             .filter_map(|r| r.exchange_ts.into_option())
             .max();
         let (to_send, suppressed) = if self.shared.spec.change_detection.enabled {
-            let (kept, stats) = self
-                .shared
-                .changes
-                .lock()
-                .await
-                .filter(merged, tokio::time::Instant::now());
+            let mut changes = self.shared.changes.lock().await;
+            let now = tokio::time::Instant::now();
+            let (kept, stats) = timed(&mut outcome.pipeline_cpu, || changes.filter(merged, now));
+            drop(changes);
             tracing::debug!(exchange = %exchange, kind = %self.kind, changed = stats.changed, heartbeats = stats.heartbeats, suppressed = stats.suppressed, "change detection");
             (kept, stats.suppressed)
         } else {
@@ -670,6 +741,9 @@ impl KindTask {
                 kind: self.kind.clone(),
                 records: to_send,
             };
+            if let (Some(clock), Some(at)) = (self.shared.response_clock.get(), newest_response) {
+                clock.note(exchange, &self.kind, at);
+            }
             if self.shared.sink.send(batch).await.is_err() {
                 tracing::error!(exchange = %exchange, kind = %self.kind, "sink is gone; records of this cycle lost");
             }
@@ -765,6 +839,12 @@ impl OnDemandCollector {
         })
     }
 
+    /// Notes, for every batch this collector sends, when its newest response was received
+    /// (see [`ResponseClock`]). Only the first clock set counts.
+    pub fn measure_responses(&self, clock: ResponseClock) {
+        let _ = self.shared.response_clock.set(clock);
+    }
+
     /// Runs one cycle of `kind` now.
     pub async fn collect(&self, kind: &str) -> Result<CycleOutcome, String> {
         let plugin = self.shared.current_plugin().ok_or("plugin gone")?;
@@ -784,5 +864,41 @@ impl OnDemandCollector {
             warnings: Arc::clone(&self.warnings),
         };
         Ok(task.cycle().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_clock_hands_out_times_per_key_in_order_and_is_bounded() {
+        let clock = ResponseClock::default();
+        let t0 = std::time::Instant::now();
+        let t1 = t0 + Duration::from_millis(1);
+        clock.note("binance", "tickers", t0);
+        clock.note("binance", "tickers", t1);
+        clock.note("okx", "tickers", t1);
+        assert_eq!(clock.take("binance", "tickers"), Some(t0));
+        assert_eq!(clock.take("okx", "tickers"), Some(t1));
+        assert_eq!(clock.take("binance", "tickers"), Some(t1));
+        assert_eq!(clock.take("binance", "tickers"), None);
+        assert_eq!(clock.take("binance", "funding"), None);
+        for i in 0..MAX_PENDING_RESPONSE_TIMES + 5 {
+            clock.note("x", "k", t0 + Duration::from_millis(i as u64));
+        }
+        // The oldest were dropped: the first left is the 6th noted.
+        assert_eq!(clock.take("x", "k"), Some(t0 + Duration::from_millis(5)));
+    }
+
+    #[test]
+    fn thread_cpu_time_counts_this_threads_work() {
+        let mut spent = Duration::ZERO;
+        let sum = timed(&mut spent, || {
+            (0..2_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b))
+        });
+        assert!(sum > 0);
+        assert!(spent > Duration::ZERO, "{spent:?}");
+        assert!(thread_cpu_time() >= spent);
     }
 }

@@ -95,39 +95,91 @@ pub fn hours_between(earlier_ms: i64, later_ms: i64) -> Option<f64> {
     (later_ms > earlier_ms).then(|| (later_ms - earlier_ms) as f64 / 3_600_000.0)
 }
 
-/// Serde helpers: exchange JSON writes numbers as strings, numbers, or empty strings.
-pub mod de {
-    use serde::{Deserialize, Deserializer};
+/// Decodes a response body as JSON, borrowing strings from it. The body's UTF-8 is checked once,
+/// up front (a fast whole-buffer scan), so serde_json does not re-validate every string it
+/// borrows as `serde_json::from_slice` does; invalid UTF-8 is an error either way.
+pub fn json_from_body<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(e) => Err(<serde_json::Error as serde::de::Error>::custom(
+            format_args!("body is not UTF-8: {e}"),
+        )),
+    }
+}
 
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum StrOrNum<'a> {
-        Str(&'a str),
-        Owned(String),
-        Num(f64),
-        Int(i64),
-        Null,
+/// Serde helpers: exchange JSON writes numbers as strings, numbers, or empty strings.
+///
+/// Each helper is a direct visitor over the JSON token (no intermediate `Content` buffer as an
+/// untagged enum would build for every field): the hot path of every ticker row.
+pub mod de {
+    use std::fmt;
+
+    use serde::{
+        de::{self, Visitor},
+        Deserializer,
+    };
+
+    /// A number from a JSON string, number or null; what "absent" means is the caller's.
+    struct Number<T> {
+        from_str: fn(&str) -> Option<T>,
+        from_f64: fn(f64) -> Option<T>,
+        from_i64: fn(i64) -> Option<T>,
+        from_u64: fn(u64) -> Option<T>,
+    }
+
+    impl<'de, T> Visitor<'de> for Number<T> {
+        type Value = Option<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a number, a decimal string, or null")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok((self.from_str)(v))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok((self.from_f64)(v))
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok((self.from_i64)(v))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok((self.from_u64)(v))
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
     }
 
     /// `"1.5"`, `1.5`, `""`, `null` or missing → `Option<f64>` (empty and null are `None`).
     pub fn opt_f64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-        Ok(match Option::<StrOrNum<'de>>::deserialize(d)? {
-            None | Some(StrOrNum::Null) => None,
-            Some(StrOrNum::Str(s)) => super::decimal(s),
-            Some(StrOrNum::Owned(s)) => super::decimal(&s),
-            Some(StrOrNum::Num(n)) => Some(n).filter(|v| v.is_finite()),
-            Some(StrOrNum::Int(n)) => Some(n as f64),
+        d.deserialize_any(Number {
+            from_str: super::decimal,
+            from_f64: |n| Some(n).filter(|v| v.is_finite()),
+            from_i64: |n| Some(n as f64),
+            from_u64: |n| Some(n as f64),
         })
     }
 
     /// `"1700000000000"`, `1700000000000`, `""`, `0` or missing → `Option<i64>` (0 is `None`).
     pub fn opt_ts<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        Ok(match Option::<StrOrNum<'de>>::deserialize(d)? {
-            None | Some(StrOrNum::Null) => None,
-            Some(StrOrNum::Str(s)) => super::timestamp_ms(s),
-            Some(StrOrNum::Owned(s)) => super::timestamp_ms(&s),
-            Some(StrOrNum::Int(n)) => Some(n).filter(|v| *v > 0),
-            Some(StrOrNum::Num(n)) => Some(n as i64).filter(|v| *v > 0),
+        d.deserialize_any(Number {
+            from_str: super::timestamp_ms,
+            from_f64: |n| Some(n as i64).filter(|v| *v > 0),
+            from_i64: |n| Some(n).filter(|v| *v > 0),
+            from_u64: |n| i64::try_from(n).ok().filter(|v| *v > 0),
         })
     }
 }
@@ -200,6 +252,62 @@ mod tests {
             http_error_text(400, b" bad \n request "),
             "HTTP 400: bad   request"
         );
+    }
+
+    #[test]
+    fn serde_helpers_read_strings_numbers_and_null() {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            #[serde(default, deserialize_with = "de::opt_f64")]
+            v: Option<f64>,
+            #[serde(default, deserialize_with = "de::opt_ts")]
+            t: Option<i64>,
+        }
+        let cases: &[(&str, Option<f64>, Option<i64>)] = &[
+            (
+                r#"{"v":"1.5","t":"1700000000000"}"#,
+                Some(1.5),
+                Some(1_700_000_000_000),
+            ),
+            (
+                r#"{"v":1.5,"t":1700000000000}"#,
+                Some(1.5),
+                Some(1_700_000_000_000),
+            ),
+            (r#"{"v":-2,"t":-5}"#, Some(-2.0), None),
+            (r#"{"v":"","t":""}"#, None, None),
+            (r#"{"v":null,"t":null}"#, None, None),
+            (r#"{}"#, None, None),
+            (r#"{"v":"0","t":0}"#, Some(0.0), None),
+            (r#"{"v":"\u0031.25","t":"\u0031"}"#, Some(1.25), Some(1)),
+            (r#"{"v":"NaN","t":"x"}"#, None, None),
+            (
+                r#"{"v":18446744073709551615,"t":1.7e12}"#,
+                Some(1.8446744073709552e19),
+                Some(1_700_000_000_000),
+            ),
+            (r#"{"t":18446744073709551615}"#, None, None),
+        ];
+        for (json, v, t) in cases {
+            let row: Row = serde_json::from_str(json).unwrap();
+            assert_eq!((row.v, row.t), (*v, *t), "{json}");
+        }
+        for bad in [r#"{"v":true}"#, r#"{"v":[1]}"#, r#"{"t":{"a":1}}"#] {
+            assert!(serde_json::from_str::<Row>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bodies_decode_like_from_slice() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct Row<'a> {
+            s: &'a str,
+        }
+        let row: Row<'_> = json_from_body(br#"{"s":"BTC"}"#).unwrap();
+        assert_eq!(row, Row { s: "BTC" });
+        assert!(json_from_body::<Row<'_>>(b"{\"s\":\"\xff\"}").is_err());
+        let e = json_from_body::<Row<'_>>(br#"{"s":"BT"#).unwrap_err();
+        assert!(e.is_eof());
     }
 
     #[test]

@@ -155,7 +155,6 @@ impl Record {
         received_ts: i64,
     ) -> Self {
         Self {
-            kind,
             exchange: exchange.into(),
             symbol: crate::helpers::unified_symbol(base, quote, settle).into(),
             raw_symbol: raw_symbol.into(),
@@ -163,6 +162,36 @@ impl Record {
             quote: quote.into(),
             settle: settle.into(),
             market_type,
+            ..Self::empty(kind, received_ts)
+        }
+    }
+
+    /// An empty record of `kind` for the same instrument as `instrument` (identity copied).
+    pub fn for_instrument(kind: RecordKind, instrument: &Record, received_ts: i64) -> Self {
+        Self {
+            kind,
+            exchange: instrument.exchange.clone(),
+            symbol: instrument.symbol.clone(),
+            raw_symbol: instrument.raw_symbol.clone(),
+            base: instrument.base.clone(),
+            quote: instrument.quote.clone(),
+            settle: instrument.settle.clone(),
+            market_type: instrument.market_type,
+            ..Self::empty(kind, received_ts)
+        }
+    }
+
+    /// A record of `kind` with empty identity strings (no allocation) and every value `RNone`.
+    fn empty(kind: RecordKind, received_ts: i64) -> Self {
+        Self {
+            kind,
+            exchange: RString::new(),
+            symbol: RString::new(),
+            raw_symbol: RString::new(),
+            base: RString::new(),
+            quote: RString::new(),
+            settle: RString::new(),
+            market_type: MarketType::LINEAR_PERPETUAL,
             exchange_ts: ROption::RNone,
             received_ts,
             last: ROption::RNone,
@@ -190,22 +219,6 @@ impl Record {
             delisting_ts: ROption::RNone,
             extra: RVec::new(),
         }
-    }
-
-    /// An empty record of `kind` for the same instrument as `instrument` (identity copied).
-    pub fn for_instrument(kind: RecordKind, instrument: &Record, received_ts: i64) -> Self {
-        let mut r = Self::new(
-            kind,
-            instrument.exchange.as_str(),
-            instrument.raw_symbol.as_str(),
-            instrument.base.as_str(),
-            instrument.quote.as_str(),
-            instrument.settle.as_str(),
-            instrument.market_type,
-            received_ts,
-        );
-        r.symbol = instrument.symbol.clone();
-        r
     }
 
     /// Shortcut used by plugins: `ctx.exchange_id` as the exchange.

@@ -439,10 +439,10 @@ fn decode_rows<'a, T: Deserialize<'a>>(
 ) -> Result<Vec<T>, PluginError> {
     let body = checked_body(response, ctx)?;
     let decoded = if first_byte(body) == Some(b'[') {
-        serde_json::from_slice::<Vec<Obj<T>>>(body)
+        helpers::json_from_body::<Vec<Obj<T>>>(body)
             .map(|rows| rows.into_iter().map(|Obj(row)| row).collect())
     } else {
-        serde_json::from_slice::<Obj<T>>(body).map(|Obj(row)| vec![row])
+        helpers::json_from_body::<Obj<T>>(body).map(|Obj(row)| vec![row])
     };
     decoded.map_err(|e| shape_error(response, &e))
 }
@@ -452,7 +452,7 @@ fn decode_object<'a, T: Deserialize<'a>>(
     ctx: &Context<'_>,
 ) -> Result<T, PluginError> {
     let body = checked_body(response, ctx)?;
-    serde_json::from_slice::<Obj<T>>(body)
+    helpers::json_from_body::<Obj<T>>(body)
         .map(|Obj(object)| object)
         .map_err(|e| shape_error(response, &e))
 }

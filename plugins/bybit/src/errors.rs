@@ -64,7 +64,7 @@ pub(crate) fn open<'a, T: Deserialize<'a>>(
 
     check_json_body(body, tag)?;
 
-    match serde_json::from_slice::<Envelope<T>>(body) {
+    match plugin_api::helpers::json_from_body::<Envelope<T>>(body) {
         Ok(envelope) => match (envelope.ret_code, envelope.result) {
             (Some(0), Some(result)) => Ok(Payload {
                 result,

@@ -234,6 +234,7 @@ fn parse_tickers(
             ));
             continue;
         }
+        out.records.reserve(result.list.len());
         for row in &result.list {
             let Some(instrument) = ctx.instrument(row.symbol) else {
                 unknown.note(row.symbol);

@@ -58,7 +58,7 @@ pub fn open<'a, T: Deserialize<'a>>(response: &HttpResponse<'a>) -> Result<Vec<T
 
     check_json_body(body, tag)?;
 
-    match serde_json::from_slice::<Envelope<T>>(body) {
+    match plugin_api::helpers::json_from_body::<Envelope<T>>(body) {
         Ok(envelope) => match (envelope.code.as_deref(), envelope.data) {
             (Some("0"), Some(rows)) => Ok(rows),
             (Some("0"), None) => Err(PluginError::parse(
