@@ -270,13 +270,49 @@ pub struct ScenarioResult {
     pub setup_rss_bytes: u64,
 }
 
+/// Copies only the adapters this scenario measures (files named `*_<exchange>.so`, as
+/// `cargo build` names them) into `to`: a deployment's plugin directory holds the adapters it
+/// uses, not the test plugins a build directory also contains, and every loaded plugin costs
+/// memory.
+fn deploy_measured_plugins(
+    from: &Path,
+    to: &Path,
+    instances: &[(String, &'static str, usize)],
+) -> Result<(), BenchError> {
+    let setup = |e: std::io::Error| BenchError::Setup(format!("plugins: {e}"));
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).map_err(setup)?;
+    let files = crate::plugins::plugin_files(from).map_err(setup)?;
+    let mut kinds: Vec<&str> = instances.iter().map(|(_, kind, _)| *kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    for kind in kinds {
+        let suffix = format!("_{kind}");
+        let file = files
+            .iter()
+            .find(|f| {
+                f.file_stem()
+                    .is_some_and(|stem| stem.to_string_lossy().ends_with(&suffix))
+            })
+            .ok_or_else(|| {
+                BenchError::Setup(format!("no *_{kind} plugin file in {}", from.display()))
+            })?;
+        let name = file.file_name().unwrap_or_default();
+        std::fs::copy(file, to.join(name)).map_err(setup)?;
+    }
+    Ok(())
+}
+
 async fn run_scenario(
     opts: &BenchOptions,
     instances: Vec<(String, &'static str, usize)>,
     with_sequential: bool,
 ) -> Result<ScenarioResult, BenchError> {
     let emulator = start_emulator(opts, &instances).await?;
-    let (mut registry, plugins_rx) = PluginRegistry::new(opts.plugin_dir.clone());
+    let dir = std::env::temp_dir().join(format!("futures-collector-bench-{}", std::process::id()));
+    let plugin_dir = dir.join("plugins");
+    deploy_measured_plugins(&opts.plugin_dir, &plugin_dir, &instances)?;
+    let (mut registry, plugins_rx) = PluginRegistry::new(plugin_dir);
     registry.rescan();
     let set: Arc<PluginSet> = plugins_rx.borrow().clone();
     for (_, kind, _) in &instances {
@@ -288,8 +324,6 @@ async fn run_scenario(
         }
     }
     let client = HttpClient::new().map_err(|e| BenchError::Setup(e.to_string()))?;
-    let dir = std::env::temp_dir().join(format!("futures-collector-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| BenchError::Setup(e.to_string()))?;
     let log = Arc::new(Mutex::new(SinkLog::default()));
     let clock = ResponseClock::default();
     let (sink_tx, sink_task) =
