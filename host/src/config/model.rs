@@ -134,6 +134,10 @@ pub const DEFAULT_AMQP_PASSWORD_ENV: &str = "FUTURES_COLLECTOR_AMQP_PASSWORD";
 pub const DEFAULT_AMQP_APP_ID: &str = "futures-collector";
 /// Records per message (`[sink] batch_max`): 1 publishes one record per message (no batching).
 pub const DEFAULT_AMQP_BATCH_MAX: usize = 1;
+/// `[sink] linger`: off — records are published as each cycle hands them over.
+pub const DEFAULT_AMQP_LINGER: Duration = Duration::ZERO;
+/// Longest allowed `linger`: a record must never wait long enough to look stale.
+pub const MAX_AMQP_LINGER: Duration = Duration::from_secs(5);
 /// Largest allowed `batch_max`: bounds one message's size (~0.5 KiB per record).
 pub const MAX_AMQP_BATCH_MAX: usize = 10_000;
 /// Messages published and not yet confirmed by the broker at once (`[sink] max_unconfirmed`).
@@ -191,6 +195,11 @@ pub struct AmqpSinkConfig {
     /// many records of one exchange and kind (schemas/batch.schema.json).
     #[serde(default = "default_amqp_batch_max")]
     pub batch_max: usize,
+    /// How long the first record of a batch message may wait for more records (from later
+    /// cycles and other exchanges) before it is published anyway; `"0s"` (the default)
+    /// publishes what each cycle produced at once.
+    #[serde(default = "default_amqp_linger")]
+    pub linger: ConfigDuration,
     /// Messages awaiting a broker confirm at once (the in-memory bound of the sink).
     #[serde(default = "default_amqp_max_unconfirmed")]
     pub max_unconfirmed: usize,
@@ -297,6 +306,7 @@ impl AmqpSinkConfig {
             declare_exchange: true,
             app_id: default_amqp_app_id(),
             batch_max: DEFAULT_AMQP_BATCH_MAX,
+            linger: default_amqp_linger(),
             max_unconfirmed: DEFAULT_AMQP_MAX_UNCONFIRMED,
             confirm_timeout: default_amqp_confirm_timeout(),
             connect_timeout: default_amqp_connect_timeout(),
@@ -343,6 +353,13 @@ impl AmqpSinkConfig {
         check_amqp_name("sink.exchange", &self.exchange, &mut problems);
         if self.app_id.len() > AMQP_SHORT_STRING_MAX {
             problems.push("sink.app_id: longer than 255 bytes".to_owned());
+        }
+        if self.linger.0 > MAX_AMQP_LINGER {
+            problems.push(format!(
+                "sink.linger: {} is above {}s",
+                self.linger,
+                MAX_AMQP_LINGER.as_secs()
+            ));
         }
         if !(1..=MAX_AMQP_BATCH_MAX).contains(&self.batch_max) {
             problems.push(format!(
@@ -443,6 +460,9 @@ fn default_amqp_exchange() -> String {
 }
 fn default_amqp_app_id() -> String {
     DEFAULT_AMQP_APP_ID.to_owned()
+}
+fn default_amqp_linger() -> ConfigDuration {
+    ConfigDuration(DEFAULT_AMQP_LINGER)
 }
 fn default_amqp_batch_max() -> usize {
     DEFAULT_AMQP_BATCH_MAX

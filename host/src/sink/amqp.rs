@@ -415,15 +415,32 @@ impl Encoder {
 
     /// Encodes a batch; unencodable records are counted, logged and skipped.
     fn encode(&mut self, batch: &Batch, stats: &AmqpStats) -> Vec<OutMessage> {
-        let mut encoded = Vec::with_capacity(batch.records.len());
-        for r in &batch.records {
-            match self.encode_record(r) {
-                Ok(e) => encoded.push(e),
-                Err(error) => {
-                    AmqpStats::add(&stats.unencodable_records, 1);
-                    tracing::warn!(exchange = %batch.exchange, kind = %batch.kind, raw_symbol = %r.raw_symbol, %error, "record not encodable; skipped");
+        self.encode_many(std::slice::from_ref(batch), stats)
+    }
+
+    /// Encodes several batches (gathered by `linger`) together: with batching, records of the
+    /// same kind and exchange from different batches share messages. Per routing key the order
+    /// of records is kept.
+    fn encode_many(&mut self, batches: &[Batch], stats: &AmqpStats) -> Vec<OutMessage> {
+        let total = batches.iter().map(|b| b.records.len()).sum();
+        let mut encoded = Vec::with_capacity(total);
+        for batch in batches {
+            for r in &batch.records {
+                match self.encode_record(r) {
+                    Ok(e) => encoded.push(e),
+                    Err(error) => {
+                        AmqpStats::add(&stats.unencodable_records, 1);
+                        tracing::warn!(exchange = %batch.exchange, kind = %batch.kind, raw_symbol = %r.raw_symbol, %error, "record not encodable; skipped");
+                    }
                 }
             }
+        }
+        if self.batch_max > 1 && batches.len() > 1 {
+            // Stable: the records of one kind and exchange stay in the order they came.
+            encoded.sort_by(|a, b| {
+                (a.kind, a.routing_key.split('.').nth(1))
+                    .cmp(&(b.kind, b.routing_key.split('.').nth(1)))
+            });
         }
         if self.batch_max <= 1 {
             return encoded
@@ -522,6 +539,8 @@ pub struct AmqpSink {
     settings: Arc<Settings>,
     stats: Arc<AmqpStats>,
     encoder: Encoder,
+    /// `[sink] linger`: how long the sink task gathers batches before a write.
+    linger: Duration,
     commands: mpsc::Sender<Command>,
     task: JoinHandle<()>,
 }
@@ -563,6 +582,7 @@ impl AmqpSink {
                 batch_max: config.batch_max,
                 id_buf: Vec::with_capacity(ID_BUFFER_CAPACITY),
             },
+            linger: config.linger.0,
             commands,
             task,
         })
@@ -637,6 +657,27 @@ async fn report_stats(
     }
 }
 
+impl AmqpSink {
+    /// Hands encoded messages to the publisher task and waits until each is confirmed by the
+    /// broker or safely spooled.
+    async fn publish(&mut self, messages: Vec<OutMessage>) -> Result<u64, SinkError> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        self.ensure_publisher();
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Write { messages, reply })
+            .await
+            .map_err(|_| publisher_gone())?;
+        match answer.await {
+            Ok(Ok(delivered)) => Ok(delivered),
+            Ok(Err(e)) => Err(SinkError::Write(e)),
+            Err(_) => Err(publisher_gone()),
+        }
+    }
+}
+
 impl Sink for AmqpSink {
     fn reports_state(&self) -> bool {
         true
@@ -650,23 +691,24 @@ impl Sink for AmqpSink {
         ));
     }
 
+    fn linger(&self) -> Option<super::Linger> {
+        (!self.linger.is_zero()).then_some(super::Linger {
+            wait: self.linger,
+            records: self.encoder.batch_max,
+        })
+    }
+
+    fn write_many<'a>(&'a mut self, batches: &'a [Batch]) -> SinkFuture<'a> {
+        Box::pin(async move {
+            let messages = self.encoder.encode_many(batches, &self.stats);
+            self.publish(messages).await
+        })
+    }
+
     fn write<'a>(&'a mut self, batch: &'a Batch) -> SinkFuture<'a> {
         Box::pin(async move {
             let messages = self.encoder.encode(batch, &self.stats);
-            if messages.is_empty() {
-                return Ok(0);
-            }
-            self.ensure_publisher();
-            let (reply, answer) = oneshot::channel();
-            self.commands
-                .send(Command::Write { messages, reply })
-                .await
-                .map_err(|_| publisher_gone())?;
-            match answer.await {
-                Ok(Ok(delivered)) => Ok(delivered),
-                Ok(Err(e)) => Err(SinkError::Write(e)),
-                Err(_) => Err(publisher_gone()),
-            }
+            self.publish(messages).await
         })
     }
 
@@ -1599,6 +1641,66 @@ mod tests {
         r.interval_hours = RSome(8.0);
         r.interval_source = RSome(IntervalSource::REPORTED);
         r
+    }
+
+    /// Gathered batches (linger): records of one exchange and kind from different batches
+    /// share messages; another exchange's records never join them; order per key is kept.
+    #[test]
+    fn gathered_batches_share_messages_per_exchange_and_kind() {
+        let stats = AmqpStats::default();
+        let batch = |exchange: &str, names: &[&str]| Batch {
+            exchange: exchange.into(),
+            kind: "funding".into(),
+            records: names
+                .iter()
+                .map(|n| {
+                    let mut r = funding(n, 0.0001, 1_700_000_000_000);
+                    r.exchange = exchange.into();
+                    r
+                })
+                .collect(),
+        };
+        let batches = [
+            batch("binance", &["A1", "A2"]),
+            batch("okx", &["O1"]),
+            batch("binance", &["A3"]),
+            batch("okx", &["O2", "O3"]),
+        ];
+        let mut encoder = Encoder {
+            batch_max: 10,
+            id_buf: Vec::new(),
+        };
+        let messages = encoder.encode_many(&batches, &stats);
+        let summary: Vec<(String, Vec<String>)> = messages
+            .iter()
+            .map(|m| {
+                let array: Vec<serde_json::Value> = serde_json::from_slice(&m.body).unwrap();
+                let names = array
+                    .iter()
+                    .map(|v| v["raw_symbol"].as_str().unwrap().to_owned())
+                    .collect();
+                (m.routing_key.clone(), names)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "funding.binance.batch".to_owned(),
+                    vec!["A1".to_owned(), "A2".into(), "A3".into()]
+                ),
+                (
+                    "funding.okx.batch".to_owned(),
+                    vec!["O1".to_owned(), "O2".into(), "O3".into()]
+                ),
+            ]
+        );
+        // One record per message: every record is its own message, in the order given.
+        let mut single = Encoder {
+            batch_max: 1,
+            id_buf: Vec::new(),
+        };
+        assert_eq!(single.encode_many(&batches, &stats).len(), 6);
     }
 
     #[test]

@@ -58,11 +58,36 @@ pub trait Sink: Send {
     fn reports_state(&self) -> bool {
         false
     }
+    /// Whether the sink task should gather batches before writing (AMQP `linger`): `None`
+    /// writes every batch as it comes.
+    fn linger(&self) -> Option<Linger> {
+        None
+    }
+    /// Delivers several gathered batches as one write (called only when `linger` is set); same
+    /// contract as `write`. The default writes them one by one, so a sink that gathers must
+    /// override it to keep a failed write from repeating the batches already delivered.
+    fn write_many<'a>(&'a mut self, batches: &'a [Batch]) -> SinkFuture<'a> {
+        Box::pin(async move {
+            let mut delivered = 0;
+            for batch in batches {
+                delivered += self.write(batch).await?;
+            }
+            Ok(delivered)
+        })
+    }
     /// Flushes and releases resources at shutdown.
     fn close(&mut self) -> SinkFuture<'_> {
         Box::pin(async { Ok(0) })
     }
     fn name(&self) -> &'static str;
+}
+
+/// How a sink wants batches gathered before a write: for up to `wait` after the first one,
+/// or until `records` are pending, whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Linger {
+    pub wait: Duration,
+    pub records: usize,
 }
 
 /// Encodes a batch as JSON lines into `buf` (cleared first); returns (encoded, unencodable).
@@ -267,6 +292,22 @@ pub async fn spawn_sink(
     ))
 }
 
+/// Takes more batches from the queue until `linger.records` are gathered, `linger.wait` has
+/// passed since the first, or the queue is closed (shutdown: what is gathered is written).
+async fn gather(rx: &mut mpsc::Receiver<Batch>, batches: &mut Vec<Batch>, linger: Linger) {
+    let deadline = tokio::time::Instant::now() + linger.wait;
+    let mut records: usize = batches.iter().map(|b| b.records.len()).sum();
+    while records < linger.records {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(batch)) => {
+                records += batch.records.len();
+                batches.push(batch);
+            }
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
 /// The sink task's state: the open sink and the config it was opened from.
 struct SinkTask {
     sink: Box<dyn Sink>,
@@ -321,8 +362,12 @@ impl SinkTask {
                 },
                 batch = rx.recv() => match batch {
                     Some(batch) => {
+                        let mut batches = vec![batch];
+                        if let Some(linger) = self.sink.linger() {
+                            gather(&mut rx, &mut batches, linger).await;
+                        }
                         self.telemetry.sink_buffer_depth(rx.len() as u64);
-                        if !self.deliver(&batch, &mut abandon).await {
+                        if !self.deliver(&batches, &mut abandon).await {
                             return self.totals;
                         }
                     }
@@ -334,16 +379,21 @@ impl SinkTask {
         self.totals
     }
 
-    /// Writes one batch, retrying until it is delivered; false when abandoned at shutdown.
+    /// Writes the batches, retrying until they are delivered; false when abandoned at
+    /// shutdown.
     async fn deliver(
         &mut self,
-        batch: &Batch,
+        batches: &[Batch],
         abandon: &mut tokio::sync::watch::Receiver<bool>,
     ) -> bool {
         use crate::telemetry::SinkState;
-        let handed = batch.records.len() as u64;
+        let handed: u64 = batches.iter().map(|b| b.records.len() as u64).sum();
         loop {
-            match self.sink.write(batch).await {
+            let written = match batches {
+                [one] => self.sink.write(one).await,
+                many => self.sink.write_many(many).await,
+            };
+            match written {
                 Ok(delivered) => {
                     self.telemetry.sink_sent(delivered);
                     if !self.own_state {
@@ -603,5 +653,78 @@ mod tests {
         assert_eq!(totals.records_written, 6);
         assert_eq!(symbols(&first).len(), 6);
         assert!(!unopenable.exists());
+    }
+
+    /// A sink that gathers (like AMQP with `linger`) and records what each write received.
+    struct Gathering {
+        linger: Linger,
+        writes: std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Vec<usize>)>>>,
+    }
+
+    impl Sink for Gathering {
+        fn linger(&self) -> Option<Linger> {
+            Some(self.linger)
+        }
+        fn write<'a>(&'a mut self, batch: &'a Batch) -> SinkFuture<'a> {
+            self.write_many(std::slice::from_ref(batch))
+        }
+        fn write_many<'a>(&'a mut self, batches: &'a [Batch]) -> SinkFuture<'a> {
+            Box::pin(async move {
+                let sizes: Vec<usize> = batches.iter().map(|b| b.records.len()).collect();
+                let n = sizes.iter().sum::<usize>() as u64;
+                self.writes
+                    .lock()
+                    .unwrap()
+                    .push((std::time::Instant::now(), sizes));
+                Ok(n)
+            })
+        }
+        fn name(&self) -> &'static str {
+            "gathering"
+        }
+    }
+
+    #[tokio::test]
+    async fn linger_gathers_batches_until_enough_records_or_the_wait_is_over() {
+        let wait = std::time::Duration::from_millis(300);
+        let writes = std::sync::Arc::default();
+        let sink = Gathering {
+            linger: Linger { wait, records: 10 },
+            writes: std::sync::Arc::clone(&writes),
+        };
+        let (tx, rx) = mpsc::channel(16);
+        let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(run_sink(Box::new(sink), rx, abandon_rx));
+
+        // Three small batches in quick succession: one write, after the wait.
+        let start = std::time::Instant::now();
+        for tag in ["a", "b", "c"] {
+            tx.send(batch(2, tag)).await.unwrap();
+        }
+        tokio::time::sleep(wait * 2).await;
+        // Enough records at once: written without waiting.
+        let enough = std::time::Instant::now();
+        tx.send(batch(4, "d")).await.unwrap();
+        tx.send(batch(7, "e")).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // A lone record, then shutdown while it lingers: flushed, not lost.
+        tx.send(batch(1, "f")).await.unwrap();
+        drop(tx);
+        let totals = task.await.unwrap();
+        assert_eq!(totals.records_written, 6 + 11 + 1);
+
+        let writes = writes.lock().unwrap();
+        let sizes: Vec<Vec<usize>> = writes.iter().map(|(_, s)| s.clone()).collect();
+        assert_eq!(sizes, [vec![2, 2, 2], vec![4, 7], vec![1]]);
+        let first = writes[0].0.duration_since(start);
+        assert!(
+            first >= wait && first < wait + std::time::Duration::from_millis(200),
+            "first write after {first:?}, linger {wait:?}"
+        );
+        let second = writes[1].0.duration_since(enough);
+        assert!(
+            second < std::time::Duration::from_millis(100),
+            "a full gathering waited {second:?}"
+        );
     }
 }
