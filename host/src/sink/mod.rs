@@ -655,10 +655,13 @@ mod tests {
         assert!(!unopenable.exists());
     }
 
+    /// When a write happened and the sizes of the batches it received.
+    type WriteLog = std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Vec<usize>)>>>;
+
     /// A sink that gathers (like AMQP with `linger`) and records what each write received.
     struct Gathering {
         linger: Linger,
-        writes: std::sync::Arc<std::sync::Mutex<Vec<(std::time::Instant, Vec<usize>)>>>,
+        writes: WriteLog,
     }
 
     impl Sink for Gathering {
