@@ -565,3 +565,134 @@ fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// `linger`: records of several cycles handed to the sink task one after another are packed
+/// into one batch message; a lone record is published once it has waited `linger`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linger_packs_several_cycles_into_one_message() {
+    let _lock = broker_shared().await;
+    let exchange = unique("linger");
+    let q = unique("linger-q");
+    let _cleanup = Cleanup::default().exchange(&exchange).queue(&q);
+    let spool = tempfile::tempdir().unwrap();
+    let mut config = sink_config(BROKER_URL, &exchange, spool.path());
+    config.batch_max = 50;
+    config.linger = ConfigDuration(Duration::from_millis(400));
+    config.queues = vec![queue(&q, &["funding.#"])];
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
+    let (_control, task) = futures_collector::sink::spawn_sink(
+        &futures_collector::config::SinkConfig::Amqp(config),
+        rx,
+        abandon_rx,
+        futures_collector::telemetry::Telemetry::default(),
+    )
+    .await
+    .unwrap();
+    let broker = Broker::connect().await;
+    // Five cycles of 4 records, 30 ms apart: one message of 20 records.
+    for seed in 0..5 {
+        tx.send(batch("binance", funding_records("binance", seed, 4, 4)))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let got = broker
+        .collect(&q, Duration::from_secs(10), |g, _| !g.is_empty())
+        .await;
+    assert_eq!(got.len(), 1, "{} messages", got.len());
+    assert_eq!(got[0].body.as_array().unwrap().len(), 20);
+    assert_eq!(got[0].routing_key, "funding.binance.batch");
+
+    // A lone record: published after about `linger`, not before.
+    let sent = std::time::Instant::now();
+    tx.send(batch("binance", funding_records("binance", 9, 1, 1)))
+        .await
+        .unwrap();
+    let got = broker
+        .collect(&q, Duration::from_secs(10), |g, _| !g.is_empty())
+        .await;
+    let waited = sent.elapsed();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body.as_array().unwrap().len(), 1);
+    assert!(
+        waited >= Duration::from_millis(380) && waited < Duration::from_secs(3),
+        "lone record published after {waited:?} (linger 400 ms)"
+    );
+    drop(tx);
+    let totals = task.await.unwrap();
+    assert_eq!(totals.records_written, 21);
+}
+
+/// A config reload swaps one AMQP sink for another on the same spool folder while records
+/// keep coming: the old one is closed before the new one opens, and every record arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapping_amqp_sinks_under_load_delivers_every_record() {
+    let _lock = broker_shared().await;
+    let exchange = unique("swap");
+    let q = unique("swap-q");
+    let _cleanup = Cleanup::default().exchange(&exchange).queue(&q);
+    let spool = tempfile::tempdir().unwrap();
+    let mut first = sink_config(BROKER_URL, &exchange, spool.path());
+    first.queues = vec![queue(&q, &["funding.#"])];
+    let mut second = first.clone();
+    second.batch_max = 10;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
+    let (control, task) = futures_collector::sink::spawn_sink(
+        &futures_collector::config::SinkConfig::Amqp(first),
+        rx,
+        abandon_rx,
+        futures_collector::telemetry::Telemetry::default(),
+    )
+    .await
+    .unwrap();
+    let producer = tokio::spawn(async move {
+        for seed in 0..60 {
+            tx.send(batch("bybit", funding_records("bybit", seed, 10, 10)))
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    control
+        .swap(futures_collector::config::SinkConfig::Amqp(second))
+        .await
+        .expect("swap to the second sink");
+    producer.await.unwrap();
+    drop(control);
+    let totals = task.await.unwrap();
+    assert_eq!(totals.records_written, 600);
+
+    let got = Broker::connect()
+        .await
+        .collect(&q, Duration::from_secs(15), |g, _| {
+            g.iter()
+                .map(|m| m.body.as_array().map_or(1, Vec::len))
+                .sum::<usize>()
+                >= 600
+        })
+        .await;
+    let mut rates = BTreeSet::new();
+    let (mut singles, mut batches) = (0, 0);
+    for g in &got {
+        match g.body.as_array() {
+            Some(array) => {
+                batches += 1;
+                for r in array {
+                    rates.insert(r["rate"].to_string());
+                }
+            }
+            None => {
+                singles += 1;
+                rates.insert(g.body["rate"].to_string());
+            }
+        }
+    }
+    assert_eq!(rates.len(), 600, "distinct records at the consumer");
+    assert!(
+        singles > 0 && batches > 0,
+        "singles {singles}, batches {batches}: no swap seen"
+    );
+}
