@@ -34,6 +34,8 @@ const DEFAULT_RECORDS: usize = 200_000;
 const BATCH_MAX: usize = 250;
 /// The bench queue keeps at most this many messages (oldest dropped).
 const QUEUE_MAX_LENGTH: u64 = 50_000;
+/// The bench stream keeps at most this many bytes (a stream's only bound).
+const STREAM_MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// Records written before timing starts (connection, declarations, warm caches).
 const WARM_UP_RECORDS: usize = 5_000;
 
@@ -86,8 +88,9 @@ async fn run(url: &str, batch_max: usize, records: usize) -> Result<(f64, u64), 
         name: name.clone(),
         bindings: vec!["#".into()],
         queue_type,
-        max_length: Some(QUEUE_MAX_LENGTH),
-        max_length_bytes: None,
+        // Streams are bounded by size only.
+        max_length: (queue_type != AmqpQueueType::Stream).then_some(QUEUE_MAX_LENGTH),
+        max_length_bytes: (queue_type == AmqpQueueType::Stream).then_some(STREAM_MAX_BYTES),
         message_ttl: None,
         overflow: (queue_type != AmqpQueueType::Stream).then_some(AmqpOverflow::DropHead),
     }];

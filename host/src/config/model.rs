@@ -409,6 +409,17 @@ impl AmqpSinkConfig {
             if q.queue_type == AmqpQueueType::Stream && q.overflow.is_some() {
                 problems.push(format!("{key}.overflow: streams have no overflow setting"));
             }
+            // RabbitMQ refuses these arguments on a stream, which would fail every connection.
+            if q.queue_type == AmqpQueueType::Stream && q.max_length.is_some() {
+                problems.push(format!(
+                    "{key}.max_length: streams are bounded by max_length_bytes, not a message count"
+                ));
+            }
+            if q.queue_type == AmqpQueueType::Stream && q.message_ttl.is_some() {
+                problems.push(format!(
+                    "{key}.message_ttl: streams keep messages by size (max_length_bytes), not per-message TTL"
+                ));
+            }
             if q.queue_type == AmqpQueueType::Quorum
                 && q.overflow == Some(AmqpOverflow::RejectPublishDlx)
             {
@@ -574,6 +585,24 @@ mod amqp_config_tests {
                     c.queues.push(q);
                 }),
                 "sink.queues[0].overflow",
+            ),
+            (
+                Box::new(|c| {
+                    c.queues.push(AmqpQueueConfig {
+                        name: "s".into(),
+                        bindings: default_amqp_bindings(),
+                        queue_type: AmqpQueueType::Stream,
+                        max_length: Some(10),
+                        max_length_bytes: None,
+                        message_ttl: Some(ConfigDuration(Duration::from_secs(60))),
+                        overflow: None,
+                    })
+                }),
+                "sink.queues[0].max_length",
+            ),
+            (
+                Box::new(|c| c.linger = ConfigDuration(Duration::from_secs(10))),
+                "sink.linger",
             ),
         ];
         for (change, needle) in cases {
