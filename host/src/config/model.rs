@@ -409,15 +409,10 @@ impl AmqpSinkConfig {
             if q.queue_type == AmqpQueueType::Stream && q.overflow.is_some() {
                 problems.push(format!("{key}.overflow: streams have no overflow setting"));
             }
-            // RabbitMQ refuses these arguments on a stream, which would fail every connection.
+            // RabbitMQ refuses x-max-length on a stream, which would fail every connection.
             if q.queue_type == AmqpQueueType::Stream && q.max_length.is_some() {
                 problems.push(format!(
                     "{key}.max_length: streams are bounded by max_length_bytes, not a message count"
-                ));
-            }
-            if q.queue_type == AmqpQueueType::Stream && q.message_ttl.is_some() {
-                problems.push(format!(
-                    "{key}.message_ttl: streams keep messages by size (max_length_bytes), not per-message TTL"
                 ));
             }
             if q.queue_type == AmqpQueueType::Quorum
@@ -594,6 +589,7 @@ mod amqp_config_tests {
                         queue_type: AmqpQueueType::Stream,
                         max_length: Some(10),
                         max_length_bytes: None,
+                        // Allowed: a stream's age limit (x-max-age).
                         message_ttl: Some(ConfigDuration(Duration::from_secs(60))),
                         overflow: None,
                     })
