@@ -495,7 +495,12 @@ fn apply_env(
 }
 
 /// Keys holding filesystem paths, resolved against the folder of the layer that set them.
-const PATH_KEYS: [&str; 3] = ["plugins.dir", "sink.path", "sink.spool_dir"];
+const PATH_KEYS: [&str; 4] = [
+    "plugins.dir",
+    "sink.path",
+    "sink.spool_dir",
+    "sink.tls_ca_file",
+];
 
 fn resolve_paths(doc: &mut Value, prov: &Provenance) {
     for key in PATH_KEYS {

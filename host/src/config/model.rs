@@ -229,6 +229,10 @@ pub struct AmqpSinkConfig {
     /// Queues to declare and bind at every (re)connection, so consumers need no setup tool.
     #[serde(default)]
     pub queues: Vec<AmqpQueueConfig>,
+    /// PEM file of CA certificates trusted for `amqps://` in addition to the system's roots
+    /// (a private CA, a self-signed broker); relative to the config file's folder.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// A queue the AMQP sink declares and binds to its exchange (`[[sink.queues]]`).
@@ -316,6 +320,7 @@ impl AmqpSinkConfig {
             spool_dir: spool_dir.to_owned(),
             spool_max_bytes: DEFAULT_AMQP_SPOOL_MAX_BYTES,
             queues: Vec::new(),
+            tls_ca_file: None,
         }
     }
 
@@ -353,6 +358,9 @@ impl AmqpSinkConfig {
         check_amqp_name("sink.exchange", &self.exchange, &mut problems);
         if self.app_id.len() > AMQP_SHORT_STRING_MAX {
             problems.push("sink.app_id: longer than 255 bytes".to_owned());
+        }
+        if self.tls_ca_file.is_some() && !self.url.trim_start().starts_with("amqps://") {
+            problems.push("sink.tls_ca_file: only used with an amqps:// URL".to_owned());
         }
         if self.linger.0 > MAX_AMQP_LINGER {
             problems.push(format!(
@@ -433,6 +441,9 @@ impl AmqpSinkConfig {
     pub fn resolve_paths(&mut self, base_dir: &Path) {
         if self.spool_dir.is_relative() {
             self.spool_dir = base_dir.join(&self.spool_dir);
+        }
+        if let Some(ca) = self.tls_ca_file.as_mut().filter(|p| p.is_relative()) {
+            *ca = base_dir.join(&*ca);
         }
     }
 }

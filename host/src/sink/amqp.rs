@@ -522,6 +522,8 @@ struct Settings {
     close_timeout: Duration,
     spool_dir: PathBuf,
     spool_max_bytes: u64,
+    /// Extra trusted CA certificates (PEM) for amqps://, read at open.
+    tls_ca_pem: Option<String>,
 }
 
 enum Command {
@@ -554,7 +556,17 @@ impl AmqpSink {
         if !problems.is_empty() {
             return Err(AmqpError::Config(problems.join("; ")));
         }
+        let tls_ca_pem = match &config.tls_ca_file {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                AmqpError::Config(format!(
+                    "sink.tls_ca_file: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
         let settings = Arc::new(Settings {
+            tls_ca_pem,
             url: config.url.trim().to_owned(),
             username_env: config.username_env.clone(),
             password_env: config.password_env.clone(),
@@ -1332,9 +1344,18 @@ async fn connect(settings: &Settings) -> Result<(Box<Up>, EventStream), String> 
     }
     let properties = ConnectionProperties::default()
         .with_connection_name(LongString::from(settings.app_id.as_str()));
-    let connection = Connection::connect_uri(uri, properties)
-        .await
-        .map_err(|e| e.to_string())?;
+    let connection = match &settings.tls_ca_pem {
+        Some(pem) => {
+            let tls = lapin::tcp::OwnedTLSConfig {
+                identity: None,
+                cert_chain: Some(pem.clone()),
+            };
+            let runtime = lapin::runtime::default_runtime().map_err(|e| e.to_string())?;
+            Connection::connect_uri_with_config(uri, properties, tls, runtime).await
+        }
+        None => Connection::connect_uri(uri, properties).await,
+    }
+    .map_err(|e| e.to_string())?;
     let events: EventStream = Box::pin(connection.events_listener());
     let channel = connection
         .create_channel()
@@ -1799,6 +1820,7 @@ mod tests {
             declare_exchange: true,
             app_id: "a".into(),
             queues: Vec::new(),
+            tls_ca_pem: None,
             max_unconfirmed: 1,
             confirm_timeout: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
