@@ -122,6 +122,18 @@ async fn wait_for_reload(t: &Telemetry, after_ms: i64, within: Duration) -> (Rel
     (result, message)
 }
 
+/// The emulator, a folder with the real plugins, the first config (tickers every 1 s) and a
+/// reloading host on it, warmed up.
+async fn start() -> (EmulatorHandle, tempfile::TempDir, String, RunningHost) {
+    let emu = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    let good = config(dir.path(), &emu, "1s", "");
+    let host = RunningHost::start_reloading(dir.path(), &good);
+    warm_up(&host).await;
+    (emu, dir, good, host)
+}
+
 async fn warm_up(host: &RunningHost) {
     assert!(
         wait_until(Duration::from_secs(15), || {
@@ -229,12 +241,7 @@ async fn interval_change_restarts_only_that_exchange_within_2s() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_file_keeps_the_old_config_and_a_fixed_file_applies() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    deploy(dir.path());
-    let good = config(dir.path(), &emu, "1s", "");
-    let host = RunningHost::start_reloading(dir.path(), &good);
-    warm_up(&host).await;
+    let (emu, dir, good, host) = start().await;
     let version = host
         .telemetry
         .snapshot(Duration::from_secs(60))
@@ -289,12 +296,7 @@ async fn broken_file_keeps_the_old_config_and_a_fixed_file_applies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sink_that_cannot_start_is_rolled_back_and_collection_goes_on() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    deploy(dir.path());
-    let good = config(dir.path(), &emu, "1s", "");
-    let host = RunningHost::start_reloading(dir.path(), &good);
-    warm_up(&host).await;
+    let (emu, dir, _good, host) = start().await;
     let version = host
         .telemetry
         .snapshot(Duration::from_secs(60))
@@ -344,12 +346,7 @@ async fn a_sink_that_cannot_start_is_rolled_back_and_collection_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sink_change_moves_records_to_the_new_file_without_loss() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    deploy(dir.path());
-    let good = config(dir.path(), &emu, "1s", "");
-    let host = RunningHost::start_reloading(dir.path(), &good);
-    warm_up(&host).await;
+    let (_emu, dir, good, host) = start().await;
 
     let second = dir.path().join("second.jsonl");
     let moved = good.replace(
@@ -461,12 +458,7 @@ fn sighup_reloads_when_watching_is_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_server_moves_and_a_missing_plugin_dir_is_rolled_back() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    deploy(dir.path());
-    let good = config(dir.path(), &emu, "1s", "");
-    let host = RunningHost::start_reloading(dir.path(), &good);
-    warm_up(&host).await;
+    let (_emu, dir, good, host) = start().await;
     let old_addr = host.telemetry.web_addr().expect("web server listening");
 
     // A free port for the new address.

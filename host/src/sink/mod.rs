@@ -581,24 +581,40 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn swap_moves_the_flow_to_the_new_file_losing_and_doubling_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let (first, second) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
-        let config = |path: &std::path::Path| SinkConfig::Jsonl {
+    fn jsonl(path: &std::path::Path) -> SinkConfig {
+        SinkConfig::Jsonl {
             path: path.to_owned(),
             queue_batches: 4,
-        };
+        }
+    }
+
+    /// A sink task on a JSONL file: its queue, its control, its task, and the abandon switch.
+    async fn start_jsonl(
+        path: &std::path::Path,
+    ) -> (
+        mpsc::Sender<Batch>,
+        SinkControl,
+        tokio::task::JoinHandle<SinkTotals>,
+        tokio::sync::watch::Sender<bool>,
+    ) {
         let (tx, rx) = mpsc::channel(4);
-        let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
+        let (abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
         let (control, task) = spawn_sink(
-            &config(&first),
+            &jsonl(path),
             rx,
             abandon_rx,
             crate::telemetry::Telemetry::default(),
         )
         .await
         .unwrap();
+        (tx, control, task, abandon_tx)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn swap_moves_the_flow_to_the_new_file_losing_and_doubling_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+        let (tx, control, task, _abandon) = start_jsonl(&first).await;
         // A producer that never pauses while the swap happens.
         let producer = tokio::spawn(async move {
             for n in 0..200 {
@@ -609,7 +625,7 @@ mod tests {
             }
         });
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        control.swap(config(&second)).await.unwrap();
+        control.swap(jsonl(&second)).await.unwrap();
         producer.await.unwrap();
         drop(control);
         let totals = task.await.unwrap();
@@ -629,22 +645,9 @@ mod tests {
         let first = dir.path().join("a.jsonl");
         std::fs::write(dir.path().join("blocker"), "a file").unwrap();
         let unopenable = dir.path().join("blocker").join("b.jsonl");
-        let config = |path: &std::path::Path| SinkConfig::Jsonl {
-            path: path.to_owned(),
-            queue_batches: 4,
-        };
-        let (tx, rx) = mpsc::channel(4);
-        let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
-        let (control, task) = spawn_sink(
-            &config(&first),
-            rx,
-            abandon_rx,
-            crate::telemetry::Telemetry::default(),
-        )
-        .await
-        .unwrap();
+        let (tx, control, task, _abandon) = start_jsonl(&first).await;
         tx.send(batch(3, "before")).await.unwrap();
-        let e = control.swap(config(&unopenable)).await.unwrap_err();
+        let e = control.swap(jsonl(&unopenable)).await.unwrap_err();
         assert!(e.to_string().contains("b.jsonl"), "{e}");
         tx.send(batch(3, "after")).await.unwrap();
         drop(tx);
