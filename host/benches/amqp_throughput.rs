@@ -1,15 +1,15 @@
 //! Throughput of the AMQP sink against a real broker (default: the local RabbitMQ at
 //! amqp://127.0.0.1:5672/%2f, guest/guest; `FC_BENCH_AMQP_URL` overrides it), with publisher
 //! confirms on: records/s from the first `write` to the last one returning, i.e. every record
-//! confirmed by the broker. Two runs: one record per message, and batched messages.
+//! confirmed by the broker. Per queue type, two runs: one record per message, and batched.
 //!
 //! Run: `cargo bench -p futures-collector --bench amqp_throughput`
 //!
-//! Knobs (environment): `FC_BENCH_RECORDS` records per run (200000); `FC_BENCH_BATCH_MAX`
-//! records per message in the batched run (250); `FC_BENCH_QUEUE` the bound queue: `classic`
-//! (default), `classic2` (classic queue version 2), `quorum`, `stream`, or `none` (no queue:
-//! every message comes back unroutable, which measures the path without queue work);
-//! `FC_BENCH_WINDOW` the sink's `max_unconfirmed`.
+//! Knobs (environment): `FC_BENCH_RECORDS` records per run (100000); `FC_BENCH_BATCH_MAX`
+//! records per message in the batched run (250); `FC_BENCH_QUEUE` the bound queue types,
+//! comma-separated (default `classic,quorum,stream`; also `classic2` = classic queue version 2,
+//! and `none` = no queue: every message comes back unroutable, which measures the path without
+//! queue work); `FC_BENCH_WINDOW` the sink's `max_unconfirmed`.
 //!
 //! Uses its own exchange and a bounded queue (so the broker does not keep what it is sent),
 //! deleted at the end. Owns no production code: it drives the public sink API.
@@ -29,7 +29,9 @@ use plugin_api::{abi_stable::std_types::ROption::RSome, MarketType, Record, Reco
 /// Records per `write` (one exchange's ticker cycle is a few hundred to a thousand).
 const RECORDS_PER_WRITE: usize = 1000;
 /// Records per run unless `FC_BENCH_RECORDS` says otherwise.
-const DEFAULT_RECORDS: usize = 200_000;
+const DEFAULT_RECORDS: usize = 100_000;
+/// Queue types measured unless `FC_BENCH_QUEUE` names others (comma-separated).
+const DEFAULT_QUEUES: [&str; 3] = ["classic", "quorum", "stream"];
 /// Records per message in the batched run.
 const BATCH_MAX: usize = 250;
 /// The bench queue keeps at most this many messages (oldest dropped).
@@ -69,15 +71,20 @@ fn tickers(n: usize, seed: usize) -> Vec<Record> {
         .collect()
 }
 
-async fn run(url: &str, batch_max: usize, records: usize) -> Result<(f64, u64), String> {
-    let name = format!("fc-bench-{}-{batch_max}", std::process::id());
+async fn run(
+    url: &str,
+    queue: &str,
+    batch_max: usize,
+    records: usize,
+) -> Result<(f64, u64), String> {
+    let name = format!("fc-bench-{}-{queue}-{batch_max}", std::process::id());
     let spool = std::env::temp_dir().join(format!("{name}-spool"));
     let mut config = AmqpSinkConfig::new(url, &spool);
     config.exchange = name.clone();
     config.batch_max = batch_max;
-    let queue_type = match std::env::var("FC_BENCH_QUEUE").as_deref() {
-        Ok("quorum") => AmqpQueueType::Quorum,
-        Ok("stream") => AmqpQueueType::Stream,
+    let queue_type = match queue {
+        "quorum" => AmqpQueueType::Quorum,
+        "stream" => AmqpQueueType::Stream,
         _ => AmqpQueueType::Classic,
     };
     config.max_unconfirmed = std::env::var("FC_BENCH_WINDOW")
@@ -94,10 +101,10 @@ async fn run(url: &str, batch_max: usize, records: usize) -> Result<(f64, u64), 
         message_ttl: None,
         overflow: (queue_type != AmqpQueueType::Stream).then_some(AmqpOverflow::DropHead),
     }];
-    if std::env::var("FC_BENCH_QUEUE").as_deref() == Ok("none") {
+    if queue == "none" {
         config.queues.clear();
     }
-    if std::env::var("FC_BENCH_QUEUE").as_deref() == Ok("classic2") {
+    if queue == "classic2" {
         config.queues.clear();
         declare_v2(url, &name).await?;
     }
@@ -140,7 +147,7 @@ async fn run(url: &str, batch_max: usize, records: usize) -> Result<(f64, u64), 
     }
     let messages = after.published_messages - before.published_messages;
     println!(
-        "  batch_max={batch_max:<4} {delivered} records in {:.2} s  ->  {:>9.0} records/s, {:>8.0} messages/s (all confirmed)",
+        "  {queue:<8} batch_max={batch_max:<4} {delivered} records in {:.2} s  ->  {:>9.0} records/s, {:>8.0} messages/s (all confirmed)",
         elapsed.as_secs_f64(),
         delivered as f64 / elapsed.as_secs_f64(),
         messages as f64 / elapsed.as_secs_f64(),
@@ -231,20 +238,43 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let queues: Vec<String> = std::env::var("FC_BENCH_QUEUE")
+        .unwrap_or_else(|_| DEFAULT_QUEUES.join(","))
+        .split(',')
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty())
+        .collect();
+    let batch_max = std::env::var("FC_BENCH_BATCH_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BATCH_MAX);
     println!("AMQP sink throughput, publisher confirms on, {records} ticker records per run, {RECORDS_PER_WRITE} per write");
     let result = runtime.block_on(async {
-        let single = run(&url, 1, records).await?;
-        let batch_max = std::env::var("FC_BENCH_BATCH_MAX")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(BATCH_MAX);
-        let batched = run(&url, batch_max, records).await?;
-        Ok::<_, String>((single, batched))
+        let mut rows = Vec::new();
+        for queue in &queues {
+            let (single, _) = run(&url, queue, 1, records).await?;
+            let batched = if queue == "none" {
+                None
+            } else {
+                Some(run(&url, queue, batch_max, records).await?.0)
+            };
+            rows.push((queue.clone(), single, batched));
+        }
+        Ok::<_, String>(rows)
     });
     match result {
-        Ok(((single, _), (batched, _))) => {
-            println!("per-record: {single:.0} records/s (target >= 20000)");
-            println!("batched: {batched:.0} records/s (target >= 100000)");
+        Ok(rows) => {
+            println!("queue     one record per message (target >= 20000/s)   batched (target >= 100000/s)");
+            for (queue, single, batched) in rows {
+                let met = |v: f64, target: f64| if v >= target { "met" } else { "missed" };
+                let batched = batched.map_or("-".to_owned(), |b| {
+                    format!("{b:>9.0} records/s {}", met(b, 100_000.0))
+                });
+                println!(
+                    "{queue:<9} {single:>9.0} records/s {:<6}                        {batched}",
+                    met(single, 20_000.0)
+                );
+            }
         }
         Err(e) => {
             eprintln!("benchmark failed: {e}");
