@@ -16,6 +16,7 @@ pub use abi_stable;
 
 mod error;
 mod export;
+mod fast_json;
 pub mod helpers;
 mod http;
 mod module;
