@@ -5,7 +5,9 @@
 //! Owns the hash cache and its bounds. Must not modify records or decide what a record
 //! contains; timestamps (`exchange_ts`, `received_ts`) are excluded from the hash.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use plugin_api::{Record, RecordKind};
 use tokio::time::Instant;
@@ -182,7 +184,7 @@ impl ChangeDetector {
         Self {
             heartbeat,
             max_entries: max_entries.max(1),
-            entries: HashMap::new(),
+            entries: HashMap::default(),
         }
     }
 

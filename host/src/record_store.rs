@@ -5,7 +5,7 @@
 //! kind that refreshes only some fields (open interest) updates those and the emitted record
 //! stays complete. Must not decide what is sent (change detection does) or touch the network.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use plugin_api::{
     abi_stable::std_types::{ROption, RString},
@@ -159,7 +159,8 @@ pub fn merge_cycle(records: Vec<Record>) -> Vec<Record> {
     if all_distinct(&records) {
         return records;
     }
-    let mut index: HashMap<(RecordKind, RString), usize> = HashMap::with_capacity(records.len());
+    let mut index: HashMap<(RecordKind, RString), usize> =
+        HashMap::with_capacity_and_hasher(records.len(), Default::default());
     let mut merged: Vec<Record> = Vec::with_capacity(records.len());
     for record in records {
         let key = (record.kind, record.raw_symbol.clone());

@@ -105,8 +105,11 @@ impl<'a> Reader<'a> {
             return Err(GiveUp);
         }
         self.pos = end + 1;
-        // Both ends are next to an ASCII quote, so they are char boundaries of the checked text.
-        self.text.get(start..end).ok_or(GiveUp)
+        debug_assert!(self.text.is_char_boundary(start) && self.text.is_char_boundary(end));
+        // SAFETY: `start` is just after an ASCII quote and `end` is at one (checked above), both
+        // inside `text`; an ASCII byte is never inside a multi-byte UTF-8 sequence, so both are
+        // char boundaries of the (valid UTF-8) text and the slice is valid UTF-8.
+        Ok(unsafe { self.text.get_unchecked(start..end) })
     }
 
     /// The literal `word` (after its first byte has been peeked).
@@ -300,24 +303,29 @@ impl<'a> Reader<'a> {
 /// a backslash, a control character, or the end of `bytes`.
 #[inline]
 fn string_end(bytes: &[u8], from: usize) -> usize {
-    let mut i = from;
+    let rest = bytes.get(from..).unwrap_or_default();
+    let mut offset = from;
     #[cfg(target_arch = "x86_64")]
-    {
-        while i + 16 <= bytes.len() {
-            let mask = sse2::special_bytes(&bytes[i..i + 16]);
-            if mask != 0 {
-                return i + mask.trailing_zeros() as usize;
+    let rest = {
+        let mut chunks = rest.chunks_exact(16);
+        for chunk in &mut chunks {
+            if let Ok(chunk) = <&[u8; 16]>::try_from(chunk) {
+                let mask = sse2::special_bytes(chunk);
+                if mask != 0 {
+                    return offset + mask.trailing_zeros() as usize;
+                }
             }
-            i += 16;
+            offset += 16;
         }
-    }
-    while let Some(&b) = bytes.get(i) {
+        chunks.remainder()
+    };
+    for &b in rest {
         if b == b'"' || b == b'\\' || b < 0x20 {
             break;
         }
-        i += 1;
+        offset += 1;
     }
-    i
+    offset
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -329,11 +337,9 @@ mod sse2 {
 
     /// Bit `k` set when byte `k` of the 16 is `"`, `\` or below 0x20.
     #[inline]
-    pub(super) fn special_bytes(chunk: &[u8]) -> u32 {
-        assert!(chunk.len() >= 16);
-        // SAFETY: `chunk` holds at least 16 bytes (checked above; the caller passes exactly 16,
-        // so the check is optimized out), `_mm_loadu_si128` has no alignment requirement, and
-        // SSE2 is part of the x86_64 baseline every x86_64 CPU has.
+    pub(super) fn special_bytes(chunk: &[u8; 16]) -> u32 {
+        // SAFETY: `chunk` is 16 readable bytes, `_mm_loadu_si128` has no alignment requirement,
+        // and SSE2 is part of the x86_64 baseline every x86_64 CPU has.
         unsafe {
             let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
             let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));

@@ -43,33 +43,42 @@ fn plain_decimal(bytes: &[u8]) -> Option<f64> {
     /// Largest integer below which every integer is exact in an `f64`.
     const EXACT_INTEGER_LIMIT: u64 = 1 << 53;
     /// More digits than this could overflow the `u64` accumulator.
-    const MAX_DIGITS: u32 = 19;
+    const MAX_DIGITS: usize = 19;
     let (negative, digits) = match bytes.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, bytes),
     };
+    // Wrapping arithmetic: a value of more than MAX_DIGITS digits is discarded below.
     let mut mantissa: u64 = 0;
-    let mut count = 0u32;
-    let mut fraction_digits = 0u32;
-    let mut seen_point = false;
-    for &c in digits {
-        match c {
-            b'0'..=b'9' => {
-                count += 1;
-                if count > MAX_DIGITS {
-                    return None;
-                }
-                mantissa = mantissa * 10 + u64::from(c - b'0');
-                fraction_digits += u32::from(seen_point);
-            }
-            b'.' if !seen_point => seen_point = true,
-            _ => return None,
-        }
+    let mut i = 0;
+    while let Some(d) = digits
+        .get(i)
+        .map(|c| c.wrapping_sub(b'0'))
+        .filter(|d| *d < 10)
+    {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
     }
-    if count == 0 || mantissa > EXACT_INTEGER_LIMIT {
+    let integer_digits = i;
+    let mut fraction_digits = 0;
+    if digits.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(d) = digits
+            .get(i)
+            .map(|c| c.wrapping_sub(b'0'))
+            .filter(|d| *d < 10)
+        {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        fraction_digits = i - start;
+    }
+    let count = integer_digits + fraction_digits;
+    if i != digits.len() || count == 0 || count > MAX_DIGITS || mantissa > EXACT_INTEGER_LIMIT {
         return None;
     }
-    let power = *EXACT_POWERS_OF_TEN.get(fraction_digits as usize)?;
+    let power = *EXACT_POWERS_OF_TEN.get(fraction_digits)?;
     let magnitude = mantissa as f64 / power;
     Some(if negative { -magnitude } else { magnitude })
 }

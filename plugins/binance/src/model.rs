@@ -7,11 +7,11 @@
 //! Unknown fields are ignored: Binance adds fields without notice.
 //! Must not: interpret values (zero-as-absent, sentinels, status words): that is `parse`'s job.
 
-use std::{borrow::Cow, fmt, marker::PhantomData};
+use std::{borrow::Cow, fmt};
 
 use plugin_api::helpers::de::{opt_f64, opt_ts};
 use serde::{
-    de::{value::MapAccessDeserializer, MapAccess, Visitor},
+    de::{MapAccess, Visitor},
     Deserialize, Deserializer,
 };
 
@@ -22,28 +22,57 @@ pub type Str<'a> = Cow<'a, str>;
 /// `T` decoded from a JSON object only. serde's derived structs also accept a JSON array
 /// (fields by position), so `["BTCUSDT","1.0"]` would pass as a row; for Binance that is
 /// garbage and must be a `PARSE` error.
+///
+/// `T` still asks for a struct with its field names (so plugin-api's decoder can skip the
+/// fields `T` does not declare); only the visitor is narrowed to objects.
 #[derive(Debug)]
 pub struct Obj<T>(pub T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectOnly<T>(PhantomData<T>);
+        T::deserialize(ObjectOnly(deserializer)).map(Obj)
+    }
+}
 
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
-            type Value = T;
+/// A deserializer that hands every visitor only what a JSON object gives.
+struct ObjectOnly<D>(D);
 
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
 
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                T::deserialize(MapAccessDeserializer::new(map))
-            }
-        }
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.0.deserialize_struct(name, fields, MapOnly(visitor))
+    }
 
-        deserializer
-            .deserialize_map(ObjectOnly(PhantomData))
-            .map(Obj)
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(MapOnly(visitor))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// Forwards `visit_map` only; a sequence (or anything else) is "invalid type, expected a JSON
+/// object".
+struct MapOnly<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for MapOnly<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+        self.0.visit_map(map)
     }
 }
 
@@ -218,6 +247,9 @@ mod tests {
     fn positional_arrays_are_not_rows() {
         let body = br#"[["BTCUSDT","1.5"]]"#;
         assert!(serde_json::from_slice::<Vec<Obj<PremiumIndexRow<'_>>>>(body).is_err());
+        let e =
+            plugin_api::helpers::json_from_body::<Vec<Obj<PremiumIndexRow<'_>>>>(body).unwrap_err();
+        assert!(e.to_string().contains("expected a JSON object"), "{e}");
         // Without the wrapper serde would have accepted it.
         assert!(serde_json::from_slice::<Vec<PremiumIndexRow<'_>>>(body).is_ok());
     }

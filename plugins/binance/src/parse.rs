@@ -172,18 +172,17 @@ fn tickers(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
         [TAG_TICKER_24HR, TAG_BOOK_TICKER, TAG_PREMIUM_INDEX],
         &mut out,
     );
-    let mut joined = Joined::new(RecordKind::TICKER);
+    let mut joined = Joined::new(RecordKind::TICKER, ctx);
     let mut skipped = Skipped::default();
 
     // bookTicker and premiumIndex first: their `time` is only a fallback for `exchange_ts`;
     // the 24hr `closeTime` below wins when the symbol has a 24hr row.
     if let Some((response, rows)) = decode_round::<BookTickerRow<'_>>(book, ctx, &mut out) {
         for row in rows {
-            let Some(inst) = ctx.instrument(&row.symbol) else {
+            let Some(rec) = joined.entry(&row.symbol, response.received_ts) else {
                 skipped.add(row.symbol);
                 continue;
             };
-            let rec = joined.entry(inst, response.received_ts);
             rec.bid = row.bid_price.into();
             rec.ask = row.ask_price.into();
             rec.exchange_ts = latest(rec.exchange_ts, row.time);
@@ -191,11 +190,10 @@ fn tickers(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
     }
     if let Some((response, rows)) = decode_round::<PremiumIndexRow<'_>>(premium, ctx, &mut out) {
         for row in rows {
-            let Some(inst) = ctx.instrument(&row.symbol) else {
+            let Some(rec) = joined.entry(&row.symbol, response.received_ts) else {
                 skipped.add(row.symbol);
                 continue;
             };
-            let rec = joined.entry(inst, response.received_ts);
             rec.mark = row.mark_price.into();
             rec.index = row.index_price.into();
             rec.exchange_ts = latest(rec.exchange_ts, row.time);
@@ -203,11 +201,10 @@ fn tickers(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
     }
     if let Some((response, rows)) = decode_round::<Ticker24hRow<'_>>(day, ctx, &mut out) {
         for row in rows {
-            let Some(inst) = ctx.instrument(&row.symbol) else {
+            let Some(rec) = joined.entry(&row.symbol, response.received_ts) else {
                 skipped.add(row.symbol);
                 continue;
             };
-            let rec = joined.entry(inst, response.received_ts);
             rec.last = row.last_price.into();
             rec.volume_24h_base = row.volume.into();
             rec.volume_24h_quote = row.quote_volume.into();
@@ -232,7 +229,7 @@ fn funding(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
         [TAG_PREMIUM_INDEX, TAG_FUNDING_INFO],
         &mut out,
     );
-    let mut joined = Joined::new(RecordKind::FUNDING);
+    let mut joined = Joined::new(RecordKind::FUNDING, ctx);
     let mut skipped = Skipped::default();
 
     // fundingInfo: `None` when it failed or is absent (intervals then stay unknown: the host
@@ -246,11 +243,10 @@ fn funding(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
     match decode_round::<PremiumIndexRow<'_>>(premium, ctx, &mut out) {
         Some((response, rows)) => {
             for row in rows {
-                let Some(inst) = ctx.instrument(&row.symbol) else {
+                let Some(rec) = joined.entry(&row.symbol, response.received_ts) else {
                     skipped.add(row.symbol);
                     continue;
                 };
-                let rec = joined.entry(inst, response.received_ts);
                 rec.next_funding_ts = row.next_funding_time.into();
                 // `"0.00000000"` with no next funding time is Binance's "no funding" (delivery
                 // contracts, settled perpetuals), not a zero rate. A live perpetual's 0 stays 0.
@@ -268,21 +264,15 @@ fn funding(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
             // No premium index this round: fundingInfo alone still refreshes every perpetual's
             // interval (partial records; the host merges them by key).
             if let Some((received_ts, _)) = &info {
-                for inst in ctx
-                    .instruments
-                    .iter()
-                    .filter(|r| r.kind == RecordKind::INSTRUMENT)
-                {
-                    joined.entry(inst, *received_ts);
-                }
+                joined.every_instrument(*received_ts);
             }
         }
     }
 
     if let Some((received_ts, by_symbol)) = &info {
-        for (symbol, rec) in joined.records.iter_mut() {
+        for (symbol, rec) in joined.iter_mut() {
             rec.received_ts = rec.received_ts.max(*received_ts);
-            let listed = by_symbol.get(*symbol);
+            let listed = by_symbol.get(symbol);
             let reported = listed
                 .and_then(|r| r.funding_interval_hours)
                 .filter(|h| *h > 0.0);
@@ -317,7 +307,7 @@ fn funding(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
 
 fn open_interest<'a>(responses: &[HttpResponse<'a>], ctx: &Context<'_>) -> ParseOutput {
     let mut out = ParseOutput::default();
-    let mut joined = Joined::new(RecordKind::TICKER);
+    let mut joined = Joined::new(RecordKind::TICKER, ctx);
     let mut skipped = Skipped::default();
 
     let mut premium = None;
@@ -363,12 +353,11 @@ fn open_interest<'a>(responses: &[HttpResponse<'a>], ctx: &Context<'_>) -> Parse
                 response.tag()
             ));
         }
-        let Some(inst) = ctx.instrument(&symbol) else {
+        let mark = marks.get(symbol.as_ref()).copied();
+        let Some(rec) = joined.entry(&symbol, response.received_ts) else {
             skipped.add(symbol);
             continue;
         };
-        let mark = marks.get(symbol.as_ref()).copied();
-        let rec = joined.entry(inst, response.received_ts);
         rec.open_interest_base = row.open_interest.into();
         rec.open_interest_quote = row.open_interest.zip(mark).map(|(oi, m)| oi * m).into();
         rec.exchange_ts = row.time.into();
@@ -513,31 +502,62 @@ fn examples<'s>(items: impl Iterator<Item = &'s str>) -> String {
 /// output is sorted like ctx's instruments).
 struct Joined<'c> {
     kind: RecordKind,
-    records: BTreeMap<&'c str, Record>,
+    /// ctx's instruments, sorted by raw symbol.
+    instruments: &'c [Record],
+    /// One slot per instrument, in the same order: a lookup is ctx's binary search, and the
+    /// records come out sorted by raw symbol without a map.
+    slots: Vec<Option<Record>>,
 }
 
 impl<'c> Joined<'c> {
-    fn new(kind: RecordKind) -> Self {
+    fn new(kind: RecordKind, ctx: &Context<'c>) -> Self {
+        let instruments = ctx.instruments.as_slice();
         Self {
             kind,
-            records: BTreeMap::new(),
+            instruments,
+            slots: instruments.iter().map(|_| None).collect(),
         }
     }
 
-    /// The record for `instrument`, created on first use. `received_ts` is the latest of the
-    /// responses that contributed to it.
-    fn entry(&mut self, instrument: &'c Record, received_ts: i64) -> &mut Record {
-        let kind = self.kind;
+    /// The record for the instrument `raw_symbol`, created on first use; `None` when ctx does
+    /// not list it. `received_ts` is the latest of the responses that contributed to it.
+    fn entry(&mut self, raw_symbol: &str, received_ts: i64) -> Option<&mut Record> {
+        let at = self
+            .instruments
+            .binary_search_by(|r| r.raw_symbol.as_str().cmp(raw_symbol))
+            .ok()?;
+        self.entry_at(at, received_ts)
+    }
+
+    fn entry_at(&mut self, at: usize, received_ts: i64) -> Option<&mut Record> {
+        let (kind, instrument) = (self.kind, self.instruments.get(at)?);
         let rec = self
-            .records
-            .entry(instrument.raw_symbol.as_str())
-            .or_insert_with(|| Record::for_instrument(kind, instrument, received_ts));
+            .slots
+            .get_mut(at)?
+            .get_or_insert_with(|| Record::for_instrument(kind, instrument, received_ts));
         rec.received_ts = rec.received_ts.max(received_ts);
-        rec
+        Some(rec)
+    }
+
+    /// A (partial) record for every instrument of ctx.
+    fn every_instrument(&mut self, received_ts: i64) {
+        for at in 0..self.instruments.len() {
+            if self.instruments[at].kind == RecordKind::INSTRUMENT {
+                self.entry_at(at, received_ts);
+            }
+        }
+    }
+
+    /// The records so far with their raw symbols, sorted by raw symbol.
+    fn iter_mut(&mut self) -> impl Iterator<Item = (&'c str, &mut Record)> {
+        self.instruments
+            .iter()
+            .zip(self.slots.iter_mut())
+            .filter_map(|(inst, slot)| Some((inst.raw_symbol.as_str(), slot.as_mut()?)))
     }
 
     fn into_records(self) -> plugin_api::abi_stable::std_types::RVec<Record> {
-        self.records.into_values().collect()
+        self.slots.into_iter().flatten().collect()
     }
 }
 
