@@ -378,7 +378,7 @@ impl<'a> MapAccess<'a> for Entries<'_, 'a> {
             let key = r.string()?;
             r.expect(b':')?;
             if let Some(fields) = self.fields {
-                if !fields.iter().any(|f| *f == key) {
+                if !fields.contains(&key) {
                     r.skip_value()?;
                     continue;
                 }

@@ -541,8 +541,9 @@ impl<'c> Joined<'c> {
 
     /// A (partial) record for every instrument of ctx.
     fn every_instrument(&mut self, received_ts: i64) {
-        for at in 0..self.instruments.len() {
-            if self.instruments[at].kind == RecordKind::INSTRUMENT {
+        let instruments = self.instruments;
+        for (at, instrument) in instruments.iter().enumerate() {
+            if instrument.kind == RecordKind::INSTRUMENT {
                 self.entry_at(at, received_ts);
             }
         }
