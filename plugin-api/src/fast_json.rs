@@ -378,7 +378,13 @@ impl<'a> MapAccess<'a> for Entries<'_, 'a> {
             let key = r.string()?;
             r.expect(b':')?;
             if let Some(fields) = self.fields {
-                if !fields.contains(&key) {
+                // Length and first byte first: most keys differ there, before any memcmp.
+                let declared = fields.iter().any(|f| {
+                    f.len() == key.len()
+                        && f.as_bytes().first() == key.as_bytes().first()
+                        && *f == key
+                });
+                if !declared {
                     r.skip_value()?;
                     continue;
                 }

@@ -91,7 +91,28 @@ pub fn nonzero_decimal(s: &str) -> Option<f64> {
 
 /// Unix-ms timestamp from an exchange string; empty, unparsable or `<= 0` is absent.
 pub fn timestamp_ms(s: &str) -> Option<i64> {
-    s.trim().parse::<i64>().ok().filter(|v| *v > 0)
+    plain_integer(s.as_bytes())
+        .or_else(|| s.trim().parse::<i64>().ok())
+        .filter(|v| *v > 0)
+}
+
+/// Digits only (at most 18, so no overflow), the form every exchange timestamp takes, without
+/// the trim and the general parser; anything else is `None`, left to `str::parse`.
+fn plain_integer(bytes: &[u8]) -> Option<i64> {
+    /// 18 decimal digits always fit an `i64`.
+    const MAX_DIGITS: usize = 18;
+    if bytes.is_empty() || bytes.len() > MAX_DIGITS {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &c in bytes {
+        let d = c.wrapping_sub(b'0');
+        if d >= 10 {
+            return None;
+        }
+        value = value * 10 + i64::from(d);
+    }
+    Some(value)
 }
 
 /// Checks a body before JSON parsing and returns a classified error for the common failures:
@@ -363,6 +384,24 @@ mod tests {
         assert_eq!(timestamp_ms("0"), None);
         assert_eq!(timestamp_ms(""), None);
         assert_eq!(timestamp_ms("x"), None);
+        for input in [
+            "1",
+            "007",
+            " 1703116800000 ",
+            "-5",
+            "+5",
+            "999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "1.5",
+            "",
+        ] {
+            assert_eq!(
+                timestamp_ms(input),
+                input.trim().parse::<i64>().ok().filter(|v| *v > 0),
+                "{input:?}"
+            );
+        }
         assert_eq!(
             hours_between(1_703_088_000_000, 1_703_116_800_000),
             Some(8.0)

@@ -162,6 +162,17 @@ async fn amqps_delivers_with_a_trusted_ca_and_refuses_an_untrusted_certificate()
         .await,
         5
     );
+    // The sink declares the queue once its TLS link is up; a write is accepted (spooled) before
+    // that, so wait for the confirms before consuming (the queue may not exist yet).
+    assert!(
+        eventually(Duration::from_secs(10), || stats
+            .snapshot()
+            .confirmed_records
+            >= 5)
+        .await,
+        "no confirms over amqps: {:?}",
+        stats.snapshot()
+    );
     let got = Broker::connect()
         .await
         .collect(&q, Duration::from_secs(10), |g, _| g.len() >= 5)
