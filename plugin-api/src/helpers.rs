@@ -169,6 +169,14 @@ pub fn http_error_text(status: u16, body: &[u8]) -> String {
     }
 }
 
+/// Position of the instrument `raw_symbol` in `instruments` sorted by raw symbol (as
+/// [`crate::Context::instruments`] is).
+pub fn instrument_position(instruments: &[crate::Record], raw_symbol: &str) -> Option<usize> {
+    instruments
+        .binary_search_by(|r| r.raw_symbol.as_str().cmp(raw_symbol))
+        .ok()
+}
+
 /// Hours between two timestamps, if both are present and the later is after the earlier.
 pub fn hours_between(earlier_ms: i64, later_ms: i64) -> Option<f64> {
     (later_ms > earlier_ms).then(|| (later_ms - earlier_ms) as f64 / 3_600_000.0)

@@ -522,10 +522,7 @@ impl<'c> Joined<'c> {
     /// The record for the instrument `raw_symbol`, created on first use; `None` when ctx does
     /// not list it. `received_ts` is the latest of the responses that contributed to it.
     fn entry(&mut self, raw_symbol: &str, received_ts: i64) -> Option<&mut Record> {
-        let at = self
-            .instruments
-            .binary_search_by(|r| r.raw_symbol.as_str().cmp(raw_symbol))
-            .ok()?;
+        let at = plugin_api::helpers::instrument_position(self.instruments, raw_symbol)?;
         self.entry_at(at, received_ts)
     }
 
@@ -558,7 +555,12 @@ impl<'c> Joined<'c> {
     }
 
     fn into_records(self) -> plugin_api::abi_stable::std_types::RVec<Record> {
-        self.slots.into_iter().flatten().collect()
+        // Sized once: growing a vector of ~640-byte records doubles and copies it repeatedly.
+        let mut records = plugin_api::abi_stable::std_types::RVec::with_capacity(
+            self.slots.iter().flatten().count(),
+        );
+        records.extend(self.slots.into_iter().flatten());
+        records
     }
 }
 

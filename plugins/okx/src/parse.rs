@@ -10,7 +10,7 @@
 
 use std::{
     borrow::Cow,
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap},
 };
 
 use plugin_api::{
@@ -236,26 +236,48 @@ struct Slot<'c> {
     oi_base: Option<f64>,
 }
 
-impl<'c> Slot<'c> {
-    fn get<'m>(
-        slots: &'m mut BTreeMap<&'c str, Slot<'c>>,
-        instrument: &'c Record,
-        received_ts: i64,
-    ) -> &'m mut Slot<'c> {
-        let slot = slots
-            .entry(instrument.raw_symbol.as_str())
-            .or_insert_with(|| Slot {
-                instrument,
-                record: Record::for_instrument(RecordKind::TICKER, instrument, received_ts),
-                volume_contracts: None,
-                volume_base: None,
-                oi_contracts: None,
-                oi_base: None,
-            });
-        slot.record.received_ts = slot.record.received_ts.max(received_ts);
-        slot
+/// One optional [`Slot`] per instrument of ctx, in ctx's order (sorted by raw symbol): found by
+/// ctx's binary search, emitted sorted, no map keyed by symbol.
+struct Slots<'c> {
+    instruments: &'c [Record],
+    slots: Vec<Option<Slot<'c>>>,
+}
+
+impl<'c> Slots<'c> {
+    fn new(ctx: &Context<'c>) -> Self {
+        let instruments = ctx.instruments.as_slice();
+        Self {
+            instruments,
+            slots: instruments.iter().map(|_| None).collect(),
+        }
     }
 
+    /// The slot of the instrument `raw_symbol`; `None` when ctx does not list it.
+    fn get(&mut self, raw_symbol: &str, received_ts: i64) -> Option<&mut Slot<'c>> {
+        let at = plugin_api::helpers::instrument_position(self.instruments, raw_symbol)?;
+        self.get_at(at, received_ts)
+    }
+
+    fn get_at(&mut self, at: usize, received_ts: i64) -> Option<&mut Slot<'c>> {
+        let instrument = self.instruments.get(at)?;
+        let slot = self.slots.get_mut(at)?.get_or_insert_with(|| Slot {
+            instrument,
+            record: Record::for_instrument(RecordKind::TICKER, instrument, received_ts),
+            volume_contracts: None,
+            volume_base: None,
+            oi_contracts: None,
+            oi_base: None,
+        });
+        slot.record.received_ts = slot.record.received_ts.max(received_ts);
+        Some(slot)
+    }
+
+    fn into_records(self) -> impl Iterator<Item = Record> + 'c {
+        self.slots.into_iter().flatten().map(Slot::finish)
+    }
+}
+
+impl<'c> Slot<'c> {
     fn stamp(&mut self, ts: Option<i64>) {
         if self.record.exchange_ts.is_none() {
             self.record.exchange_ts = ts.into();
@@ -296,7 +318,7 @@ impl<'c> Slot<'c> {
 fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> ParseOutput {
     let mut out = ParseOutput::default();
     let mut unknown = Skipped::default();
-    let mut slots: BTreeMap<&'c str, Slot<'c>> = BTreeMap::new();
+    let mut slots = Slots::new(ctx);
     // Index name (`BTC-USDT`) → (idxPx, received_ts).
     let mut indices: HashMap<Cow<'_, str>, (f64, i64)> = HashMap::new();
 
@@ -317,11 +339,10 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
         let result = match source {
             TickerSource::Tickers => open::<TickerRow<'_>>(response).map(|rows| {
                 for row in rows {
-                    let Some(instrument) = ctx.instrument(&row.inst_id) else {
+                    let Some(slot) = slots.get(&row.inst_id, received_ts) else {
                         unknown.add(&row.inst_id);
                         continue;
                     };
-                    let slot = Slot::get(&mut slots, instrument, received_ts);
                     slot.record.last = row.last.into();
                     slot.record.bid = row.bid_px.into();
                     slot.record.ask = row.ask_px.into();
@@ -332,22 +353,20 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
             }),
             TickerSource::MarkPrice => open::<MarkPriceRow<'_>>(response).map(|rows| {
                 for row in rows {
-                    let Some(instrument) = ctx.instrument(&row.inst_id) else {
+                    let Some(slot) = slots.get(&row.inst_id, received_ts) else {
                         unknown.add(&row.inst_id);
                         continue;
                     };
-                    let slot = Slot::get(&mut slots, instrument, received_ts);
                     slot.record.mark = row.mark_px.into();
                     slot.stamp(row.ts);
                 }
             }),
             TickerSource::OpenInterest => open::<OpenInterestRow<'_>>(response).map(|rows| {
                 for row in rows {
-                    let Some(instrument) = ctx.instrument(&row.inst_id) else {
+                    let Some(slot) = slots.get(&row.inst_id, received_ts) else {
                         unknown.add(&row.inst_id);
                         continue;
                     };
-                    let slot = Slot::get(&mut slots, instrument, received_ts);
                     slot.oi_contracts = row.oi;
                     slot.oi_base = row.oi_ccy;
                     slot.stamp(row.ts);
@@ -368,14 +387,18 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
     }
 
     if !indices.is_empty() {
-        for instrument in ctx.instruments.as_slice() {
+        for (at, instrument) in ctx.instruments.as_slice().iter().enumerate() {
             if let Some(&(price, received_ts)) = indices.get(index_name(instrument).as_ref()) {
-                Slot::get(&mut slots, instrument, received_ts).record.index = ROption::RSome(price);
+                if let Some(slot) = slots.get_at(at, received_ts) {
+                    slot.record.index = ROption::RSome(price);
+                }
             }
         }
     }
 
-    out.records.extend(slots.into_values().map(Slot::finish));
+    out.records
+        .reserve(slots.slots.iter().filter(|s| s.is_some()).count());
+    out.records.extend(slots.into_records());
     unknown.report(&mut out, "not in the instrument list");
     out
 }
