@@ -133,26 +133,26 @@ impl<'a> Reader<'a> {
         if bytes.get(i) == Some(&b'-') {
             i += 1;
         }
+        // End of the run of ASCII digits from `i`.
+        let digits_end = |mut i: usize| {
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            i
+        };
         match bytes.get(i) {
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => {
-                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-            }
+            Some(b'1'..=b'9') => i = digits_end(i),
             _ => return Err(GiveUp),
         }
         let mut integer = true;
         if bytes.get(i) == Some(&b'.') {
             integer = false;
-            i += 1;
-            let digits = i;
-            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == digits {
+            let end = digits_end(i + 1);
+            if end == i + 1 {
                 return Err(GiveUp);
             }
+            i = end;
         }
         if matches!(bytes.get(i), Some(b'e' | b'E')) {
             integer = false;
@@ -160,13 +160,11 @@ impl<'a> Reader<'a> {
             if matches!(bytes.get(i), Some(b'+' | b'-')) {
                 i += 1;
             }
-            let digits = i;
-            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == digits {
+            let end = digits_end(i);
+            if end == i {
                 return Err(GiveUp);
             }
+            i = end;
         }
         self.pos = i;
         Ok((self.text.get(start..i).ok_or(GiveUp)?, integer))
@@ -215,56 +213,46 @@ impl<'a> Reader<'a> {
     fn skip_value(&mut self) -> Result<()> {
         match self.peek().ok_or(GiveUp)? {
             b'"' => self.string().map(drop),
-            b'{' => {
-                self.pos += 1;
-                self.enter()?;
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.string()?;
-                        self.expect(b':')?;
-                        self.skip_value()?;
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b'}') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(GiveUp),
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Ok(())
-            }
-            b'[' => {
-                self.pos += 1;
-                self.enter()?;
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.skip_value()?;
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b']') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(GiveUp),
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Ok(())
-            }
+            b'{' => self.skip_container(b'}', |r| {
+                r.string()?;
+                r.expect(b':')?;
+                r.skip_value()
+            }),
+            b'[' => self.skip_container(b']', Self::skip_value),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             b'-' | b'0'..=b'9' => self.number_lexeme().map(drop),
             _ => Err(GiveUp),
         }
+    }
+
+    /// Skips an object or array whose opening byte is next: `entry` skips one member, members
+    /// are separated by commas, `close` ends it.
+    fn skip_container(
+        &mut self,
+        close: u8,
+        mut entry: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        self.pos += 1;
+        self.enter()?;
+        if self.peek() == Some(close) {
+            self.pos += 1;
+        } else {
+            loop {
+                entry(self)?;
+                match self.peek() {
+                    Some(b',') => self.pos += 1,
+                    Some(b) if b == close => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(GiveUp),
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(())
     }
 
     fn map<V: Visitor<'a>>(

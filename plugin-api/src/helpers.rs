@@ -50,29 +50,12 @@ fn plain_decimal(bytes: &[u8]) -> Option<f64> {
     };
     // Wrapping arithmetic: a value of more than MAX_DIGITS digits is discarded below.
     let mut mantissa: u64 = 0;
-    let mut i = 0;
-    while let Some(d) = digits
-        .get(i)
-        .map(|c| c.wrapping_sub(b'0'))
-        .filter(|d| *d < 10)
-    {
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-        i += 1;
-    }
-    let integer_digits = i;
+    let integer_digits = take_digits(digits, &mut mantissa);
+    let mut i = integer_digits;
     let mut fraction_digits = 0;
     if digits.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while let Some(d) = digits
-            .get(i)
-            .map(|c| c.wrapping_sub(b'0'))
-            .filter(|d| *d < 10)
-        {
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
-        fraction_digits = i - start;
+        fraction_digits = take_digits(digits.get(i + 1..).unwrap_or_default(), &mut mantissa);
+        i += 1 + fraction_digits;
     }
     let count = integer_digits + fraction_digits;
     if i != digits.len() || count == 0 || count > MAX_DIGITS || mantissa > EXACT_INTEGER_LIMIT {
@@ -81,6 +64,21 @@ fn plain_decimal(bytes: &[u8]) -> Option<f64> {
     let power = *EXACT_POWERS_OF_TEN.get(fraction_digits)?;
     let magnitude = mantissa as f64 / power;
     Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Appends the leading ASCII digits of `bytes` to `mantissa` (wrapping) and returns how many
+/// there were.
+fn take_digits(bytes: &[u8], mantissa: &mut u64) -> usize {
+    let mut count = 0;
+    for &c in bytes {
+        let d = c.wrapping_sub(b'0');
+        if d >= 10 {
+            break;
+        }
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+        count += 1;
+    }
+    count
 }
 
 /// Like [`decimal`], but a value of exactly zero is absent. For fields where the exchange writes
