@@ -407,8 +407,9 @@ impl<'a> SeqAccess<'a> for Elements<'_, 'a> {
     }
 }
 
-/// An object key, as serde_json hands it to a key's visitor: a borrowed string. Keys read as
-/// numbers or anything else (serde_json parses those out of the string) give up.
+/// An object key, as serde_json hands it to a key's visitor: a borrowed string, whatever the
+/// visitor asks for. Keys read as numbers or booleans (serde_json parses those out of the
+/// string) fail in their visitor, and the fast path gives up.
 struct Key<'a>(&'a str);
 
 impl<'de> de::Deserializer<'de> for Key<'de> {
@@ -418,29 +419,10 @@ impl<'de> de::Deserializer<'de> for Key<'de> {
         visitor.visit_borrowed_str(self.0)
     }
 
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        visitor.visit_borrowed_str(self.0)
-    }
-
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        visitor.visit_borrowed_str(self.0)
-    }
-
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        visitor.visit_borrowed_str(self.0)
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        visitor.visit_borrowed_str(self.0)
-    }
-
-    fn deserialize_bool<V: Visitor<'de>>(self, _: V) -> Result<V::Value> {
-        Err(GiveUp)
-    }
-
     serde::forward_to_deserialize_any! {
-        i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf option unit
-        unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
     }
 }
 

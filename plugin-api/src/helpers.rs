@@ -99,18 +99,9 @@ pub fn timestamp_ms(s: &str) -> Option<i64> {
 fn plain_integer(bytes: &[u8]) -> Option<i64> {
     /// 18 decimal digits always fit an `i64`.
     const MAX_DIGITS: usize = 18;
-    if bytes.is_empty() || bytes.len() > MAX_DIGITS {
-        return None;
-    }
-    let mut value: i64 = 0;
-    for &c in bytes {
-        let d = c.wrapping_sub(b'0');
-        if d >= 10 {
-            return None;
-        }
-        value = value * 10 + i64::from(d);
-    }
-    Some(value)
+    let mut value: u64 = 0;
+    let digits = take_digits(bytes, &mut value);
+    (digits == bytes.len() && (1..=MAX_DIGITS).contains(&digits)).then_some(value as i64)
 }
 
 /// Checks a body before JSON parsing and returns a classified error for the common failures:
@@ -165,14 +156,6 @@ pub fn http_error_text(status: u16, body: &[u8]) -> String {
     } else {
         format!("HTTP {status}: {detail}")
     }
-}
-
-/// Position of the instrument `raw_symbol` in `instruments` sorted by raw symbol (as
-/// [`crate::Context::instruments`] is).
-pub fn instrument_position(instruments: &[crate::Record], raw_symbol: &str) -> Option<usize> {
-    instruments
-        .binary_search_by(|r| r.raw_symbol.as_str().cmp(raw_symbol))
-        .ok()
 }
 
 /// Hours between two timestamps, if both are present and the later is after the earlier.

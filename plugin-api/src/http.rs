@@ -162,13 +162,7 @@ impl<'a> Context<'a> {
     /// The instrument with this exchange-native symbol (binary search; `instruments` is sorted).
     pub fn instrument(&self, raw_symbol: &str) -> Option<&'a Record> {
         let instruments = self.instruments.as_slice();
-        instruments.get(self.instrument_index(raw_symbol)?)
-    }
-
-    /// Position of the instrument `raw_symbol` in `instruments` (sorted by raw symbol): lets a
-    /// plugin keep one slot per instrument in a `Vec` instead of a map keyed by symbol.
-    pub fn instrument_index(&self, raw_symbol: &str) -> Option<usize> {
-        crate::helpers::instrument_position(self.instruments.as_slice(), raw_symbol)
+        instruments.get(crate::instrument_table::position(instruments, raw_symbol)?)
     }
 
     pub fn option(&self, key: &str) -> Option<&'a str> {

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use plugin_api::abi_stable::std_types::ROption;
 use plugin_api::{
-    helpers, Context, HttpResponse, IntervalSource, MarketType, ParseOutput, PluginError, Record,
-    RecordKind,
+    helpers, Context, HttpResponse, InstrumentTable, IntervalSource, MarketType, ParseOutput,
+    PluginError, Record, RecordKind,
 };
 use serde::Deserialize;
 
@@ -502,64 +502,51 @@ fn examples<'s>(items: impl Iterator<Item = &'s str>) -> String {
 /// output is sorted like ctx's instruments).
 struct Joined<'c> {
     kind: RecordKind,
-    /// ctx's instruments, sorted by raw symbol.
-    instruments: &'c [Record],
-    /// One slot per instrument, in the same order: a lookup is ctx's binary search, and the
-    /// records come out sorted by raw symbol without a map.
-    slots: Vec<Option<Record>>,
+    records: InstrumentTable<'c, Record>,
 }
 
 impl<'c> Joined<'c> {
     fn new(kind: RecordKind, ctx: &Context<'c>) -> Self {
-        let instruments = ctx.instruments.as_slice();
         Self {
             kind,
-            instruments,
-            slots: instruments.iter().map(|_| None).collect(),
+            records: InstrumentTable::new(ctx),
         }
     }
 
     /// The record for the instrument `raw_symbol`, created on first use; `None` when ctx does
     /// not list it. `received_ts` is the latest of the responses that contributed to it.
     fn entry(&mut self, raw_symbol: &str, received_ts: i64) -> Option<&mut Record> {
-        let at = plugin_api::helpers::instrument_position(self.instruments, raw_symbol)?;
-        self.entry_at(at, received_ts)
-    }
-
-    fn entry_at(&mut self, at: usize, received_ts: i64) -> Option<&mut Record> {
-        let (kind, instrument) = (self.kind, self.instruments.get(at)?);
-        let rec = self
-            .slots
-            .get_mut(at)?
-            .get_or_insert_with(|| Record::for_instrument(kind, instrument, received_ts));
+        let kind = self.kind;
+        let rec = self.records.entry(raw_symbol, |instrument| {
+            Record::for_instrument(kind, instrument, received_ts)
+        })?;
         rec.received_ts = rec.received_ts.max(received_ts);
         Some(rec)
     }
 
     /// A (partial) record for every instrument of ctx.
     fn every_instrument(&mut self, received_ts: i64) {
-        let instruments = self.instruments;
-        for (at, instrument) in instruments.iter().enumerate() {
+        let kind = self.kind;
+        for (at, instrument) in self.records.instruments().iter().enumerate() {
             if instrument.kind == RecordKind::INSTRUMENT {
-                self.entry_at(at, received_ts);
+                self.records
+                    .entry_at(at, |i| Record::for_instrument(kind, i, received_ts));
             }
         }
     }
 
     /// The records so far with their raw symbols, sorted by raw symbol.
     fn iter_mut(&mut self) -> impl Iterator<Item = (&'c str, &mut Record)> {
-        self.instruments
-            .iter()
-            .zip(self.slots.iter_mut())
-            .filter_map(|(inst, slot)| Some((inst.raw_symbol.as_str(), slot.as_mut()?)))
+        self.records
+            .iter_mut()
+            .map(|(instrument, rec)| (instrument.raw_symbol.as_str(), rec))
     }
 
     fn into_records(self) -> plugin_api::abi_stable::std_types::RVec<Record> {
         // Sized once: growing a vector of ~640-byte records doubles and copies it repeatedly.
-        let mut records = plugin_api::abi_stable::std_types::RVec::with_capacity(
-            self.slots.iter().flatten().count(),
-        );
-        records.extend(self.slots.into_iter().flatten());
+        let mut records =
+            plugin_api::abi_stable::std_types::RVec::with_capacity(self.records.len());
+        records.extend(self.records.into_values());
         records
     }
 }

@@ -14,8 +14,8 @@ use std::{
 };
 
 use plugin_api::{
-    abi_stable::std_types::ROption, helpers::hours_between, Context, HttpResponse, IntervalSource,
-    MarketType, ParseOutput, PluginError, Record, RecordKind,
+    abi_stable::std_types::ROption, helpers::hours_between, Context, HttpResponse, InstrumentTable,
+    IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
 };
 
 use crate::{
@@ -236,48 +236,30 @@ struct Slot<'c> {
     oi_base: Option<f64>,
 }
 
-/// One optional [`Slot`] per instrument of ctx, in ctx's order (sorted by raw symbol): found by
-/// ctx's binary search, emitted sorted, no map keyed by symbol.
-struct Slots<'c> {
-    instruments: &'c [Record],
-    slots: Vec<Option<Slot<'c>>>,
-}
-
-impl<'c> Slots<'c> {
-    fn new(ctx: &Context<'c>) -> Self {
-        let instruments = ctx.instruments.as_slice();
-        Self {
-            instruments,
-            slots: instruments.iter().map(|_| None).collect(),
-        }
-    }
-
-    /// The slot of the instrument `raw_symbol`; `None` when ctx does not list it.
-    fn get(&mut self, raw_symbol: &str, received_ts: i64) -> Option<&mut Slot<'c>> {
-        let at = plugin_api::helpers::instrument_position(self.instruments, raw_symbol)?;
-        self.get_at(at, received_ts)
-    }
-
-    fn get_at(&mut self, at: usize, received_ts: i64) -> Option<&mut Slot<'c>> {
-        let instrument = self.instruments.get(at)?;
-        let slot = self.slots.get_mut(at)?.get_or_insert_with(|| Slot {
+impl<'c> Slot<'c> {
+    fn new(instrument: &'c Record, received_ts: i64) -> Self {
+        Slot {
             instrument,
             record: Record::for_instrument(RecordKind::TICKER, instrument, received_ts),
             volume_contracts: None,
             volume_base: None,
             oi_contracts: None,
             oi_base: None,
-        });
+        }
+    }
+
+    /// The slot of the instrument `raw_symbol` in `slots` (`None`: not in ctx), made on first
+    /// use; its `received_ts` is the latest of the responses that contributed to it.
+    fn of<'t>(
+        slots: &'t mut InstrumentTable<'c, Slot<'c>>,
+        raw_symbol: &str,
+        received_ts: i64,
+    ) -> Option<&'t mut Slot<'c>> {
+        let slot = slots.entry(raw_symbol, |i| Slot::new(i, received_ts))?;
         slot.record.received_ts = slot.record.received_ts.max(received_ts);
         Some(slot)
     }
 
-    fn into_records(self) -> impl Iterator<Item = Record> + 'c {
-        self.slots.into_iter().flatten().map(Slot::finish)
-    }
-}
-
-impl<'c> Slot<'c> {
     fn stamp(&mut self, ts: Option<i64>) {
         if self.record.exchange_ts.is_none() {
             self.record.exchange_ts = ts.into();
@@ -318,7 +300,7 @@ impl<'c> Slot<'c> {
 fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> ParseOutput {
     let mut out = ParseOutput::default();
     let mut unknown = Skipped::default();
-    let mut slots = Slots::new(ctx);
+    let mut slots = InstrumentTable::new(ctx);
     // Index name (`BTC-USDT`) → (idxPx, received_ts).
     let mut indices: HashMap<Cow<'_, str>, (f64, i64)> = HashMap::new();
 
@@ -339,7 +321,7 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
         let result = match source {
             TickerSource::Tickers => open::<TickerRow<'_>>(response).map(|rows| {
                 for row in rows {
-                    let Some(slot) = slots.get(&row.inst_id, received_ts) else {
+                    let Some(slot) = Slot::of(&mut slots, &row.inst_id, received_ts) else {
                         unknown.add(&row.inst_id);
                         continue;
                     };
@@ -353,7 +335,7 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
             }),
             TickerSource::MarkPrice => open::<MarkPriceRow<'_>>(response).map(|rows| {
                 for row in rows {
-                    let Some(slot) = slots.get(&row.inst_id, received_ts) else {
+                    let Some(slot) = Slot::of(&mut slots, &row.inst_id, received_ts) else {
                         unknown.add(&row.inst_id);
                         continue;
                     };
@@ -363,7 +345,7 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
             }),
             TickerSource::OpenInterest => open::<OpenInterestRow<'_>>(response).map(|rows| {
                 for row in rows {
-                    let Some(slot) = slots.get(&row.inst_id, received_ts) else {
+                    let Some(slot) = Slot::of(&mut slots, &row.inst_id, received_ts) else {
                         unknown.add(&row.inst_id);
                         continue;
                     };
@@ -387,18 +369,17 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
     }
 
     if !indices.is_empty() {
-        for (at, instrument) in ctx.instruments.as_slice().iter().enumerate() {
+        for instrument in ctx.instruments.as_slice() {
             if let Some(&(price, received_ts)) = indices.get(index_name(instrument).as_ref()) {
-                if let Some(slot) = slots.get_at(at, received_ts) {
+                if let Some(slot) = Slot::of(&mut slots, &instrument.raw_symbol, received_ts) {
                     slot.record.index = ROption::RSome(price);
                 }
             }
         }
     }
 
-    out.records
-        .reserve(slots.slots.iter().filter(|s| s.is_some()).count());
-    out.records.extend(slots.into_records());
+    out.records.reserve(slots.len());
+    out.records.extend(slots.into_values().map(Slot::finish));
     unknown.report(&mut out, "not in the instrument list");
     out
 }
