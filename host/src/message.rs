@@ -402,6 +402,12 @@ mod fast_json {
     pub(super) fn string(out: &mut Vec<u8>, s: &str) {
         out.push(b'"');
         let bytes = s.as_bytes();
+        // Nearly every string (symbols, assets, status words) needs no escape: one copy.
+        if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+            out.extend_from_slice(bytes);
+            out.push(b'"');
+            return;
+        }
         let mut start = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let escape: &[u8] = match b {
