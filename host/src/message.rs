@@ -402,14 +402,14 @@ mod fast_json {
     pub(super) fn string(out: &mut Vec<u8>, s: &str) {
         out.push(b'"');
         let bytes = s.as_bytes();
-        // Nearly every string (symbols, assets, status words) needs no escape: one copy.
-        if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
-            out.extend_from_slice(bytes);
-            out.push(b'"');
-            return;
-        }
+        // Nearly every string (symbols, assets, status words) needs no escape: jump to the
+        // first byte that does (none: the whole string is copied once, below).
+        let first = bytes
+            .iter()
+            .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+            .unwrap_or(bytes.len());
         let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
+        for (i, &b) in bytes.iter().enumerate().skip(first) {
             let escape: &[u8] = match b {
                 b'"' => b"\\\"",
                 b'\\' => b"\\\\",
