@@ -260,7 +260,7 @@ pub fn write_json(record: &Record, out: &mut Vec<u8>) -> Result<(), UnknownValue
 /// stay identical to the serde derive above (tests compare both over many records).
 mod fast_json {
     use plugin_api::{
-        abi_stable::std_types::{ROption, RString},
+        abi_stable::std_types::ROption,
         IntervalSource, KeyValue, MarketType, Record, RecordKind,
     };
     use serde_json::ser::{CompactFormatter, Formatter};
@@ -367,9 +367,9 @@ mod fast_json {
         out.push(b'}');
     }
 
-    fn string_field(out: &mut Vec<u8>, key: &str, value: &RString) {
+    fn string_field(out: &mut Vec<u8>, key: &str, value: &str) {
         out.extend_from_slice(key.as_bytes());
-        string(out, value.as_str());
+        string(out, value);
     }
 
     fn num_field(out: &mut Vec<u8>, key: &str, value: ROption<f64>) {

@@ -8,8 +8,8 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use plugin_api::{
-    abi_stable::std_types::{ROption, RString},
-    IntervalSource, Record, RecordKind,
+    abi_stable::std_types::ROption,
+    IdentityStr, IntervalSource, Record, RecordKind,
 };
 
 const HOURS_PER_YEAR: f64 = 24.0 * 365.0;
@@ -159,7 +159,7 @@ pub fn merge_cycle(records: Vec<Record>) -> Vec<Record> {
     if all_distinct(&records) {
         return records;
     }
-    let mut index: HashMap<(RecordKind, RString), usize> =
+    let mut index: HashMap<(RecordKind, IdentityStr), usize> =
         HashMap::with_capacity_and_hasher(records.len(), Default::default());
     let mut merged: Vec<Record> = Vec::with_capacity(records.len());
     for record in records {

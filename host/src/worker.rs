@@ -13,8 +13,8 @@ use std::{
 
 use futures_util::future::join_all;
 use plugin_api::{
-    abi_stable::std_types::{ROption, RSlice, RStr, RString},
-    Context, HttpRequest, HttpResponse, KeyValueRef, KindSpec, Record, RecordKind,
+    abi_stable::std_types::{ROption, RSlice, RStr},
+    Context, HttpRequest, HttpResponse, IdentityStr, KeyValueRef, KindSpec, Record, RecordKind,
 };
 use tokio::{
     sync::{mpsc, watch, Mutex, RwLock},
@@ -759,7 +759,7 @@ impl KindTask {
             return;
         }
         let exchange = self.shared.spec.instance_id.as_str();
-        let mut by_symbol: BTreeMap<RString, Record> = if complete {
+        let mut by_symbol: BTreeMap<IdentityStr, Record> = if complete {
             BTreeMap::new()
         } else {
             self.shared

@@ -19,6 +19,7 @@ mod export;
 mod fast_json;
 pub mod helpers;
 mod http;
+mod identity;
 mod instrument_table;
 mod module;
 mod record;
@@ -28,6 +29,7 @@ pub use export::{guard_build_requests, guard_info, guard_parse, panic_message};
 pub use http::{
     Context, Credentials, HttpMethod, HttpRequest, HttpResponse, KeyValue, KeyValueRef,
 };
+pub use identity::{IdentityStr, IDENTITY_INLINE_CAPACITY};
 pub use instrument_table::InstrumentTable;
 pub use module::{
     ExchangePlugin, ExchangePluginRef, KindSpec, PluginInfo, RateLimitRule, INTERFACE_VERSION,

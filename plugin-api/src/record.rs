@@ -7,7 +7,7 @@ use abi_stable::{
     StableAbi,
 };
 
-use crate::{Context, HttpRequest, KeyValue, PluginError};
+use crate::{Context, HttpRequest, IdentityStr, KeyValue, PluginError};
 
 /// What a record describes. A `u8` newtype: unknown values are rejected by older hosts.
 #[repr(transparent)]
@@ -73,7 +73,9 @@ impl IntervalSource {
     }
 }
 
-/// One normalized record. Identity fields are always set; the fields of other kinds stay `RNone`.
+/// One normalized record. Identity fields are always set ([`IdentityStr`]: inline text, so a
+/// record for a known instrument is made without allocating); the fields of other kinds stay
+/// `RNone`.
 /// A plugin may return *partial* records (only some fields set, e.g. open interest): the host
 /// merges them by (kind, symbol) onto what it already knows.
 #[repr(C)]
@@ -81,14 +83,14 @@ impl IntervalSource {
 pub struct Record {
     pub kind: RecordKind,
     /// Exchange instance id (the host overwrites it with the configured id).
-    pub exchange: RString,
+    pub exchange: IdentityStr,
     /// Unified symbol, ccxt convention: `BTC/USDT:USDT`, inverse `BTC/USD:BTC`.
-    pub symbol: RString,
+    pub symbol: IdentityStr,
     /// The exchange's own symbol (`BTCUSDT`, `BTC-USDT-SWAP`).
-    pub raw_symbol: RString,
-    pub base: RString,
-    pub quote: RString,
-    pub settle: RString,
+    pub raw_symbol: IdentityStr,
+    pub base: IdentityStr,
+    pub quote: IdentityStr,
+    pub settle: IdentityStr,
     pub market_type: MarketType,
     /// The exchange's timestamp for the data, Unix ms.
     pub exchange_ts: ROption<i64>,
@@ -185,12 +187,12 @@ impl Record {
     fn empty(kind: RecordKind, received_ts: i64) -> Self {
         Self {
             kind,
-            exchange: RString::new(),
-            symbol: RString::new(),
-            raw_symbol: RString::new(),
-            base: RString::new(),
-            quote: RString::new(),
-            settle: RString::new(),
+            exchange: IdentityStr::new(),
+            symbol: IdentityStr::new(),
+            raw_symbol: IdentityStr::new(),
+            base: IdentityStr::new(),
+            quote: IdentityStr::new(),
+            settle: IdentityStr::new(),
             market_type: MarketType::LINEAR_PERPETUAL,
             exchange_ts: ROption::RNone,
             received_ts,
