@@ -260,8 +260,7 @@ pub fn write_json(record: &Record, out: &mut Vec<u8>) -> Result<(), UnknownValue
 /// stay identical to the serde derive above (tests compare both over many records).
 mod fast_json {
     use plugin_api::{
-        abi_stable::std_types::ROption,
-        IntervalSource, KeyValue, MarketType, Record, RecordKind,
+        abi_stable::std_types::ROption, IntervalSource, KeyValue, MarketType, Record, RecordKind,
     };
     use serde_json::ser::{CompactFormatter, Formatter};
 

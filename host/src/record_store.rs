@@ -7,10 +7,7 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use plugin_api::{
-    abi_stable::std_types::ROption,
-    IdentityStr, IntervalSource, Record, RecordKind,
-};
+use plugin_api::{abi_stable::std_types::ROption, IdentityStr, IntervalSource, Record, RecordKind};
 
 const HOURS_PER_YEAR: f64 = 24.0 * 365.0;
 

@@ -229,7 +229,10 @@ mod tests {
             h.finish()
         };
         let long = "L".repeat(IDENTITY_INLINE_CAPACITY + 1);
-        let (a, b) = (IdentityStr::from("ETHUSDT"), IdentityStr::from(long.as_str()));
+        let (a, b) = (
+            IdentityStr::from("ETHUSDT"),
+            IdentityStr::from(long.as_str()),
+        );
         assert_eq!(a < b, "ETHUSDT" < long.as_str());
         assert_eq!(a, "ETHUSDT");
         assert_eq!(b, long.as_str());

@@ -193,7 +193,8 @@ fn plugins_command_lists_every_file() {
         assert!(line.contains(needle), "{line}");
         if needle != "ERROR" {
             assert!(
-                line.contains("interface=0.1.0") && line.contains("kinds=["),
+                line.contains(&format!("interface={}", plugin_api::INTERFACE_VERSION))
+                    && line.contains("kinds=["),
                 "{line}"
             );
         }
