@@ -146,7 +146,10 @@ fn all_distinct(records: &[Record]) -> bool {
     if records.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
         return true;
     }
-    let mut seen = std::collections::HashSet::with_capacity(records.len());
+    // FxHash, as every map of this module, not SipHash: Bybit and OKX emit rows in their
+    // response's order, so this path runs for every cycle of theirs.
+    let mut seen =
+        rustc_hash::FxHashSet::with_capacity_and_hasher(records.len(), Default::default());
     records.iter().all(|r| seen.insert(key(r)))
 }
 

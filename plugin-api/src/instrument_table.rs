@@ -6,12 +6,13 @@
 //! Must not: decide what a value is or when it is made (the plugin's closure does), or allocate
 //! per lookup.
 
-use crate::{Context, Record};
+use crate::{identity::sort_prefix, Context, Record};
 
 /// Position of `raw_symbol` in `instruments`, which are sorted by raw symbol.
 pub(crate) fn position(instruments: &[Record], raw_symbol: &str) -> Option<usize> {
+    let prefix = sort_prefix(raw_symbol);
     instruments
-        .binary_search_by(|r| r.raw_symbol.as_str().cmp(raw_symbol))
+        .binary_search_by(|r| r.raw_symbol.cmp_with_prefix(prefix, raw_symbol))
         .ok()
 }
 

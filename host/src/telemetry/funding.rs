@@ -64,7 +64,18 @@ impl FundingTable {
                 continue;
             }
             let symbol = r.symbol.as_str();
-            if !self.by_symbol.contains_key(symbol) && self.by_symbol.len() >= MAX_FUNDING_SYMBOLS {
+            // Known symbol and exchange (every cycle after the first): updated in place, no key
+            // is allocated.
+            if let Some(cells) = self.by_symbol.get_mut(symbol) {
+                match cells.get_mut(exchange) {
+                    Some(known) => *known = cell,
+                    None => {
+                        cells.insert(exchange.to_owned(), cell);
+                    }
+                }
+                continue;
+            }
+            if self.by_symbol.len() >= MAX_FUNDING_SYMBOLS {
                 self.expire(now_ms);
                 if self.by_symbol.len() >= MAX_FUNDING_SYMBOLS {
                     continue;
