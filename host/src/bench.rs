@@ -26,7 +26,9 @@ use crate::{
     http::HttpClient,
     plugins::{PluginRegistry, PluginSet},
     sink::{encode_json_lines, Batch},
-    worker::{thread_cpu_time, CycleOutcome, OnDemandCollector, ResponseClock, WorkerSpec},
+    worker::{
+        thread_cpu_time, CycleOutcome, OnDemandCollector, PipelineCpu, ResponseClock, WorkerSpec,
+    },
 };
 
 /// Realistic default universes (perpetuals listed by each exchange, late 2026).
@@ -246,6 +248,10 @@ pub struct ModeResult {
     /// Parse + merge + change detection (thread CPU clock in the cycle) + JSON encoding in the
     /// sink: the work done per record.
     pub pipeline_cpu_seconds: f64,
+    /// The cycle's part of it, by stage.
+    pub stages: PipelineCpu,
+    /// The sink's part of it: JSON-lines encoding.
+    pub encode_cpu_seconds: f64,
 }
 
 impl ModeResult {
@@ -363,18 +369,19 @@ async fn run_scenario(
         .sum();
 
     /// (records, pipeline CPU) of one exchange's cycle.
-    fn tally(outcomes: &[Result<CycleOutcome, String>]) -> (usize, Duration) {
-        outcomes
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .fold((0, Duration::ZERO), |(n, cpu), o| {
-                (n + o.records, cpu + o.pipeline_cpu)
-            })
+    fn tally(outcomes: &[Result<CycleOutcome, String>]) -> (usize, PipelineCpu) {
+        outcomes.iter().filter_map(|r| r.as_ref().ok()).fold(
+            (0, PipelineCpu::default()),
+            |(n, mut cpu), o| {
+                cpu += o.pipeline_cpu;
+                (n + o.records, cpu)
+            },
+        )
     }
-    async fn cycle_of(c: &OnDemandCollector) -> (usize, Duration) {
+    async fn cycle_of(c: &OnDemandCollector) -> (usize, PipelineCpu) {
         tally(&join_all(CYCLE_KINDS.iter().map(|k| c.collect(k))).await)
     }
-    async fn sequential_cycle_of(c: &OnDemandCollector) -> (usize, Duration) {
+    async fn sequential_cycle_of(c: &OnDemandCollector) -> (usize, PipelineCpu) {
         let mut outcomes = Vec::with_capacity(CYCLE_KINDS.len());
         for k in CYCLE_KINDS {
             outcomes.push(c.collect(k).await);
@@ -402,20 +409,25 @@ async fn run_scenario(
         split: cpu_split_seconds(),
         encode: encode_cpu(log),
     };
-    let finish =
-        |m: &mut ModeResult, s: Start, log: &Mutex<SinkLog>, records: usize, pipeline: Duration| {
-            m.cpu_seconds = cpu_seconds() - s.cpu;
-            let (user, system) = cpu_split_seconds();
-            m.user_seconds = user - s.split.0;
-            m.system_seconds = system - s.split.1;
-            m.pipeline_cpu_seconds =
-                (pipeline + encode_cpu(log).saturating_sub(s.encode)).as_secs_f64();
-            m.records_per_cycle = records as f64 / opts.cycles.max(1) as f64;
-        };
+    let finish = |m: &mut ModeResult,
+                  s: Start,
+                  log: &Mutex<SinkLog>,
+                  records: usize,
+                  stages: PipelineCpu| {
+        m.cpu_seconds = cpu_seconds() - s.cpu;
+        let (user, system) = cpu_split_seconds();
+        m.user_seconds = user - s.split.0;
+        m.system_seconds = system - s.split.1;
+        let encode = encode_cpu(log).saturating_sub(s.encode);
+        m.pipeline_cpu_seconds = (stages.total() + encode).as_secs_f64();
+        m.stages = stages;
+        m.encode_cpu_seconds = encode.as_secs_f64();
+        m.records_per_cycle = records as f64 / opts.cycles.max(1) as f64;
+    };
 
     let mut concurrent = ModeResult::default();
     let s = start(&log);
-    let (mut records, mut pipeline) = (0usize, Duration::ZERO);
+    let (mut records, mut pipeline) = (0usize, PipelineCpu::default());
     for _ in 0..opts.cycles {
         let started = Instant::now();
         for (n, cpu) in join_all(collectors.iter().map(cycle_of)).await {
@@ -432,7 +444,7 @@ async fn run_scenario(
     let sequential = if with_sequential {
         let mut seq = ModeResult::default();
         let s = start(&log);
-        let (mut records, mut pipeline) = (0usize, Duration::ZERO);
+        let (mut records, mut pipeline) = (0usize, PipelineCpu::default());
         for _ in 0..opts.cycles {
             let started = Instant::now();
             for c in &collectors {
@@ -523,6 +535,16 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
         "  CPU: whole process (HTTP, runtime and kernel included); pipeline: parse + merge + change detection + JSON encoding, thread CPU clock"
     );
     row("concurrent", c);
+    let stage = |d: f64| {
+        d * 1e3 / c.cycle_ms.len().max(1) as f64 / (c.records_per_cycle / 1000.0).max(1e-9)
+    };
+    println!(
+        "  concurrent pipeline/1000 by stage: parse {:.3} ms, merge {:.3} ms, change detection {:.3} ms, JSON encoding {:.3} ms",
+        stage(c.stages.parse.as_secs_f64()),
+        stage(c.stages.merge.as_secs_f64()),
+        stage(c.stages.change_detection.as_secs_f64()),
+        stage(c.encode_cpu_seconds),
+    );
     if let Some(s) = &three.sequential {
         row("sequential", s);
         println!(

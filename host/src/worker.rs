@@ -340,9 +340,33 @@ pub struct CycleOutcome {
     pub failures: usize,
     /// Requests not sent because the breaker is open or probing.
     pub held_back: usize,
-    /// CPU time this cycle spent on its records on the calling thread: plugin `parse`, merge
-    /// into the record store, change detection (not the network, not the sink).
-    pub pipeline_cpu: Duration,
+    /// CPU time this cycle spent on its records on the calling thread (not the network, not
+    /// the sink), by stage.
+    pub pipeline_cpu: PipelineCpu,
+}
+
+/// Thread CPU time of a cycle's record pipeline, by stage.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineCpu {
+    /// Plugin `parse` (JSON decoding and mapping onto records), across the ABI.
+    pub parse: Duration,
+    /// Merge into the record store, with normalization.
+    pub merge: Duration,
+    pub change_detection: Duration,
+}
+
+impl PipelineCpu {
+    pub fn total(&self) -> Duration {
+        self.parse + self.merge + self.change_detection
+    }
+}
+
+impl std::ops::AddAssign for PipelineCpu {
+    fn add_assign(&mut self, other: Self) {
+        self.parse += other.parse;
+        self.merge += other.merge;
+        self.change_detection += other.change_detection;
+    }
 }
 
 /// CPU time consumed by the calling thread so far (`CLOCK_THREAD_CPUTIME_ID`). Measures a
@@ -605,7 +629,7 @@ impl KindTask {
                     received_ts: r.received_ts,
                 })
                 .collect();
-            let out = timed(&mut outcome.pipeline_cpu, || {
+            let out = timed(&mut outcome.pipeline_cpu.parse, || {
                 plugin.parse(&self.kind, &responses, &ctx)
             });
             for warning in out.warnings.iter() {
@@ -703,7 +727,7 @@ impl KindTask {
         let default_interval = plugin.info.default_funding_interval_hours;
         let merged = {
             let mut store = self.shared.store.lock().await;
-            timed(&mut outcome.pipeline_cpu, || {
+            timed(&mut outcome.pipeline_cpu.merge, || {
                 store.apply(records, exchange, default_interval)
             })
         };
@@ -719,7 +743,9 @@ impl KindTask {
         let (to_send, suppressed) = if self.shared.spec.change_detection.enabled {
             let mut changes = self.shared.changes.lock().await;
             let now = tokio::time::Instant::now();
-            let (kept, stats) = timed(&mut outcome.pipeline_cpu, || changes.filter(merged, now));
+            let (kept, stats) = timed(&mut outcome.pipeline_cpu.change_detection, || {
+                changes.filter(merged, now)
+            });
             drop(changes);
             tracing::debug!(exchange = %exchange, kind = %self.kind, changed = stats.changed, heartbeats = stats.heartbeats, suppressed = stats.suppressed, "change detection");
             (kept, stats.suppressed)
