@@ -106,17 +106,38 @@ enum SchemaKind {
 /// that threshold (up to 32 MiB) whenever such a block is freed; after the first cycles every
 /// response body (tens to hundreds of KB) lives in the heap, which grows to a cycle's peak and
 /// keeps it. Fixed at 256 KiB, big transient buffers go back to the system after each cycle:
-/// peak RSS in the benchmark 33 → 27.5 MiB, for 1–3 ms more system CPU per cycle
-/// (docs/benchmarks.md). `MALLOC_MMAP_THRESHOLD_` in the environment takes precedence.
+/// peak RSS in the benchmark 33 → 27.5 MiB (docs/benchmarks.md, 2026-11). `MALLOC_MMAP_THRESHOLD_`
+/// in the environment takes precedence.
 const MALLOC_MMAP_THRESHOLD_BYTES: i32 = 256 * 1024;
+
+/// Free memory at the top of a malloc heap beyond this goes back to the system. Fixing the mmap
+/// threshold also fixes this at glibc's 128 KiB default, so every cycle's records and smaller
+/// bodies were returned and faulted in again (1,800 page faults per cycle, 6–8 ms of system CPU,
+/// a quarter of the pipeline's time). 4 MiB keeps one cycle's working set: 230 faults per cycle,
+/// pipeline CPU −20%, peak RSS +2.3 MiB (docs/benchmarks.md, 2026-12-03).
+/// `MALLOC_TRIM_THRESHOLD_` in the environment takes precedence.
+const MALLOC_TRIM_THRESHOLD_BYTES: i32 = 4 * 1024 * 1024;
 
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; it runs first thing in main, before
-        // any other thread exists, and a refused value leaves the default in place.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD_BYTES);
+    for (variable, parameter, value) in [
+        (
+            "MALLOC_MMAP_THRESHOLD_",
+            libc::M_MMAP_THRESHOLD,
+            MALLOC_MMAP_THRESHOLD_BYTES,
+        ),
+        (
+            "MALLOC_TRIM_THRESHOLD_",
+            libc::M_TRIM_THRESHOLD,
+            MALLOC_TRIM_THRESHOLD_BYTES,
+        ),
+    ] {
+        if std::env::var_os(variable).is_none() {
+            // SAFETY: mallopt only sets an allocator parameter; it runs first thing in main,
+            // before any other thread exists, and a refused value leaves the default in place.
+            unsafe {
+                libc::mallopt(parameter, value);
+            }
         }
     }
 }
