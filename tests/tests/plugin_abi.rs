@@ -91,6 +91,14 @@ fn incompatible_plugin_is_rejected_with_a_reason() {
     assert!(line.contains("incompatible plugin interface"), "{line}");
     assert!(!line.contains('\n'), "one line: {line}");
     assert!(line.len() < 600, "short: {} chars", line.len());
+    // The test plugin declares the host's own interface version, so what rejects it is the
+    // layout check, not the version check; it must follow plugin-api's version.
+    let source = include_str!("../plugins/incompatible/src/lib.rs");
+    let declared = format!("VersionStrings::new(\"{}\")", plugin_api::INTERFACE_VERSION);
+    assert!(
+        source.contains(&declared),
+        "tests/plugins/incompatible must declare {declared}"
+    );
 }
 
 #[test]
