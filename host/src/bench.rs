@@ -36,6 +36,8 @@ pub const DEFAULT_UNIVERSES: [(&str, usize); 3] = [("binance", 650), ("bybit", 5
 /// The kinds one benchmark cycle collects (instruments are loaded once before measuring;
 /// per-symbol open interest is rate-limited by design and left out).
 pub const CYCLE_KINDS: [&str; 2] = ["tickers", "funding"];
+/// Batches (exchange × kind) the "p99 by batch" line names.
+const SLOWEST_BATCHES_SHOWN: usize = 6;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -159,7 +161,8 @@ async fn start_emulator(
 /// benchmark's sink.
 #[derive(Default)]
 struct SinkLog {
-    latencies_ms: Vec<f64>,
+    /// (`exchange/kind` of the batch, latency in ms).
+    latencies_ms: Vec<(String, f64)>,
     records: u64,
     /// Thread CPU time spent encoding records to JSON lines.
     encode_cpu: Duration,
@@ -198,7 +201,9 @@ fn spawn_sink(
             let ok = file.write_all(&buf).await.is_ok() && file.flush().await.is_ok();
             let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(at) = received_at {
-                log.latencies_ms.push(at.elapsed().as_secs_f64() * 1e3);
+                let ms = at.elapsed().as_secs_f64() * 1e3;
+                log.latencies_ms
+                    .push((format!("{}/{}", batch.exchange, batch.kind), ms));
             }
             if ok {
                 log.records += written;
@@ -271,6 +276,8 @@ pub struct ScenarioResult {
     pub sequential: Option<ModeResult>,
     pub latency_p50_ms: f64,
     pub latency_p99_ms: f64,
+    /// p99 of each batch (`exchange/kind`), slowest first.
+    pub latency_p99_by_batch: Vec<(String, f64)>,
     pub peak_rss_bytes: u64,
     /// Peak RSS after loading plugins and instruments and one warm-up cycle.
     pub setup_rss_bytes: u64,
@@ -465,9 +472,21 @@ async fn run_scenario(
     drop(sink_tx);
     let _ = sink_task.await;
     let _ = std::fs::remove_dir_all(&dir);
-    let mut latencies =
-        std::mem::take(&mut log.lock().unwrap_or_else(|p| p.into_inner()).latencies_ms);
+    let by_batch = std::mem::take(&mut log.lock().unwrap_or_else(|p| p.into_inner()).latencies_ms);
+    let mut latencies: Vec<f64> = by_batch.iter().map(|(_, ms)| *ms).collect();
     latencies.sort_by(f64::total_cmp);
+    let mut per_batch: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for (name, ms) in by_batch {
+        per_batch.entry(name).or_default().push(ms);
+    }
+    let mut latency_p99_by_batch: Vec<(String, f64)> = per_batch
+        .into_iter()
+        .map(|(name, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (name, percentile(&v, 0.99))
+        })
+        .collect();
+    latency_p99_by_batch.sort_by(|a, b| b.1.total_cmp(&a.1));
     drop(emulator);
     Ok(ScenarioResult {
         instances: instances.len(),
@@ -476,6 +495,7 @@ async fn run_scenario(
         sequential,
         latency_p50_ms: percentile(&latencies, 0.5),
         latency_p99_ms: percentile(&latencies, 0.99),
+        latency_p99_by_batch,
         peak_rss_bytes: peak_rss_bytes(),
         setup_rss_bytes,
     })
@@ -560,6 +580,13 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
         "response → sink latency: p50 {:.2} ms, p99 {:.2} ms (monotonic clock, per batch)",
         three.latency_p50_ms, three.latency_p99_ms
     );
+    let slowest: Vec<String> = three
+        .latency_p99_by_batch
+        .iter()
+        .take(SLOWEST_BATCHES_SHOWN)
+        .map(|(name, ms)| format!("{name} {ms:.2} ms"))
+        .collect();
+    println!("  p99 by batch, slowest first: {}", slowest.join(", "));
     println!(
         "peak RSS: {:.1} MiB ({:.1} MiB after setup and one warm-up cycle)\n",
         mib(three.peak_rss_bytes),
