@@ -277,3 +277,17 @@ impl ParseOutput {
         self.warnings.push(message.into());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sizes docs/benchmarks.md reasons with (memory per record in flight): a change to
+    /// `Record`'s layout shows up here first.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn record_and_identity_sizes() {
+        assert_eq!(std::mem::size_of::<IdentityStr>(), 40);
+        assert_eq!(std::mem::size_of::<Record>(), 696);
+    }
+}
