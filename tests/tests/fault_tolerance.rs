@@ -77,6 +77,22 @@ fn gaps(emu: &EmulatorHandle, instance: &str, path: &str, since_ms: u64) -> Vec<
     ts.windows(2).map(|w| w[1] - w[0]).collect()
 }
 
+/// True once `exchange`'s health is `status` within `within`.
+async fn reaches_status(
+    host: &RunningHost,
+    exchange: &str,
+    status: HealthStatus,
+    within: Duration,
+) -> bool {
+    wait_until(within, || {
+        host.health
+            .get(exchange)
+            .is_some_and(|h| h.status == status)
+    })
+    .await
+    .is_some()
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -186,14 +202,8 @@ async fn breaker_opens_probes_and_recovers_within_5s() {
     .is_some());
 
     emu.inject(fault(json!({"instance": "bybit", "path_prefix": "/v5/market/tickers", "fault": "status", "status": 503})));
-    let down = wait_until(Duration::from_secs(10), || {
-        host.health
-            .get("bybit")
-            .is_some_and(|h| h.status == HealthStatus::Down)
-    })
-    .await;
     assert!(
-        down.is_some(),
+        reaches_status(&host, "bybit", HealthStatus::Down, Duration::from_secs(10)).await,
         "breaker never opened: {:?}",
         host.health.get("bybit")
     );
@@ -209,14 +219,8 @@ async fn breaker_opens_probes_and_recovers_within_5s() {
     );
     // Still open: a probe in flight shows as half-open (`Degraded`) for a moment, and its
     // failure opens the breaker again.
-    let still_down = wait_until(Duration::from_secs(2), || {
-        host.health
-            .get("bybit")
-            .is_some_and(|h| h.status == HealthStatus::Down)
-    })
-    .await;
     assert!(
-        still_down.is_some(),
+        reaches_status(&host, "bybit", HealthStatus::Down, Duration::from_secs(2)).await,
         "breaker did not stay open while the fault lasted: {:?}",
         host.health.get("bybit")
     );
@@ -238,12 +242,15 @@ async fn breaker_opens_probes_and_recovers_within_5s() {
         back.is_some() && took <= Duration::from_secs(5),
         "collection resumed {took:?} after recovery"
     );
-    assert!(wait_until(Duration::from_secs(5), || host
-        .health
-        .get("bybit")
-        .is_some_and(|h| h.status == HealthStatus::Healthy))
-    .await
-    .is_some());
+    assert!(
+        reaches_status(
+            &host,
+            "bybit",
+            HealthStatus::Healthy,
+            Duration::from_secs(5)
+        )
+        .await
+    );
     host.stop().await;
     emu.shutdown().await;
 }
