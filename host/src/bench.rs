@@ -265,6 +265,16 @@ impl ModeResult {
         v.sort_by(f64::total_cmp);
         percentile(&v, 0.5)
     }
+
+    /// `seconds` spent over this mode's cycles, in ms per cycle.
+    fn ms_per_cycle(&self, seconds: f64) -> f64 {
+        seconds * 1e3 / self.cycle_ms.len().max(1) as f64
+    }
+
+    /// `seconds` spent over this mode's cycles, in ms per 1000 records.
+    fn ms_per_1000_records(&self, seconds: f64) -> f64 {
+        self.ms_per_cycle(seconds) / (self.records_per_cycle / 1000.0).max(1e-9)
+    }
 }
 
 /// A scenario's results.
@@ -538,16 +548,14 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
     let row = |name: &str, m: &ModeResult| {
         let p50 = m.median_ms();
         let max = m.cycle_ms.iter().copied().fold(0.0, f64::max);
-        let cycles = m.cycle_ms.len().max(1) as f64;
-        let thousands = (m.records_per_cycle / 1000.0).max(1e-9);
-        let cpu_cycle_ms = m.cpu_seconds * 1e3 / cycles;
-        let per_1000 = cpu_cycle_ms / thousands;
-        let pipeline_per_1000 = m.pipeline_cpu_seconds * 1e3 / cycles / thousands;
+        let cpu_cycle_ms = m.ms_per_cycle(m.cpu_seconds);
+        let per_1000 = m.ms_per_1000_records(m.cpu_seconds);
+        let pipeline_per_1000 = m.ms_per_1000_records(m.pipeline_cpu_seconds);
         let rps = m.records_per_cycle / (p50 / 1e3).max(1e-9);
         let split = format!(
             "({:.1} + {:.1})",
-            m.user_seconds * 1e3 / cycles,
-            m.system_seconds * 1e3 / cycles
+            m.ms_per_cycle(m.user_seconds),
+            m.ms_per_cycle(m.system_seconds)
         );
         println!("{name:<12} {p50:>9.1} ms {max:>9.1} ms {:>14.0} {rps:>10.0} {cpu_cycle_ms:>9.2} ms {split:>17} {per_1000:>11.3} ms {pipeline_per_1000:>13.3} ms", m.records_per_cycle);
     };
@@ -555,9 +563,7 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
         "  CPU: whole process (HTTP, runtime and kernel included); pipeline: parse + merge + change detection + JSON encoding, thread CPU clock"
     );
     row("concurrent", c);
-    let stage = |d: f64| {
-        d * 1e3 / c.cycle_ms.len().max(1) as f64 / (c.records_per_cycle / 1000.0).max(1e-9)
-    };
+    let stage = |seconds: f64| c.ms_per_1000_records(seconds);
     println!(
         "  concurrent pipeline/1000 by stage: parse {:.3} ms, merge {:.3} ms, change detection {:.3} ms, JSON encoding {:.3} ms",
         stage(c.stages.parse.as_secs_f64()),
@@ -620,18 +626,15 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
                 .collect();
             let r = run_scenario(&opts, instances, false).await?;
             let m = &r.concurrent;
-            let cycles = m.cycle_ms.len().max(1) as f64;
-            let cpu_cycle_ms = m.cpu_seconds * 1e3 / cycles;
-            let thousands = (m.records_per_cycle / 1000.0).max(1e-9);
             println!(
                 "{:>10} {:>12} {:>9.1} ms {:>14.0} {:>9.1} ms {:>13.3} ms {:>13.3} ms {:>10.1} MiB",
                 r.instances,
                 r.instruments,
                 m.median_ms(),
                 m.records_per_cycle,
-                cpu_cycle_ms,
-                cpu_cycle_ms / thousands,
-                m.pipeline_cpu_seconds * 1e3 / cycles / thousands,
+                m.ms_per_cycle(m.cpu_seconds),
+                m.ms_per_1000_records(m.cpu_seconds),
+                m.ms_per_1000_records(m.pipeline_cpu_seconds),
                 mib(r.peak_rss_bytes)
             );
             results.push(r);

@@ -112,9 +112,9 @@ const MALLOC_MMAP_THRESHOLD_BYTES: i32 = 256 * 1024;
 
 /// Free memory at the top of a malloc heap beyond this goes back to the system. Fixing the mmap
 /// threshold also fixes this at glibc's 128 KiB default, so every cycle's records and smaller
-/// bodies were returned and faulted in again (1,800 page faults per cycle, 6–8 ms of system CPU,
-/// a quarter of the pipeline's time). 4 MiB keeps one cycle's working set: 230 faults per cycle,
-/// pipeline CPU −20%, peak RSS +2.3 MiB (docs/benchmarks.md, 2026-12-03).
+/// bodies were returned and faulted in again (1,830 page faults per cycle, 6–9 ms of system CPU).
+/// 4 MiB keeps one cycle's working set: 480 faults per cycle, 4–5 ms of system CPU, pipeline CPU
+/// −20%, peak RSS +2 MiB (docs/benchmarks.md, 2026-12-03).
 /// `MALLOC_TRIM_THRESHOLD_` in the environment takes precedence.
 const MALLOC_TRIM_THRESHOLD_BYTES: i32 = 4 * 1024 * 1024;
 
