@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::symbol_slots::SymbolSlots;
+
 use plugin_api::{Record, RecordKind};
 use tokio::time::Instant;
 
@@ -171,12 +173,12 @@ pub struct FilterStats {
     pub suppressed: usize,
 }
 
-/// The per-exchange cache, keyed per kind by raw symbol: a lookup borrows the record's `&str`;
-/// a key is allocated only when a symbol is first seen.
+/// The per-exchange cache, per kind by raw symbol in the order records arrive
+/// ([`SymbolSlots`]: a cycle walks the entries front to back).
 pub struct ChangeDetector {
     heartbeat: Duration,
     max_entries: usize,
-    entries: HashMap<RecordKind, HashMap<String, Entry>>,
+    entries: HashMap<RecordKind, SymbolSlots<Entry>>,
 }
 
 impl ChangeDetector {
@@ -189,7 +191,7 @@ impl ChangeDetector {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.values().map(HashMap::len).sum()
+        self.entries.values().map(SymbolSlots::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -230,7 +232,7 @@ impl ChangeDetector {
                 }
                 None => {
                     by_symbol.insert(
-                        record.raw_symbol.as_str().to_owned(),
+                        record.raw_symbol.clone(),
                         Entry {
                             hash,
                             sent_at: now,
@@ -246,10 +248,21 @@ impl ChangeDetector {
         (records, stats)
     }
 
+    /// The raw symbols with an entry, per kind in slot order.
+    #[cfg(test)]
+    fn symbols(&self) -> Vec<String> {
+        let mut kinds: Vec<&RecordKind> = self.entries.keys().collect();
+        kinds.sort_unstable_by_key(|k| k.0);
+        kinds
+            .into_iter()
+            .flat_map(|k| self.entries[k].iter().map(|(raw, _)| raw.to_owned()))
+            .collect()
+    }
+
     /// Forgets instruments that left the exchange's universe.
     pub fn retain_symbols(&mut self, keep: &std::collections::HashSet<&str>) {
         for by_symbol in self.entries.values_mut() {
-            by_symbol.retain(|raw, _| keep.contains(raw.as_str()));
+            by_symbol.retain(|raw, _| keep.contains(raw));
         }
     }
 
@@ -265,20 +278,32 @@ impl ChangeDetector {
         if len <= self.max_entries {
             return;
         }
-        let excess = len - self.max_entries;
-        let mut by_age: Vec<(Instant, RecordKind, String)> = self
+        // Evict the `len - max_entries` entries seen longest ago (ties: in kind, then slot order).
+        let mut seen: Vec<Instant> = self
             .entries
-            .iter()
-            .flat_map(|(kind, by_symbol)| {
-                by_symbol
-                    .iter()
-                    .map(|(raw, e)| (e.seen_at, *kind, raw.clone()))
-            })
+            .values()
+            .flat_map(|by_symbol| by_symbol.iter().map(|(_, e)| e.seen_at))
             .collect();
-        by_age.sort_by_key(|(seen, _, _)| *seen);
-        for (_, kind, raw) in by_age.into_iter().take(excess) {
+        seen.sort_unstable();
+        let excess = len - self.max_entries;
+        let cutoff = seen[excess - 1];
+        // Entries strictly older than the cutoff all go; of those seen exactly at it, as many as
+        // are still needed.
+        let mut at_cutoff = excess - seen.iter().take_while(|s| **s < cutoff).count();
+        let mut kinds: Vec<RecordKind> = self.entries.keys().copied().collect();
+        kinds.sort_unstable_by_key(|k| k.0);
+        for kind in kinds {
             if let Some(by_symbol) = self.entries.get_mut(&kind) {
-                by_symbol.remove(&raw);
+                by_symbol.retain(|_, e| {
+                    if e.seen_at < cutoff {
+                        false
+                    } else if e.seen_at == cutoff && at_cutoff > 0 {
+                        at_cutoff -= 1;
+                        false
+                    } else {
+                        true
+                    }
+                });
             }
         }
     }
@@ -362,9 +387,28 @@ mod tests {
             tokio::time::advance(Duration::from_secs(1)).await;
         }
         assert_eq!(d.len(), 3);
+        assert_eq!(
+            d.symbols(),
+            ["S2", "S3", "S4"],
+            "the entries seen longest ago go"
+        );
         tokio::time::advance(Duration::from_secs(100)).await;
         d.filter(vec![ticker("S4", 1.0, 1)], Instant::now());
         d.expire(Instant::now(), Duration::from_secs(50));
         assert_eq!(d.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bound_holds_when_many_entries_were_seen_at_the_same_instant() {
+        let mut d = ChangeDetector::new(Duration::from_secs(60), 4);
+        d.filter(vec![ticker("OLD", 1.0, 1)], Instant::now());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let cycle: Vec<Record> = (0..5).map(|i| ticker(&format!("S{i}"), 1.0, 1)).collect();
+        d.filter(cycle, Instant::now());
+        assert_eq!(d.len(), 4, "exactly the bound, not fewer");
+        assert!(!d.symbols().contains(&"OLD".to_owned()));
+        // Still found after the eviction rebuilt the index: unchanged, so suppressed.
+        let (out, s) = d.filter(vec![ticker("S4", 1.0, 2)], Instant::now());
+        assert_eq!((out.len(), s.suppressed), (0, 1));
     }
 }

@@ -16,6 +16,7 @@ pub mod record_store;
 pub mod reload;
 pub mod sink;
 pub mod supervisor;
+pub mod symbol_slots;
 pub mod telemetry;
 pub mod web;
 pub mod worker;

@@ -7,16 +7,17 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::symbol_slots::SymbolSlots;
+
 use plugin_api::{abi_stable::std_types::ROption, IdentityStr, IntervalSource, Record, RecordKind};
 
 const HOURS_PER_YEAR: f64 = 24.0 * 365.0;
 
-/// Latest record per (kind, raw symbol) for one exchange instance. Keyed per kind by the raw
-/// symbol, so a lookup borrows the record's `&str` (no key is built per record) and a symbol's
-/// key is allocated once, when it is first seen.
+/// Latest record per (kind, raw symbol) for one exchange instance, per kind in the order the
+/// plugin emits them ([`SymbolSlots`]: a cycle walks the records front to back).
 #[derive(Debug, Default)]
 pub struct RecordStore {
-    latest: HashMap<RecordKind, HashMap<String, Record>>,
+    latest: HashMap<RecordKind, SymbolSlots<Record>>,
 }
 
 /// Makes `dst` equal to `src` without reallocating what is already equal (the identity strings
@@ -213,7 +214,7 @@ impl RecordStore {
     }
 
     pub fn len(&self) -> usize {
-        self.latest.values().map(HashMap::len).sum()
+        self.latest.values().map(SymbolSlots::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -242,7 +243,7 @@ impl RecordStore {
                 }
                 None => {
                     normalize(record, default_interval_hours);
-                    by_symbol.insert(record.raw_symbol.as_str().to_owned(), record.clone());
+                    by_symbol.insert(record.raw_symbol.clone(), record.clone());
                 }
             }
         }
@@ -252,7 +253,7 @@ impl RecordStore {
     /// Forgets instruments that left the exchange's universe (all kinds).
     pub fn retain_symbols(&mut self, keep: &std::collections::HashSet<&str>) {
         for by_symbol in self.latest.values_mut() {
-            by_symbol.retain(|raw, _| keep.contains(raw.as_str()));
+            by_symbol.retain(|raw, _| keep.contains(raw));
         }
     }
 }
@@ -383,7 +384,10 @@ mod tests {
         let second = store.apply(vec![t], "binance", 8.0);
         assert_eq!(second[0].last, RSome(1.0));
         assert_eq!(second[0].extra, first[0].extra);
-        assert_eq!(store.latest[&RecordKind::TICKER]["BTCUSDT"], second[0]);
+        assert_eq!(
+            store.latest[&RecordKind::TICKER].get("BTCUSDT"),
+            Some(&second[0])
+        );
     }
 
     #[test]
