@@ -4,7 +4,7 @@
 //! Owns: the slot layout and its index. Must not: know what the state means (records, hashes)
 //! or decide what is kept; callers do.
 //!
-//! Why (docs/benchmarks.md, 2026-12-03 evening): a plugin emits an exchange's instruments in the
+//! Why (docs/benchmarks.md, 2026-12-04): a plugin emits an exchange's instruments in the
 //! same order every cycle. In a hash map of states each lookup lands in a random bucket, a cache
 //! miss per record (half of the record store's merge time in `perf`). Here the states sit in a
 //! vector in first-seen order and a lookup first tries the slot after the previous hit, so a
