@@ -7,8 +7,14 @@
 //! Layout: numbered segment files `<seq>.spool` (20 digits), each a magic header followed by
 //! framed entries `[u32 payload length][u32 CRC-32 of payload][payload]` (little-endian), and a
 //! `head` file with the read position (`<seq> <offset>`). Appends are written whole and
-//! `fsync`ed before they are acknowledged; a torn entry at the end of a segment (a crash mid-
-//! write) is cut off at the next open. The head is saved after each consumed chunk; a crash in
+//! `fsync`ed before they are acknowledged. An append either lands whole or not at all: when a
+//! write or sync fails (a full disk), every byte and segment that append wrote is cut back
+//! before the error is returned, so a retry never finds half an entry or a duplicate in front
+//! of it; a segment that cannot be cut back is sealed at its last good length and appends move
+//! to a new segment. A torn entry at the end of a segment (a crash mid-write) is cut off at the
+//! next open. Damage inside a segment (an entry whose checksum or frame does not verify) is
+//! skipped: the reader finds the next intact entry after it and goes on, so one bad entry never
+//! stops the replay of the good ones behind it. The head is saved after each consumed chunk; a crash in
 //! between only replays that chunk again (delivery is at-least-once, consumers dedup by
 //! `message_id`). The size limit counts whole files, consumed parts of the head segment
 //! included, so the folder never grows past `max_bytes`.
@@ -37,6 +43,11 @@ const MIN_SEGMENT_BYTES: u64 = 4 * 1024;
 const MAX_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// Largest payload accepted when reading (guards against a corrupt length field).
 const MAX_ENTRY_BYTES: u32 = 256 * 1024 * 1024;
+/// Smallest payload of a valid entry: records (u32), timestamp (u64) and three length bytes.
+const MIN_PAYLOAD_BYTES: u32 = 4 + 8 + 3;
+/// Times one `peek` verifies a segment again before it gives up with an error (each pass
+/// turns the damage it meets into holes, so more than a few means the file cannot be read).
+const MAX_RESCANS_PER_PEEK: u32 = 4;
 /// Extension of segment files.
 const SEGMENT_EXTENSION: &str = "spool";
 /// Name of the file holding the read position.
@@ -65,7 +76,8 @@ pub struct OpenReport {
     pub records: u64,
     /// Messages waiting to be replayed.
     pub messages: u64,
-    /// Bytes cut off damaged segments (torn writes, corruption); their records are lost.
+    /// Bytes cut off or skipped in damaged segments (torn writes, corruption); the records in
+    /// them are lost, those after them are kept.
     pub damaged_bytes: u64,
 }
 
@@ -83,10 +95,44 @@ pub struct AppendReport {
 #[derive(Debug)]
 struct Segment {
     seq: u64,
-    /// File size, header included.
+    /// Length of the segment's good data, header included. Reading and appending never go
+    /// past it (a sealed segment may have garbage beyond it on disk until the next open).
     bytes: u64,
     messages: u64,
     records: u64,
+    /// Damaged byte ranges `[start, end)` inside the segment, in order: the reader jumps over
+    /// them.
+    holes: Vec<(u64, u64)>,
+}
+
+impl Segment {
+    fn empty(seq: u64) -> Self {
+        Self {
+            seq,
+            bytes: SEGMENT_MAGIC.len() as u64,
+            messages: 0,
+            records: 0,
+            holes: Vec::new(),
+        }
+    }
+
+    /// The end of the hole `offset` lies in, if it lies in one.
+    fn hole_covering(&self, offset: u64) -> Option<u64> {
+        self.holes
+            .iter()
+            .find(|(start, end)| (*start..*end).contains(&offset))
+            .map(|(_, end)| *end)
+    }
+}
+
+/// Cumulative counts of what the spool lost to damage since it was opened.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DamageTotals {
+    /// Damaged bytes skipped or cut off (at open and while reading).
+    pub bytes: u64,
+    /// Records known to be lost with damaged entries found while reading (damage found at open
+    /// is counted in bytes only: what a damaged range held is unknown).
+    pub records: u64,
 }
 
 /// Position of the next message to replay.
@@ -115,6 +161,21 @@ pub struct Spool {
     /// End positions (segment, offset, records) of the messages returned by the last `peek`.
     peeked: Vec<(u64, u64, u64)>,
     next_seq: u64,
+    /// Damage found since open (open-time damage included).
+    damage: DamageTotals,
+    /// Records dropped (evicted to stay within the limit, oversized, or lost to damage found
+    /// while reading) since the last [`Spool::take_evicted_records`].
+    evicted_records: u64,
+    /// Test hook: bytes the "disk" still takes before writes fail.
+    #[cfg(test)]
+    fail_after: Option<usize>,
+}
+
+/// Where the spool stood before an append, to undo it.
+struct AppendMark {
+    next_seq: u64,
+    /// The tail segment then: (seq, bytes, messages, records).
+    tail: Option<(u64, u64, u64, u64)>,
 }
 
 impl Spool {
@@ -148,10 +209,15 @@ impl Spool {
                 fs::remove_file(&path).map_err(io_err(&path))?;
                 continue;
             }
-            let scan = scan_segment(&path, saved_head.filter(|(s, _)| *s == seq).map(|h| h.1))?;
+            let scan = scan_segment(
+                &path,
+                saved_head.filter(|(s, _)| *s == seq).map(|h| h.1),
+                ScanMode::Open,
+            )?;
             report.damaged_bytes += scan.damaged_bytes;
             if scan.damaged_bytes > 0 {
-                tracing::error!(segment = %path.display(), bytes = scan.damaged_bytes, "damaged spool segment cut off at its last intact message; the rest is lost");
+                let holes = scan.segment.as_ref().map_or(0, |s| s.holes.len());
+                tracing::error!(segment = %path.display(), bytes = scan.damaged_bytes, skipped_ranges = holes, "damaged spool data skipped or cut off; the intact entries around it are kept");
             }
             let Some(scan_ok) = scan.segment else {
                 fs::remove_file(&path).map_err(io_err(&path))?;
@@ -186,6 +252,13 @@ impl Spool {
             reader: None,
             peeked: Vec::new(),
             next_seq,
+            damage: DamageTotals {
+                bytes: report.damaged_bytes,
+                records: 0,
+            },
+            evicted_records: 0,
+            #[cfg(test)]
+            fail_after: None,
         };
         report.records = spool.records();
         report.messages = spool.messages();
@@ -214,19 +287,58 @@ impl Spool {
         self.messages() == 0
     }
 
+    /// Records dropped since the last call (evicted to stay within the size limit, too large
+    /// for the spool, or lost with damaged entries), whether the operation that dropped them
+    /// succeeded or not. The caller adds them to its dropped counter.
+    pub fn take_evicted_records(&mut self) -> u64 {
+        std::mem::take(&mut self.evicted_records)
+    }
+
+    /// What damage has cost since the spool was opened.
+    pub fn damage(&self) -> DamageTotals {
+        self.damage
+    }
+
     /// Appends `messages` in order and syncs them to disk. To stay within the size limit it
     /// first drops the oldest segments; a message larger than the whole spool is dropped.
     /// `spooled_records` counts what this call accepted; records dropped later (even by this
     /// same call, when it wraps around a small spool) are counted in `dropped_records`.
+    ///
+    /// All or nothing: on an error (a full disk, a failed sync) everything this call wrote is
+    /// cut back before it returns, so the caller can retry the same messages without leaving
+    /// a partial entry or a duplicate behind. Drops made to make room are not undone; they are
+    /// also counted in [`Spool::take_evicted_records`].
     pub fn append(&mut self, messages: &[OutMessage]) -> Result<AppendReport, SpoolError> {
-        let magic = SEGMENT_MAGIC.len() as u64;
+        let mark = AppendMark {
+            next_seq: self.next_seq,
+            tail: self
+                .segments
+                .back()
+                .map(|s| (s.seq, s.bytes, s.messages, s.records)),
+        };
         let mut report = AppendReport::default();
+        match self.append_all(messages, &mut report) {
+            Ok(()) => Ok(report),
+            Err(e) => {
+                self.roll_back(&mark);
+                Err(e)
+            }
+        }
+    }
+
+    fn append_all(
+        &mut self,
+        messages: &[OutMessage],
+        report: &mut AppendReport,
+    ) -> Result<(), SpoolError> {
+        let magic = SEGMENT_MAGIC.len() as u64;
         let mut pending = Pending::default();
         for message in messages {
             let entry_len = FRAME_HEADER + message.encoded_len() as u64;
             if entry_len + magic > self.max_bytes {
                 report.dropped_records += u64::from(message.records);
                 report.dropped_messages += 1;
+                self.evicted_records += u64::from(message.records);
                 continue;
             }
             let mut need_new = match (&self.writer, self.segments.back()) {
@@ -264,7 +376,65 @@ impl Spool {
                     .map_err(io_err(&segment_path(&self.dir, *seq)))?;
             }
         }
-        Ok(report)
+        Ok(())
+    }
+
+    /// Undoes a failed append: deletes the segments it created and cuts the tail it found back
+    /// to the length it had. A tail that cannot be cut back is sealed (no more appends to it;
+    /// reading stops at its good length, the next open cuts the rest).
+    fn roll_back(&mut self, mark: &AppendMark) {
+        self.peeked.clear();
+        while self.segments.back().is_some_and(|s| s.seq >= mark.next_seq) {
+            let Some(created) = self.segments.pop_back() else {
+                break;
+            };
+            if self.writer.as_ref().is_some_and(|(seq, _)| *seq == created.seq) {
+                self.writer = None;
+            }
+            if self.reader.as_ref().is_some_and(|r| r.seq == created.seq) {
+                self.reader = None;
+            }
+            let path = segment_path(&self.dir, created.seq);
+            if let Err(e) = fs::remove_file(&path) {
+                // Its entries would be replayed again after a restart (duplicates by
+                // message_id, never a loss).
+                tracing::error!(segment = %path.display(), error = %e, "cannot remove a spool segment of a failed append");
+            }
+        }
+        if self.segments.is_empty() {
+            self.head = Head {
+                seq: self.next_seq,
+                offset: SEGMENT_MAGIC.len() as u64,
+                messages_before: 0,
+                records_before: 0,
+            };
+        }
+        let Some((seq, bytes, messages, records)) = mark.tail else {
+            return;
+        };
+        let Some(tail) = self.segments.back_mut().filter(|s| s.seq == seq) else {
+            return;
+        };
+        tail.bytes = bytes;
+        tail.messages = messages;
+        tail.records = records;
+        if self.reader.as_ref().is_some_and(|r| r.seq == seq) {
+            self.reader = None;
+        }
+        let path = segment_path(&self.dir, seq);
+        let cut = match &mut self.writer {
+            Some((writer_seq, file)) if *writer_seq == seq => cut_back(file, bytes),
+            _ => OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|mut file| cut_back(&mut file, bytes)),
+        };
+        if let Err(e) = cut {
+            tracing::warn!(segment = %path.display(), error = %e, good_bytes = bytes, "cannot cut a spool segment back after a failed append; sealed at its last good entry");
+            if self.writer.as_ref().is_some_and(|(s, _)| *s == seq) {
+                self.writer = None;
+            }
+        }
     }
 
     /// Writes buffered entries to the tail segment.
@@ -273,6 +443,21 @@ impl Spool {
             return Ok(());
         }
         if let (Some((seq, file)), Some(tail)) = (&mut self.writer, self.segments.back_mut()) {
+            #[cfg(test)]
+            if let Some(room) = self.fail_after.as_mut() {
+                // Test hook: the disk fills after `room` more bytes (a partial write, then an
+                // error), as a real ENOSPC does.
+                let written = pending.bytes.len().min(*room);
+                *room -= written;
+                if written < pending.bytes.len() {
+                    file.write_all(&pending.bytes[..written])
+                        .map_err(io_err(&segment_path(&self.dir, *seq)))?;
+                    return Err(SpoolError::Io {
+                        path: segment_path(&self.dir, *seq),
+                        source: std::io::Error::from_raw_os_error(28),
+                    });
+                }
+            }
             file.write_all(&pending.bytes)
                 .map_err(io_err(&segment_path(&self.dir, *seq)))?;
             tail.bytes += pending.bytes.len() as u64;
@@ -283,7 +468,8 @@ impl Spool {
         Ok(())
     }
 
-    /// Closes the current tail (synced) and creates the next segment file.
+    /// Closes the current tail (synced) and creates the next segment file. A file it could
+    /// not complete is removed again.
     fn start_segment(&mut self) -> Result<(), SpoolError> {
         if let Some((seq, file)) = self.writer.take() {
             file.sync_data()
@@ -292,17 +478,27 @@ impl Spool {
         let seq = self.next_seq;
         self.next_seq += 1;
         let path = segment_path(&self.dir, seq);
-        let mut file = OpenOptions::new()
+        let created = OpenOptions::new()
             .create(true)
             .truncate(true)
             .write(true)
             .open(&path)
-            .map_err(io_err(&path))?;
-        file.write_all(SEGMENT_MAGIC).map_err(io_err(&path))?;
-        // The new file's name must survive a crash too.
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(&self.dir))?;
+            .map_err(io_err(&path))
+            .and_then(|mut file| {
+                file.write_all(SEGMENT_MAGIC).map_err(io_err(&path))?;
+                // The new file's name must survive a crash too.
+                File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io_err(&self.dir))?;
+                Ok(file)
+            });
+        let file = match created {
+            Ok(file) => file,
+            Err(e) => {
+                let _ = fs::remove_file(&path);
+                return Err(e);
+            }
+        };
         if self.segments.is_empty() {
             self.head = Head {
                 seq,
@@ -311,12 +507,7 @@ impl Spool {
                 records_before: 0,
             };
         }
-        self.segments.push_back(Segment {
-            seq,
-            bytes: SEGMENT_MAGIC.len() as u64,
-            messages: 0,
-            records: 0,
-        });
+        self.segments.push_back(Segment::empty(seq));
         self.writer = Some((seq, file));
         Ok(())
     }
@@ -334,6 +525,7 @@ impl Spool {
         } else {
             (oldest.messages, oldest.records)
         };
+        self.evicted_records += lost.1;
         if self
             .writer
             .as_ref()
@@ -358,7 +550,10 @@ impl Spool {
     }
 
     /// Reads up to `max_messages` (and about `max_bytes`) from the head without consuming
-    /// them; `consume` then removes a prefix of what was read.
+    /// them; `consume` then removes a prefix of what was read. Damaged data is skipped: an
+    /// entry that no longer verifies (the file changed on disk since it was scanned) makes the
+    /// segment be verified again; what is damaged becomes a hole the reader jumps over, and the
+    /// records lost with it are counted.
     pub fn peek(
         &mut self,
         max_messages: usize,
@@ -369,13 +564,17 @@ impl Spool {
         let mut bytes = 0usize;
         let mut pos = (self.head.seq, self.head.offset);
         let mut index = self.segments.iter().position(|s| s.seq == pos.0);
+        let mut rescans = 0;
         while let Some(i) = index {
-            let segment = &self.segments[i];
-            let (seq, end) = (segment.seq, segment.bytes);
+            let (seq, end) = (self.segments[i].seq, self.segments[i].bytes);
             if pos.0 != seq {
                 pos = (seq, SEGMENT_MAGIC.len() as u64);
             }
             while pos.1 < end && out.len() < max_messages && bytes < max_bytes {
+                if let Some(hole_end) = self.segments[i].hole_covering(pos.1) {
+                    pos.1 = hole_end;
+                    continue;
+                }
                 let path = segment_path(&self.dir, seq);
                 let reader = match &mut self.reader {
                     Some(r) if r.seq == seq => r,
@@ -396,18 +595,29 @@ impl Spool {
                         .map_err(io_err(&path))?;
                     reader.pos = pos.1;
                 }
-                let entry = read_entry(&mut reader.reader);
-                let Ok(Some((message, len))) = entry else {
-                    self.reader = None;
-                    entry.map_err(io_err(&path))?;
-                    // A clean end inside a scanned segment cannot happen; stop rather than loop.
-                    break;
-                };
-                reader.pos += len;
-                pos.1 += len;
-                bytes += message.body.len();
-                self.peeked.push((seq, pos.1, u64::from(message.records)));
-                out.push(message);
+                match read_entry(&mut reader.reader) {
+                    Ok(Some((message, len))) if pos.1 + len <= end => {
+                        reader.pos += len;
+                        pos.1 += len;
+                        bytes += message.body.len();
+                        self.peeked.push((seq, pos.1, u64::from(message.records)));
+                        out.push(message);
+                    }
+                    damaged => {
+                        self.reader = None;
+                        rescans += 1;
+                        if rescans > MAX_RESCANS_PER_PEEK {
+                            // The segment verifies but cannot be read back (an I/O error that
+                            // persists): report it; the caller retries later.
+                            damaged.map_err(io_err(&path))?;
+                            return Err(SpoolError::Io {
+                                path,
+                                source: corrupt("entry verified but unreadable"),
+                            });
+                        }
+                        self.rescan(i)?;
+                    }
+                }
             }
             if out.len() >= max_messages || bytes >= max_bytes {
                 break;
@@ -415,6 +625,50 @@ impl Spool {
             index = (i + 1 < self.segments.len()).then_some(i + 1);
         }
         Ok(out)
+    }
+
+    /// Verifies segment `i` again up to its good length after a read found damage in it: the
+    /// damage becomes holes, the counts shrink to the intact entries, the head keeps its place,
+    /// and the records lost are counted.
+    fn rescan(&mut self, i: usize) -> Result<(), SpoolError> {
+        let Some(old) = self.segments.get(i) else {
+            return Ok(());
+        };
+        let path = segment_path(&self.dir, old.seq);
+        let at_head = old.seq == self.head.seq;
+        let scan = scan_segment(
+            &path,
+            at_head.then_some(self.head.offset),
+            ScanMode::Verify { limit: old.bytes },
+        )?;
+        let fresh = scan.segment.unwrap_or_else(|| Segment {
+            holes: vec![(SEGMENT_MAGIC.len() as u64, old.bytes)],
+            bytes: old.bytes,
+            ..Segment::empty(old.seq)
+        });
+        let waiting_before = if at_head {
+            old.records.saturating_sub(self.head.records_before)
+        } else {
+            old.records
+        };
+        let mut waiting_after = fresh.records;
+        if at_head {
+            if let Some(head) = scan.head {
+                waiting_after = fresh.records.saturating_sub(head.records_before);
+                self.head = head;
+            }
+        }
+        let lost = waiting_before.saturating_sub(waiting_after);
+        let damaged: u64 = fresh.holes.iter().map(|(a, b)| b - a).sum();
+        let damaged_before: u64 = old.holes.iter().map(|(a, b)| b - a).sum();
+        tracing::error!(segment = %path.display(), lost_records = lost, damaged_bytes = damaged.saturating_sub(damaged_before), "damaged spool entries found while replaying; skipped, the intact entries after them are kept");
+        self.damage.bytes += damaged.saturating_sub(damaged_before);
+        self.damage.records += lost;
+        self.evicted_records += lost;
+        if let Some(slot) = self.segments.get_mut(i) {
+            *slot = fresh;
+        }
+        Ok(())
     }
 
     /// Removes the first `n` messages returned by the last `peek` and saves the position.
@@ -515,8 +769,20 @@ struct Scan {
     damaged_bytes: u64,
 }
 
-/// Reads a segment through, verifying every entry; cuts off a damaged tail.
-fn scan_segment(path: &Path, head_offset: Option<u64>) -> Result<Scan, SpoolError> {
+/// How a segment is verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanMode {
+    /// At open: the whole file; a damaged tail is cut off the file.
+    Open,
+    /// While running: only up to the segment's good length `limit`, nothing is written (the
+    /// segment may be open for appending); damage up to `limit` becomes a hole.
+    Verify { limit: u64 },
+}
+
+/// Reads a segment through, verifying every entry. Damage in the middle (an entry that does not
+/// verify, followed by intact ones) becomes a hole; a damaged tail is cut off (at open) or
+/// becomes a hole (while running).
+fn scan_segment(path: &Path, head_offset: Option<u64>, mode: ScanMode) -> Result<Scan, SpoolError> {
     let seq = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -524,9 +790,14 @@ fn scan_segment(path: &Path, head_offset: Option<u64>) -> Result<Scan, SpoolErro
         .unwrap_or_default();
     let file = File::open(path).map_err(io_err(path))?;
     let file_len = file.metadata().map_err(io_err(path))?.len();
+    let end = match mode {
+        ScanMode::Open => file_len,
+        ScanMode::Verify { limit } => limit,
+    };
     let mut reader = BufReader::new(file);
     let mut magic = [0u8; 8];
-    if reader.read_exact(&mut magic).is_err() || &magic != SEGMENT_MAGIC {
+    let magic_ok = reader.read_exact(&mut magic).is_ok() && &magic == SEGMENT_MAGIC;
+    if !magic_ok && mode == ScanMode::Open {
         return Ok(Scan {
             segment: None,
             head: None,
@@ -534,9 +805,15 @@ fn scan_segment(path: &Path, head_offset: Option<u64>) -> Result<Scan, SpoolErro
         });
     }
     let mut offset = SEGMENT_MAGIC.len() as u64;
+    if !magic_ok {
+        reader
+            .seek(SeekFrom::Start(offset))
+            .map_err(io_err(path))?;
+    }
     let (mut messages, mut records) = (0u64, 0u64);
+    let mut holes = Vec::new();
     let mut head = None;
-    loop {
+    while offset < end {
         if head.is_none() && head_offset.is_some_and(|h| h <= offset) {
             head = Some(Head {
                 seq,
@@ -546,12 +823,21 @@ fn scan_segment(path: &Path, head_offset: Option<u64>) -> Result<Scan, SpoolErro
             });
         }
         match read_entry(&mut reader) {
-            Ok(Some((message, len))) => {
+            Ok(Some((message, len))) if offset + len <= end => {
                 offset += len;
                 messages += 1;
                 records += u64::from(message.records);
             }
-            Ok(None) | Err(_) => break,
+            _ => match find_next_entry(path, offset + 1, end)? {
+                Some(next) => {
+                    holes.push((offset, next));
+                    offset = next;
+                    reader
+                        .seek(SeekFrom::Start(offset))
+                        .map_err(io_err(path))?;
+                }
+                None => break,
+            },
         }
     }
     if head_offset.is_some() && head.is_none() {
@@ -562,25 +848,89 @@ fn scan_segment(path: &Path, head_offset: Option<u64>) -> Result<Scan, SpoolErro
             records_before: records,
         });
     }
-    let damaged_bytes = file_len - offset.min(file_len);
-    if damaged_bytes > 0 {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(io_err(path))?;
-        file.set_len(offset).map_err(io_err(path))?;
-        file.sync_data().map_err(io_err(path))?;
-    }
+    let mut damaged_bytes: u64 = holes.iter().map(|(a, b)| b - a).sum();
+    let bytes = match mode {
+        ScanMode::Open => {
+            let tail = file_len - offset.min(file_len);
+            if tail > 0 {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_err(path))?;
+                file.set_len(offset).map_err(io_err(path))?;
+                file.sync_data().map_err(io_err(path))?;
+                damaged_bytes += tail;
+            }
+            offset
+        }
+        ScanMode::Verify { limit } => {
+            if offset < limit {
+                holes.push((offset, limit));
+                damaged_bytes += limit - offset;
+            }
+            limit
+        }
+    };
     Ok(Scan {
         segment: Some(Segment {
             seq,
-            bytes: offset,
+            bytes,
             messages,
             records,
+            holes,
         }),
         head,
         damaged_bytes,
     })
+}
+
+/// The offset of the first intact entry at or after `from` and ending by `end`, if any: every
+/// position is tried (a plausible frame, a decodable payload header, then the checksum). Runs
+/// only after damage was found; reads the rest of the segment into memory once.
+fn find_next_entry(path: &Path, from: u64, end: u64) -> Result<Option<u64>, SpoolError> {
+    if from >= end {
+        return Ok(None);
+    }
+    let mut file = File::open(path).map_err(io_err(path))?;
+    file.seek(SeekFrom::Start(from)).map_err(io_err(path))?;
+    let mut rest = Vec::new();
+    file.take(end - from)
+        .read_to_end(&mut rest)
+        .map_err(io_err(path))?;
+    Ok(first_intact_entry(&rest).map(|at| from + at as u64))
+}
+
+/// The position of the first intact framed entry in `bytes`.
+fn first_intact_entry(bytes: &[u8]) -> Option<usize> {
+    let header = FRAME_HEADER as usize;
+    (0..bytes.len().saturating_sub(header)).find(|&at| {
+        let Some(frame) = bytes.get(at..at + header) else {
+            return false;
+        };
+        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
+        let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        if !(MIN_PAYLOAD_BYTES..=MAX_ENTRY_BYTES).contains(&len) {
+            return false;
+        }
+        let Some(payload) = bytes.get(at + header..at + header + len as usize) else {
+            return false;
+        };
+        plausible_payload(payload)
+            && crc32fast::hash(payload) == crc
+            && OutMessage::decode_payload(payload).is_some()
+    })
+}
+
+/// A cheap first test of a payload: its three length-prefixed strings fit inside it.
+fn plausible_payload(payload: &[u8]) -> bool {
+    let mut at = 12usize;
+    for _ in 0..3 {
+        let Some(&len) = payload.get(at) else {
+            return false;
+        };
+        at += 1 + usize::from(len);
+    }
+    at <= payload.len()
 }
 
 /// Reads one framed entry; `Ok(None)` at a clean end, `Err` for a torn or corrupt one.
@@ -606,6 +956,13 @@ fn read_entry(reader: &mut impl Read) -> std::io::Result<Option<(OutMessage, u64
     }
     let message = OutMessage::decode_payload(&payload).ok_or_else(|| corrupt("bad entry"))?;
     Ok(Some((message, FRAME_HEADER + u64::from(len))))
+}
+
+/// Cuts `file` back to `len` bytes, puts its write position there and syncs it.
+fn cut_back(file: &mut File, len: u64) -> std::io::Result<()> {
+    file.set_len(len)?;
+    file.seek(SeekFrom::Start(len))?;
+    file.sync_data()
 }
 
 fn corrupt(what: &'static str) -> std::io::Error {
@@ -726,5 +1083,164 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert_eq!(all[2].message_id, format!("{:032x}", 3));
         let _ = fs::remove_dir_all(&d);
+    }
+
+    /// Message ids of what the spool replays, in order.
+    fn ids(messages: &[OutMessage]) -> Vec<String> {
+        messages.iter().map(|m| m.message_id.clone()).collect()
+    }
+
+    #[test]
+    fn a_failed_append_leaves_nothing_behind_and_the_retry_lands_once() {
+        let d = dir("enospc");
+        let (mut spool, _) = Spool::open(&d, 1 << 20).unwrap();
+        let first: Vec<_> = (0..5).map(|n| message(n, 200)).collect();
+        spool.append(&first).unwrap();
+        let good_len = fs::metadata(segment_path(&d, spool.segments[0].seq))
+            .unwrap()
+            .len();
+        // The disk fills in the middle of the next append's second entry.
+        let second: Vec<_> = (5..10).map(|n| message(n, 200)).collect();
+        spool.fail_after = Some(300);
+        let e = spool.append(&second).unwrap_err();
+        assert!(e.to_string().contains("No space left"), "{e}");
+        assert_eq!(spool.records(), 5, "the failed append counts nothing");
+        assert_eq!(
+            fs::metadata(segment_path(&d, spool.segments[0].seq))
+                .unwrap()
+                .len(),
+            good_len,
+            "the partial entry is cut back"
+        );
+        // It keeps failing while the disk is full; nothing accumulates.
+        spool.fail_after = Some(0);
+        assert!(spool.append(&second).is_err());
+        assert_eq!(spool.records(), 5);
+        // Space returns: the retry lands once, after the first five, in order.
+        spool.fail_after = None;
+        spool.append(&second).unwrap();
+        let want: Vec<_> = ids(&first).into_iter().chain(ids(&second)).collect();
+        assert_eq!(ids(&drain(&mut spool)), want);
+        // And after a restart nothing is found damaged.
+        drop(spool);
+        let (_, report) = Spool::open(&d, 1 << 20).unwrap();
+        assert_eq!(report.damaged_bytes, 0);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_failed_append_across_segments_removes_the_segments_it_created() {
+        let d = dir("enospc-segments");
+        let (mut spool, _) = Spool::open(&d, 64 * 1024).unwrap();
+        spool.append(&[message(0, 300)]).unwrap();
+        let before: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()).collect();
+        // 40 entries of ~400 bytes span several 4 KiB segments; the disk fills late.
+        let big: Vec<_> = (1..41).map(|n| message(n, 300)).collect();
+        spool.fail_after = Some(12_000);
+        assert!(spool.append(&big).is_err());
+        let mut after: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()).collect();
+        after.retain(|p| !p.ends_with(HEAD_FILE));
+        assert_eq!(after.len(), 1, "only the first segment is left: {after:?} (before {before:?})");
+        assert_eq!(spool.records(), 1);
+        spool.fail_after = None;
+        spool.append(&big).unwrap();
+        assert_eq!(drain(&mut spool).len(), 41);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    /// Writes raw spool entries (and garbage) into a segment file, as an older version that
+    /// appended after a partial write left it.
+    fn write_segment(path: &Path, parts: &[&[u8]]) {
+        let mut bytes = SEGMENT_MAGIC.to_vec();
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+        fs::write(path, bytes).unwrap();
+    }
+
+    fn entry(n: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        message(n, 150).encode_entry(&mut out);
+        out
+    }
+
+    #[test]
+    fn damage_inside_a_segment_is_skipped_and_the_entries_after_it_are_replayed() {
+        let d = dir("damaged-middle");
+        fs::create_dir_all(&d).unwrap();
+        let torn = entry(2);
+        let (a, b, c, e) = (entry(0), entry(1), entry(3), entry(4));
+        // Entry 2 was cut after 70 bytes by a full disk; 3 and 4 were appended after it.
+        write_segment(&segment_path(&d, 7), &[&a, &b, &torn[..70], &c, &e]);
+        let (mut spool, report) = Spool::open(&d, 1 << 20).unwrap();
+        assert_eq!(report.damaged_bytes, 70);
+        assert_eq!(report.records, 4);
+        let want: Vec<_> = [0, 1, 3, 4].iter().map(|&n| message(n, 150).message_id).collect();
+        assert_eq!(ids(&drain(&mut spool)), want);
+        // Reopened after the replay: nothing left, nothing replayed twice.
+        drop(spool);
+        let (mut spool, report) = Spool::open(&d, 1 << 20).unwrap();
+        assert_eq!((report.records, report.damaged_bytes), (0, 0));
+        assert!(drain(&mut spool).is_empty());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_corrupt_length_in_the_middle_is_skipped_too() {
+        let d = dir("damaged-length");
+        fs::create_dir_all(&d).unwrap();
+        let mut bad = entry(1);
+        bad[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        write_segment(&segment_path(&d, 0), &[&entry(0), &bad, &entry(2)]);
+        let (mut spool, report) = Spool::open(&d, 1 << 20).unwrap();
+        assert_eq!(report.damaged_bytes, bad.len() as u64);
+        let want: Vec<_> = [0, 2].iter().map(|&n| message(n, 150).message_id).collect();
+        assert_eq!(ids(&drain(&mut spool)), want);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn corruption_found_while_replaying_is_skipped_counted_and_never_loops() {
+        let d = dir("damaged-live");
+        let (mut spool, _) = Spool::open(&d, 1 << 20).unwrap();
+        let batch: Vec<_> = (0..6).map(|n| message(n, 150)).collect();
+        spool.append(&batch).unwrap();
+        let chunk = spool.peek(1, 1 << 20).unwrap();
+        spool.consume(chunk.len()).unwrap();
+        // Flip a byte in the body of entry 2 on disk, behind the spool's back.
+        let path = segment_path(&d, spool.segments[0].seq);
+        let mut bytes = fs::read(&path).unwrap();
+        let entry_len = entry(0).len();
+        let inside_entry_2 = SEGMENT_MAGIC.len() + 2 * entry_len + entry_len - 5;
+        bytes[inside_entry_2] ^= 0xff;
+        fs::write(&path, &bytes).unwrap();
+        // (The reader has the first 8 KiB buffered; a later read goes to the file.)
+        spool.reader = None;
+        let rest = drain(&mut spool);
+        let want: Vec<_> = [1, 3, 4, 5].iter().map(|&n| message(n, 150).message_id).collect();
+        assert_eq!(ids(&rest), want);
+        assert_eq!(spool.take_evicted_records(), 1);
+        assert_eq!(spool.damage().records, 1);
+        assert!(spool.is_empty());
+        // Appends after the damage are read normally.
+        spool.append(&[message(9, 150)]).unwrap();
+        assert_eq!(ids(&drain(&mut spool)), [message(9, 150).message_id]);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn finding_the_next_entry_ignores_garbage_that_only_looks_like_a_frame() {
+        let good = entry(5);
+        // A plausible length and strings but a wrong checksum, then random bytes, then a
+        // real entry.
+        let mut fake = entry(4);
+        fake[4] ^= 1;
+        let mut bytes = fake.clone();
+        bytes.extend((0..500u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+        let at = bytes.len();
+        bytes.extend_from_slice(&good);
+        assert_eq!(first_intact_entry(&bytes), Some(at));
+        assert_eq!(first_intact_entry(&bytes[..at]), None);
+        assert_eq!(first_intact_entry(&[]), None);
     }
 }
