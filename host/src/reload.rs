@@ -210,7 +210,7 @@ fn same_sink_ignoring_queue(old: &Config, new: &Config) -> bool {
     let b = &new.sink;
     let queue = b.queue_batches();
     match &mut a {
-        SinkConfig::Jsonl { queue_batches, .. } | SinkConfig::Stdout { queue_batches } => {
+        SinkConfig::Jsonl { queue_batches, .. } | SinkConfig::Stdout { queue_batches, .. } => {
             *queue_batches = queue
         }
         SinkConfig::Amqp(amqp) => amqp.queue_batches = queue,

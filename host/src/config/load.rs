@@ -758,7 +758,8 @@ pub(crate) mod tests {
             c.sink,
             crate::config::SinkConfig::Jsonl {
                 path: dir.path().join("out/records.jsonl"),
-                queue_batches: crate::config::DEFAULT_SINK_QUEUE_BATCHES
+                queue_batches: crate::config::DEFAULT_SINK_QUEUE_BATCHES,
+                buffer_max_records: crate::config::DEFAULT_SINK_BUFFER_MAX_RECORDS,
             }
         );
         // A file-set path resolves against that file's folder.

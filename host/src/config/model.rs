@@ -42,6 +42,10 @@ pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(5);
 pub const DEFAULT_RATE_LIMIT_SHARE: f64 = 0.5;
 /// Records waiting between the workers and the sink; when full, workers wait (back-pressure).
 pub const DEFAULT_SINK_QUEUE_BATCHES: usize = 256;
+/// Records the sink task holds in memory while its writes fail (a full disk), before it drops
+/// the oldest waiting batch: about 70 MB at ~700 bytes a record, and 100 s or more of the three
+/// shipped exchanges' changes.
+pub const DEFAULT_SINK_BUFFER_MAX_RECORDS: usize = 100_000;
 /// Follow-up rounds (pagination pages) allowed in one cycle, a guard against endless cursors.
 pub const DEFAULT_MAX_PAGES: u32 = 100;
 /// How long the plugin directory watcher waits for a file to settle before loading it.
@@ -112,11 +116,18 @@ pub enum SinkConfig {
         path: PathBuf,
         #[serde(default = "default_sink_queue")]
         queue_batches: usize,
+        /// Records held in memory while writes fail (a full disk); past it the oldest waiting
+        /// batch is dropped and counted. 0: no memory buffer, workers wait instead.
+        #[serde(default = "default_sink_buffer_max_records")]
+        buffer_max_records: usize,
     },
     /// One JSON record per line on standard output.
     Stdout {
         #[serde(default = "default_sink_queue")]
         queue_batches: usize,
+        /// As for `jsonl`.
+        #[serde(default = "default_sink_buffer_max_records")]
+        buffer_max_records: usize,
     },
     /// Publish to a RabbitMQ topic exchange with publisher confirms.
     Amqp(AmqpSinkConfig),
@@ -175,6 +186,11 @@ pub struct AmqpSinkConfig {
     /// Batches waiting between the workers and the sink; when full, workers wait.
     #[serde(default = "default_sink_queue")]
     pub queue_batches: usize,
+    /// Records held in memory while the sink cannot take them (the spool cannot be written:
+    /// a full disk); past it the oldest waiting batch is dropped and counted. 0: no memory
+    /// buffer, workers wait instead.
+    #[serde(default = "default_sink_buffer_max_records")]
+    pub buffer_max_records: usize,
     /// Environment variable holding the user name (unset: the URL's default, `guest`).
     #[serde(default = "default_amqp_username_env")]
     pub username_env: String,
@@ -304,6 +320,7 @@ impl AmqpSinkConfig {
         Self {
             url: url.to_owned(),
             queue_batches: DEFAULT_SINK_QUEUE_BATCHES,
+            buffer_max_records: DEFAULT_SINK_BUFFER_MAX_RECORDS,
             username_env: default_amqp_username_env(),
             password_env: default_amqp_password_env(),
             exchange: default_amqp_exchange(),
@@ -636,8 +653,23 @@ mod amqp_config_tests {
 impl SinkConfig {
     pub fn queue_batches(&self) -> usize {
         match self {
-            Self::Jsonl { queue_batches, .. } | Self::Stdout { queue_batches } => *queue_batches,
+            Self::Jsonl { queue_batches, .. } | Self::Stdout { queue_batches, .. } => {
+                *queue_batches
+            }
             Self::Amqp(amqp) => amqp.queue_batches,
+        }
+    }
+
+    /// Records the sink task may hold in memory while the sink fails (0: none, workers wait).
+    pub fn buffer_max_records(&self) -> usize {
+        match self {
+            Self::Jsonl {
+                buffer_max_records, ..
+            }
+            | Self::Stdout {
+                buffer_max_records, ..
+            } => *buffer_max_records,
+            Self::Amqp(amqp) => amqp.buffer_max_records,
         }
     }
 }
@@ -812,6 +844,9 @@ fn default_plugin_settle() -> ConfigDuration {
 }
 fn default_sink_queue() -> usize {
     DEFAULT_SINK_QUEUE_BATCHES
+}
+fn default_sink_buffer_max_records() -> usize {
+    DEFAULT_SINK_BUFFER_MAX_RECORDS
 }
 fn default_timeout() -> ConfigDuration {
     ConfigDuration(DEFAULT_REQUEST_TIMEOUT)
@@ -1495,7 +1530,8 @@ mod tests {
             c.sink,
             SinkConfig::Jsonl {
                 path: "/etc/fc/data/records.jsonl".into(),
-                queue_batches: DEFAULT_SINK_QUEUE_BATCHES
+                queue_batches: DEFAULT_SINK_QUEUE_BATCHES,
+                buffer_max_records: DEFAULT_SINK_BUFFER_MAX_RECORDS,
             }
         );
         assert_eq!(c.http, HttpConfig::default());

@@ -170,6 +170,16 @@ pub struct AmqpStats {
     /// Records dropped because the spool was full (the oldest go first) or a message was
     /// larger than the whole spool.
     pub dropped_records: AtomicU64,
+    /// Records lost with damaged spool entries (found while replaying).
+    pub damaged_records: AtomicU64,
+    /// Bytes of damaged spool data skipped or cut off.
+    pub damaged_bytes: AtomicU64,
+    /// Spooled records the broker returned as unroutable when they were replayed (records
+    /// returned while being written are reported through the write's result).
+    pub replay_returned_records: AtomicU64,
+    /// Why the last spool write failed, while it keeps failing (a full disk); `None` once a
+    /// write succeeds again.
+    pub spool_write_error: std::sync::Mutex<Option<String>>,
     /// Records that could not be encoded (unknown enum values from a newer plugin).
     pub unencodable_records: AtomicU64,
     /// Gauge: messages published and awaiting a confirm.
@@ -194,6 +204,10 @@ impl Default for AmqpStats {
             spooled_records: AtomicU64::new(0),
             replayed_records: AtomicU64::new(0),
             dropped_records: AtomicU64::new(0),
+            damaged_records: AtomicU64::new(0),
+            damaged_bytes: AtomicU64::new(0),
+            replay_returned_records: AtomicU64::new(0),
+            spool_write_error: std::sync::Mutex::new(None),
             unencodable_records: AtomicU64::new(0),
             unconfirmed_messages: AtomicU64::new(0),
             spool_records: AtomicU64::new(0),
@@ -214,6 +228,9 @@ pub struct AmqpStatsSnapshot {
     pub spooled_records: u64,
     pub replayed_records: u64,
     pub dropped_records: u64,
+    pub damaged_records: u64,
+    pub damaged_bytes: u64,
+    pub replay_returned_records: u64,
     pub unencodable_records: u64,
     pub unconfirmed_messages: u64,
     pub spool_records: u64,
@@ -233,6 +250,9 @@ impl AmqpStats {
             spooled_records: g(&self.spooled_records),
             replayed_records: g(&self.replayed_records),
             dropped_records: g(&self.dropped_records),
+            damaged_records: g(&self.damaged_records),
+            damaged_bytes: g(&self.damaged_bytes),
+            replay_returned_records: g(&self.replay_returned_records),
             unencodable_records: g(&self.unencodable_records),
             unconfirmed_messages: g(&self.unconfirmed_messages),
             spool_records: g(&self.spool_records),
@@ -252,6 +272,21 @@ impl AmqpStats {
 
     fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Why spool writes fail now, if they do.
+    pub fn spool_write_error(&self) -> Option<String> {
+        self.spool_write_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn set_spool_write_error(&self, error: Option<String>) {
+        *self
+            .spool_write_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = error;
     }
 }
 
@@ -632,7 +667,7 @@ async fn report_stats(
     telemetry: crate::telemetry::Telemetry,
     commands: mpsc::WeakSender<Command>,
 ) {
-    use crate::telemetry::SinkState;
+    use crate::telemetry::{DropReason, SinkState};
     let mut last = stats.snapshot();
     let mut last_state = None;
     let mut tick = tokio::time::interval(TELEMETRY_INTERVAL);
@@ -642,28 +677,36 @@ async fn report_stats(
             return;
         }
         let now = stats.snapshot();
-        telemetry.sink_confirmed(now.confirmed_records.saturating_sub(last.confirmed_records));
-        telemetry.sink_spooled(now.spooled_records.saturating_sub(last.spooled_records));
-        telemetry.sink_dropped(now.dropped_records.saturating_sub(last.dropped_records));
-        telemetry.sink_failed(now.returned_records.saturating_sub(last.returned_records));
-        telemetry.sink_buffer_depth(now.unconfirmed_messages + now.spool_records);
+        let delta = |f: fn(&AmqpStatsSnapshot) -> u64| f(&now).saturating_sub(f(&last));
+        telemetry.sink_confirmed(delta(|s| s.confirmed_records));
+        telemetry.sink_spooled(delta(|s| s.spooled_records));
+        telemetry.sink_dropped(DropReason::SpoolFull, delta(|s| s.dropped_records));
+        telemetry.sink_dropped(DropReason::SpoolDamaged, delta(|s| s.damaged_records));
+        telemetry.sink_spool_damaged_bytes(delta(|s| s.damaged_bytes));
+        telemetry.sink_failed(delta(|s| s.replay_returned_records));
+        telemetry.sink_spool(now.spool_records, now.spool_bytes);
+        let write_error = stats.spool_write_error();
         let state = match now.state {
+            _ if write_error.is_some() => SinkState::Failing,
             LinkState::Connected if now.spool_records == 0 => SinkState::Ok,
             LinkState::Connected | LinkState::Blocked | LinkState::Down | LinkState::Connecting => {
                 SinkState::Spooling
             }
             LinkState::Closed => SinkState::Closed,
         };
-        if last_state != Some(state) {
-            telemetry.sink_state(
-                state,
-                &format!(
-                    "broker link {}, {} records spooled",
-                    now.state.as_str(),
-                    now.spool_records
-                ),
-            );
-            last_state = Some(state);
+        // Computed afresh every tick from the link state and the spool's real size.
+        let mut detail = format!(
+            "broker link {}, {} records in the spool ({} bytes)",
+            now.state.as_str(),
+            now.spool_records,
+            now.spool_bytes
+        );
+        if let Some(error) = write_error {
+            detail = format!("cannot write the spool ({error}); batches wait in memory; {detail}");
+        }
+        if last_state.as_ref() != Some(&(state, detail.clone())) {
+            telemetry.sink_state(state, &detail);
+            last_state = Some((state, detail));
         }
         last = now;
     }
@@ -837,6 +880,7 @@ struct Publisher {
     last_unreachable_log: Option<Instant>,
     last_drop_log: Option<Instant>,
     last_return_log: Option<Instant>,
+    last_spool_error_log: Option<Instant>,
 }
 
 impl Publisher {
@@ -859,6 +903,7 @@ impl Publisher {
             last_unreachable_log: None,
             last_drop_log: None,
             last_return_log: None,
+            last_spool_error_log: None,
         };
         (tx, tokio::spawn(publisher.run(rx)))
     }
@@ -927,6 +972,10 @@ impl Publisher {
                 Wake::Command(Some(Command::Write { messages, reply })) => {
                     last_was_write = true;
                     let result = self.handle_write(messages).await;
+                    if result.is_ok() && self.stats.spool_write_error().is_some() {
+                        tracing::info!(spool = %self.settings.spool_dir.display(), "amqp spool writable again");
+                        self.stats.set_spool_write_error(None);
+                    }
                     let _ = reply.send(result);
                 }
                 Wake::Command(Some(Command::Close { reply })) => {
@@ -1191,7 +1240,11 @@ impl Publisher {
         })
         .await;
         match joined {
-            Ok((spool, result)) => {
+            Ok((mut spool, result)) => {
+                let drops = spool.take_drops();
+                AmqpStats::add(&self.stats.dropped_records, drops.full_records);
+                AmqpStats::add(&self.stats.damaged_records, drops.damaged_records);
+                AmqpStats::add(&self.stats.damaged_bytes, drops.damaged_bytes);
                 self.stats
                     .spool_records
                     .store(spool.records(), Ordering::Relaxed);
@@ -1214,13 +1267,20 @@ impl Publisher {
         let report = match self.with_spool(move |s| s.append(&messages)).await {
             Ok(report) => report,
             Err(e) => {
-                tracing::error!(error = %e, spool = %self.settings.spool_dir.display(), "cannot write the amqp spool");
+                let now = Instant::now();
+                if self
+                    .last_spool_error_log
+                    .is_none_or(|t| now.duration_since(t) >= REPEAT_LOG_INTERVAL)
+                {
+                    self.last_spool_error_log = Some(now);
+                    tracing::error!(error = %e, spool = %self.settings.spool_dir.display(), "cannot write the amqp spool; the batch waits in memory and is retried");
+                }
+                self.stats.set_spool_write_error(Some(e.to_string()));
                 return Err(e);
             }
         };
         AmqpStats::add(&self.stats.spooled_records, report.spooled_records);
         if report.dropped_records > 0 {
-            AmqpStats::add(&self.stats.dropped_records, report.dropped_records);
             let now = Instant::now();
             if self
                 .last_drop_log
@@ -1273,6 +1333,13 @@ impl Publisher {
             .map(|(m, _)| u64::from(m.records))
             .sum();
         AmqpStats::add(&self.stats.replayed_records, replayed);
+        let returned: u64 = chunk[..done]
+            .iter()
+            .zip(&outcome.fates)
+            .filter(|(_, f)| **f == Fate::Returned)
+            .map(|(m, _)| u64::from(m.records))
+            .sum();
+        AmqpStats::add(&self.stats.replay_returned_records, returned);
         if outcome.fates.get(done) == Some(&Fate::Nacked) {
             self.replay_hold = Instant::now() + NACK_RETRY_DELAY;
         }
@@ -1843,6 +1910,7 @@ mod tests {
             last_unreachable_log: None,
             last_drop_log: None,
             last_return_log: None,
+            last_spool_error_log: None,
         };
         let first = p.backoff_delay();
         assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));

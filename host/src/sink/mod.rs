@@ -3,6 +3,17 @@
 //! Must not drop records silently: a record that cannot be encoded is counted and logged;
 //! a write that fails is retried until shutdown.
 //!
+//! While a sink's writes fail (a full disk), the sink task keeps the batch it is retrying and
+//! keeps taking batches from the queue into a memory buffer of at most `buffer_max_records`
+//! records, so collection goes on; past that, the oldest waiting batch is dropped and counted
+//! (`sink_records_dropped_total{reason="buffer_full"}`). When the sink recovers, everything
+//! buffered is written once, in order. With `buffer_max_records = 0` nothing is dropped:
+//! the queue fills and the workers wait.
+//!
+//! The JSONL file sink never leaves a partial line: a failed write is cut back to the file's
+//! length before it, so the retry neither joins two records on one line nor duplicates the
+//! part that made it; a torn last line left by a crash is cut off when the file is opened.
+//!
 //! A sink implementation lives in its own file next to this one when it grows beyond a few
 //! lines (e.g. `amqp.rs`).
 
@@ -108,29 +119,96 @@ pub fn encode_json_lines(batch: &Batch, buf: &mut Vec<u8>) -> (u64, u64) {
 
 /// Appends JSON lines to a file (created with its parent folders if missing).
 pub struct JsonlSink {
-    file: tokio::fs::File,
-    buf: Vec<u8>,
+    path: PathBuf,
+    /// The file and the encode buffer; `None` only while a write runs on the blocking pool
+    /// (or after that task itself failed; then the file is reopened).
+    open: Option<(std::fs::File, Vec<u8>)>,
+    /// A failed write could not be cut back: cut the file to this length before writing again.
+    cut_to: Option<u64>,
 }
 
 impl JsonlSink {
     pub async fn open(path: &std::path::Path) -> Result<Self, SinkError> {
-        let open_err = |source| SinkError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(open_err)?;
-        }
-        let file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let owned = path.to_owned();
+        let file = tokio::task::spawn_blocking(move || open_jsonl(&owned))
             .await
-            .map_err(open_err)?;
+            .map_err(|e| SinkError::Open {
+                path: path.to_owned(),
+                source: std::io::Error::other(e),
+            })??;
         Ok(Self {
-            file,
-            buf: Vec::with_capacity(64 * 1024),
+            path: path.to_owned(),
+            open: Some((file, Vec::with_capacity(64 * 1024))),
+            cut_to: None,
         })
+    }
+}
+
+/// Opens (creates) a JSON-lines file for appending; a torn last line (a crash in the middle of
+/// a write) is cut off first, so the next record starts on a line of its own.
+fn open_jsonl(path: &std::path::Path) -> Result<std::fs::File, SinkError> {
+    let open_err = |source| SinkError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(open_err)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)
+        .map_err(open_err)?;
+    let torn = cut_torn_line(&file).map_err(open_err)?;
+    if torn > 0 {
+        tracing::warn!(path = %path.display(), bytes = torn, "records file ended in a torn line (the collector stopped in the middle of a write); cut off");
+    }
+    Ok(file)
+}
+
+/// Bytes read at a time when looking back for the last newline.
+const TORN_LINE_CHUNK: u64 = 64 * 1024;
+
+/// Cuts `file` back to just after its last newline; returns the bytes cut.
+fn cut_torn_line(file: &std::fs::File) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt as _;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut chunk = Vec::new();
+    while end > 0 {
+        let start = end.saturating_sub(TORN_LINE_CHUNK);
+        chunk.resize(usize::try_from(end - start).unwrap_or(0), 0);
+        file.read_exact_at(&mut chunk, start)?;
+        if let Some(at) = chunk.iter().rposition(|&b| b == b'\n') {
+            let keep = start + at as u64 + 1;
+            if keep < len {
+                file.set_len(keep)?;
+            }
+            return Ok(len - keep);
+        }
+        end = start;
+    }
+    if len > 0 {
+        file.set_len(0)?;
+    }
+    Ok(len)
+}
+
+/// Writes `bytes` at the end of `file`, all or nothing: on an error the file is cut back to
+/// the length it had. Returns the error and, when even the cut failed, the length to cut to.
+fn append_whole(
+    file: &mut std::fs::File,
+    bytes: &[u8],
+) -> Result<(), (std::io::Error, Option<u64>)> {
+    use std::io::Write as _;
+    let before = file.metadata().map_err(|e| (e, None))?.len();
+    match file.write_all(bytes) {
+        Ok(()) => Ok(()),
+        Err(e) => match file.set_len(before) {
+            Ok(()) => Err((e, None)),
+            Err(_) => Err((e, Some(before))),
+        },
     }
 }
 
@@ -141,13 +219,43 @@ const MAX_RETAINED_BUFFER: usize = 4 * 1024 * 1024;
 impl Sink for JsonlSink {
     fn write<'a>(&'a mut self, batch: &'a Batch) -> SinkFuture<'a> {
         Box::pin(async move {
-            let (ok, _) = encode_json_lines(batch, &mut self.buf);
-            self.file.write_all(&self.buf).await?;
-            self.file.flush().await?;
-            if self.buf.capacity() > MAX_RETAINED_BUFFER {
-                self.buf = Vec::with_capacity(64 * 1024);
+            let (mut file, mut buf) = match self.open.take() {
+                Some(open) => open,
+                None => {
+                    let path = self.path.clone();
+                    let file = tokio::task::spawn_blocking(move || open_jsonl(&path))
+                        .await
+                        .map_err(|e| SinkError::Write(std::io::Error::other(e)))??;
+                    (file, Vec::with_capacity(64 * 1024))
+                }
+            };
+            let (ok, _) = encode_json_lines(batch, &mut buf);
+            let cut_to = self.cut_to;
+            let (file, mut buf, result) = tokio::task::spawn_blocking(move || {
+                if let Some(len) = cut_to {
+                    if let Err(e) = file.set_len(len) {
+                        return (file, buf, Err((e, Some(len))));
+                    }
+                }
+                let result = append_whole(&mut file, &buf);
+                (file, buf, result)
+            })
+            .await
+            .map_err(|e| SinkError::Write(std::io::Error::other(e)))?;
+            if buf.capacity() > MAX_RETAINED_BUFFER {
+                buf = Vec::with_capacity(64 * 1024);
             }
-            Ok(ok)
+            self.open = Some((file, buf));
+            match result {
+                Ok(()) => {
+                    self.cut_to = None;
+                    Ok(ok)
+                }
+                Err((e, cut_to)) => {
+                    self.cut_to = cut_to;
+                    Err(SinkError::Write(e))
+                }
+            }
         })
     }
 
@@ -292,12 +400,23 @@ pub async fn spawn_sink(
     ))
 }
 
-/// Takes more batches from the queue until `linger.records` are gathered, `linger.wait` has
-/// passed since the first, or the queue is closed (shutdown: what is gathered is written).
-async fn gather(rx: &mut mpsc::Receiver<Batch>, batches: &mut Vec<Batch>, linger: Linger) {
+/// Takes more batches (from the backlog first, then the queue) until `linger.records` are
+/// gathered, `linger.wait` has passed since the first, or the queue is closed (shutdown: what
+/// is gathered is written).
+async fn gather(
+    rx: &mut mpsc::Receiver<Batch>,
+    backlog: &mut Backlog,
+    batches: &mut Vec<Batch>,
+    linger: Linger,
+) {
     let deadline = tokio::time::Instant::now() + linger.wait;
     let mut records: usize = batches.iter().map(|b| b.records.len()).sum();
     while records < linger.records {
+        if let Some(batch) = backlog.pop() {
+            records += batch.records.len();
+            batches.push(batch);
+            continue;
+        }
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(batch)) => {
                 records += batch.records.len();
@@ -308,6 +427,39 @@ async fn gather(rx: &mut mpsc::Receiver<Batch>, batches: &mut Vec<Batch>, linger
     }
 }
 
+/// Batches taken from the queue while the sink fails, oldest first, bounded in records.
+#[derive(Debug, Default)]
+struct Backlog {
+    batches: std::collections::VecDeque<Batch>,
+    records: usize,
+    max_records: usize,
+}
+
+impl Backlog {
+    fn pop(&mut self) -> Option<Batch> {
+        let batch = self.batches.pop_front()?;
+        self.records -= batch.records.len();
+        Some(batch)
+    }
+
+    /// Adds a batch; past the limit drops the oldest waiting batches (the newest one is kept,
+    /// even alone over the limit). Returns the records dropped.
+    fn push(&mut self, batch: Batch) -> u64 {
+        self.records += batch.records.len();
+        self.batches.push_back(batch);
+        let mut dropped = 0;
+        while self.records > self.max_records && self.batches.len() > 1 {
+            if let Some(oldest) = self.pop() {
+                dropped += oldest.records.len() as u64;
+            }
+        }
+        dropped
+    }
+}
+
+/// How often a run of drops is logged (each drop is counted).
+const DROP_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
 /// The sink task's state: the open sink and the config it was opened from.
 struct SinkTask {
     sink: Box<dyn Sink>,
@@ -315,6 +467,8 @@ struct SinkTask {
     telemetry: crate::telemetry::Telemetry,
     own_state: bool,
     totals: SinkTotals,
+    backlog: Backlog,
+    last_drop_log: Option<tokio::time::Instant>,
 }
 
 impl SinkTask {
@@ -323,12 +477,21 @@ impl SinkTask {
         config: Option<SinkConfig>,
         telemetry: crate::telemetry::Telemetry,
     ) -> Self {
+        let max_records = config.as_ref().map_or(
+            crate::config::DEFAULT_SINK_BUFFER_MAX_RECORDS,
+            SinkConfig::buffer_max_records,
+        );
         let mut task = Self {
             own_state: false,
             sink,
             config,
             telemetry,
             totals: SinkTotals::default(),
+            backlog: Backlog {
+                max_records,
+                ..Backlog::default()
+            },
+            last_drop_log: None,
         };
         task.attach();
         task
@@ -351,44 +514,58 @@ impl SinkTask {
     ) -> SinkTotals {
         let mut commands_open = true;
         loop {
-            tokio::select! {
-                // A swap waits for the batch being written, never the other way round.
-                biased;
-                command = commands.recv(), if commands_open => match command {
-                    Some(SinkCommand::Swap { config, reply }) => {
-                        let _ = reply.send(self.swap(*config).await);
-                    }
-                    None => commands_open = false,
-                },
-                batch = rx.recv() => match batch {
-                    Some(batch) => {
-                        let mut batches = vec![batch];
-                        if let Some(linger) = self.sink.linger() {
-                            gather(&mut rx, &mut batches, linger).await;
+            // What waited in memory while the sink failed goes first, in order.
+            let next = match self.backlog.pop() {
+                Some(batch) => Some(batch),
+                None => tokio::select! {
+                    // A swap waits for the batch being written, never the other way round.
+                    biased;
+                    command = commands.recv(), if commands_open => {
+                        match command {
+                            Some(SinkCommand::Swap { config, reply }) => {
+                                let _ = reply.send(self.swap(*config).await);
+                            }
+                            None => commands_open = false,
                         }
-                        self.telemetry.sink_buffer_depth(rx.len() as u64);
-                        if !self.deliver(&batches, &mut abandon).await {
-                            return self.totals;
-                        }
+                        continue;
                     }
-                    None => break,
+                    batch = rx.recv() => batch,
                 },
+            };
+            let Some(batch) = next else { break };
+            let mut batches = vec![batch];
+            if let Some(linger) = self.sink.linger() {
+                gather(&mut rx, &mut self.backlog, &mut batches, linger).await;
+            }
+            if !self.deliver(&batches, &mut rx, &mut abandon).await {
+                return self.totals;
             }
         }
         self.close().await;
         self.totals
     }
 
+    /// Records held in memory: `in_flight` plus the backlog.
+    fn report_depth(&self, in_flight: u64) {
+        self.telemetry
+            .sink_buffer_depth(in_flight + self.backlog.records as u64);
+    }
+
     /// Writes the batches, retrying until they are delivered; false when abandoned at
-    /// shutdown.
+    /// shutdown. While it retries, batches keep coming off the queue into the backlog.
     async fn deliver(
         &mut self,
         batches: &[Batch],
+        rx: &mut mpsc::Receiver<Batch>,
         abandon: &mut tokio::sync::watch::Receiver<bool>,
     ) -> bool {
         use crate::telemetry::SinkState;
         let handed: u64 = batches.iter().map(|b| b.records.len() as u64).sum();
+        let mut retry = false;
+        let mut queue_open = true;
         loop {
+            self.report_depth(handed);
+            self.telemetry.sink_write_attempt(retry);
             let written = match batches {
                 [one] => self.sink.write(one).await,
                 many => self.sink.write_many(many).await,
@@ -396,30 +573,84 @@ impl SinkTask {
             match written {
                 Ok(delivered) => {
                     self.telemetry.sink_sent(delivered);
+                    // Handed but not delivered: unencodable or unroutable, given up for good.
+                    self.telemetry.sink_failed(handed.saturating_sub(delivered));
                     if !self.own_state {
                         self.telemetry.sink_state(SinkState::Ok, self.sink.name());
                     }
+                    if retry {
+                        tracing::info!(
+                            sink = self.sink.name(),
+                            records = handed,
+                            waiting = self.backlog.records,
+                            "sink write succeeded again"
+                        );
+                    }
                     self.totals.records_written += delivered;
                     self.totals.records_not_written += handed.saturating_sub(delivered);
+                    self.report_depth(0);
                     return true;
                 }
                 Err(e) => {
-                    self.telemetry.sink_failed(handed);
                     if !self.own_state {
                         self.telemetry
                             .sink_state(SinkState::Failing, &e.to_string());
                     }
-                    tracing::error!(sink = self.sink.name(), error = %e, "sink write failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(WRITE_RETRY_DELAY) => {}
-                        _ = abandon.changed() => {
-                            tracing::error!(sink = self.sink.name(), records = handed, "sink abandoned at shutdown; batch lost");
-                            self.totals.records_not_written += handed;
-                            return false;
+                    if !retry {
+                        tracing::error!(sink = self.sink.name(), error = %e, "sink write failed; retrying, new batches wait in memory");
+                    } else {
+                        tracing::debug!(sink = self.sink.name(), error = %e, "sink write failed again");
+                    }
+                    retry = true;
+                    let wait = tokio::time::sleep(WRITE_RETRY_DELAY);
+                    tokio::pin!(wait);
+                    loop {
+                        tokio::select! {
+                            biased;
+                            _ = abandon.changed() => {
+                                let lost = handed + self.backlog.records as u64;
+                                tracing::error!(sink = self.sink.name(), records = lost, "sink abandoned at shutdown; the records it held are lost");
+                                self.telemetry.sink_failed(lost);
+                                self.totals.records_not_written += lost;
+                                self.backlog = Backlog::default();
+                                self.report_depth(0);
+                                return false;
+                            }
+                            _ = &mut wait => break,
+                            batch = rx.recv(), if queue_open && self.backlog.max_records > 0 => match batch {
+                                Some(batch) => self.buffer(batch, handed),
+                                None => queue_open = false,
+                            },
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Keeps a batch that came while the sink fails; drops (and counts) the oldest waiting
+    /// ones past the limit.
+    fn buffer(&mut self, batch: Batch, in_flight: u64) {
+        let dropped = self.backlog.push(batch);
+        self.report_depth(in_flight);
+        if dropped == 0 {
+            return;
+        }
+        self.telemetry
+            .sink_dropped(crate::telemetry::DropReason::BufferFull, dropped);
+        self.totals.records_not_written += dropped;
+        let now = tokio::time::Instant::now();
+        if self
+            .last_drop_log
+            .is_none_or(|t| now.duration_since(t) >= DROP_LOG_INTERVAL)
+        {
+            self.last_drop_log = Some(now);
+            tracing::error!(
+                sink = self.sink.name(),
+                dropped,
+                max_records = self.backlog.max_records,
+                "sink memory buffer full while the sink fails: oldest waiting records dropped"
+            );
         }
     }
 
@@ -443,6 +674,7 @@ impl SinkTask {
             Ok(sink) => {
                 tracing::info!(from = self.sink.name(), to = sink.name(), "sink swapped");
                 self.sink = sink;
+                self.backlog.max_records = new.buffer_max_records();
                 self.config = Some(new);
                 self.attach();
                 Ok(())
@@ -585,6 +817,7 @@ mod tests {
         SinkConfig::Jsonl {
             path: path.to_owned(),
             queue_batches: 4,
+            buffer_max_records: crate::config::DEFAULT_SINK_BUFFER_MAX_RECORDS,
         }
     }
 
@@ -732,5 +965,131 @@ mod tests {
             second < std::time::Duration::from_millis(100),
             "a full gathering waited {second:?}"
         );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_off_when_the_file_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&[u8], &[u8]); 5] = [
+            (b"", b""),
+            (b"{\"a\":1}\n", b"{\"a\":1}\n"),
+            (b"{\"a\":1}\n{\"b\":", b"{\"a\":1}\n"),
+            (b"{\"torn\"", b""),
+            (b"{\"a\":1}\n{\"b\":2}\n", b"{\"a\":1}\n{\"b\":2}\n"),
+        ];
+        for (n, (before, after)) in cases.iter().enumerate() {
+            let path = dir.path().join(format!("{n}.jsonl"));
+            std::fs::write(&path, before).unwrap();
+            drop(open_jsonl(&path).unwrap());
+            assert_eq!(std::fs::read(&path).unwrap(), *after, "case {n}");
+        }
+        // A torn line longer than one look-back chunk.
+        let path = dir.path().join("long.jsonl");
+        let mut long = b"{\"a\":1}\n".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 3 * TORN_LINE_CHUNK as usize));
+        std::fs::write(&path, &long).unwrap();
+        drop(open_jsonl(&path).unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"{\"a\":1}\n");
+    }
+
+    #[test]
+    fn a_write_that_cannot_be_cut_back_is_cut_before_the_next_one() {
+        // /dev/full refuses every write (ENOSPC) and cannot be truncated.
+        let mut full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let (e, cut_to) = append_whole(&mut full, b"{}\n").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(28), "{e}");
+        assert_eq!(cut_to, Some(0));
+    }
+
+    /// A sink whose writes fail while `failing` is set; it records what it delivered.
+    struct Flaky {
+        failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        delivered: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl Sink for Flaky {
+        fn write<'a>(&'a mut self, batch: &'a Batch) -> SinkFuture<'a> {
+            Box::pin(async move {
+                if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err(SinkError::Write(std::io::Error::from_raw_os_error(28)));
+                }
+                let mut delivered = self.delivered.lock().unwrap();
+                delivered.extend(batch.records.iter().map(|r| r.raw_symbol.to_string()));
+                Ok(batch.records.len() as u64)
+            })
+        }
+        fn name(&self) -> &'static str {
+            "flaky"
+        }
+    }
+
+    /// Runs a sink task on a `Flaky` sink with a memory buffer of `max_records`; the producer
+    /// sends `batches` batches of 10 records while the sink fails, then the sink recovers.
+    async fn through_a_failing_sink(
+        max_records: usize,
+        batches: usize,
+    ) -> (Vec<String>, SinkTotals, crate::telemetry::Telemetry) {
+        let failing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let delivered = std::sync::Arc::default();
+        let sink = Flaky {
+            failing: failing.clone(),
+            delivered: std::sync::Arc::clone(&delivered),
+        };
+        let telemetry = crate::telemetry::Telemetry::default();
+        let mut task = SinkTask::new(Box::new(sink), None, telemetry.clone());
+        task.backlog.max_records = max_records;
+        let (tx, rx) = mpsc::channel(2);
+        let (_commands_tx, commands_rx) = mpsc::channel(1);
+        let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
+        let handle = tokio::spawn(task.run(rx, commands_rx, abandon_rx));
+        // The producer is never held up for long by the failing sink: the queue holds 2.
+        let sent = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            for n in 0..batches {
+                tx.send(batch(10, &format!("b{n:03}"))).await.unwrap();
+            }
+        })
+        .await;
+        assert!(sent.is_ok(), "the producer was blocked by a failing sink");
+        // Let the task take what is queued into its buffer before the sink recovers.
+        tokio::time::sleep(WRITE_RETRY_DELAY * 2).await;
+        failing.store(false, std::sync::atomic::Ordering::SeqCst);
+        drop(tx);
+        let totals = handle.await.unwrap();
+        let delivered = delivered.lock().unwrap().clone();
+        (delivered, totals, telemetry)
+    }
+
+    #[tokio::test]
+    async fn a_failing_sink_buffers_in_memory_and_writes_everything_once_in_order() {
+        let (delivered, totals, telemetry) = through_a_failing_sink(1_000, 30).await;
+        let want: Vec<String> = (0..30)
+            .flat_map(|n| (0..10).map(move |i| format!("b{n:03}-{i}")))
+            .collect();
+        assert_eq!(delivered, want);
+        assert_eq!(totals.records_written, 300);
+        assert_eq!(totals.records_not_written, 0);
+        let sink = telemetry.snapshot(std::time::Duration::from_secs(60)).sink;
+        assert_eq!((sink.dropped, sink.failed), (0, 0));
+        assert!(sink.retries >= 1, "{sink:?}");
+        assert_eq!(sink.writes, sink.retries + 30);
+        assert_eq!(sink.buffer_depth, 0);
+    }
+
+    #[tokio::test]
+    async fn past_the_buffer_limit_the_oldest_waiting_batches_are_dropped_and_counted() {
+        let (delivered, totals, telemetry) = through_a_failing_sink(50, 30).await;
+        // The batch being retried (the first) is kept, then the newest 50 records.
+        let mut want: Vec<String> = (0..10).map(|i| format!("b000-{i}")).collect();
+        want.extend((25..30).flat_map(|n| (0..10).map(move |i| format!("b{n:03}-{i}"))));
+        assert_eq!(delivered, want);
+        assert_eq!(totals.records_written, 60);
+        assert_eq!(totals.records_not_written, 240);
+        let sink = telemetry.snapshot(std::time::Duration::from_secs(60)).sink;
+        assert_eq!(sink.dropped, 240);
+        assert_eq!(sink.dropped_by_reason["buffer_full"], 240);
+        assert_eq!(sink.failed, 0, "a drop is not a failure");
     }
 }

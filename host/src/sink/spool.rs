@@ -125,16 +125,6 @@ impl Segment {
     }
 }
 
-/// Cumulative counts of what the spool lost to damage since it was opened.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct DamageTotals {
-    /// Damaged bytes skipped or cut off (at open and while reading).
-    pub bytes: u64,
-    /// Records known to be lost with damaged entries found while reading (damage found at open
-    /// is counted in bytes only: what a damaged range held is unknown).
-    pub records: u64,
-}
-
 /// Position of the next message to replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Head {
@@ -161,14 +151,22 @@ pub struct Spool {
     /// End positions (segment, offset, records) of the messages returned by the last `peek`.
     peeked: Vec<(u64, u64, u64)>,
     next_seq: u64,
-    /// Damage found since open (open-time damage included).
-    damage: DamageTotals,
-    /// Records dropped (evicted to stay within the limit, oversized, or lost to damage found
-    /// while reading) since the last [`Spool::take_evicted_records`].
-    evicted_records: u64,
+    /// What was dropped since the last [`Spool::take_drops`].
+    drops: SpoolDrops,
     /// Test hook: bytes the "disk" still takes before writes fail.
     #[cfg(test)]
     fail_after: Option<usize>,
+}
+
+/// Records and bytes the spool dropped: by its size limit, or with damaged data.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolDrops {
+    /// Records evicted to stay within the size limit (oldest first), or too large for it.
+    pub full_records: u64,
+    /// Records lost with damaged entries found while replaying.
+    pub damaged_records: u64,
+    /// Damaged bytes skipped or cut off (at open and while replaying).
+    pub damaged_bytes: u64,
 }
 
 /// Where the spool stood before an append, to undo it.
@@ -252,11 +250,10 @@ impl Spool {
             reader: None,
             peeked: Vec::new(),
             next_seq,
-            damage: DamageTotals {
-                bytes: report.damaged_bytes,
-                records: 0,
+            drops: SpoolDrops {
+                damaged_bytes: report.damaged_bytes,
+                ..SpoolDrops::default()
             },
-            evicted_records: 0,
             #[cfg(test)]
             fail_after: None,
         };
@@ -287,16 +284,11 @@ impl Spool {
         self.messages() == 0
     }
 
-    /// Records dropped since the last call (evicted to stay within the size limit, too large
-    /// for the spool, or lost with damaged entries), whether the operation that dropped them
-    /// succeeded or not. The caller adds them to its dropped counter.
-    pub fn take_evicted_records(&mut self) -> u64 {
-        std::mem::take(&mut self.evicted_records)
-    }
-
-    /// What damage has cost since the spool was opened.
-    pub fn damage(&self) -> DamageTotals {
-        self.damage
+    /// What was dropped since the last call (evicted to stay within the size limit, too large
+    /// for the spool, or lost with damaged data), whether the operation that dropped it
+    /// succeeded or not. The caller adds it to its counters.
+    pub fn take_drops(&mut self) -> SpoolDrops {
+        std::mem::take(&mut self.drops)
     }
 
     /// Appends `messages` in order and syncs them to disk. To stay within the size limit it
@@ -307,7 +299,7 @@ impl Spool {
     /// All or nothing: on an error (a full disk, a failed sync) everything this call wrote is
     /// cut back before it returns, so the caller can retry the same messages without leaving
     /// a partial entry or a duplicate behind. Drops made to make room are not undone; they are
-    /// also counted in [`Spool::take_evicted_records`].
+    /// also counted in [`Spool::take_drops`].
     pub fn append(&mut self, messages: &[OutMessage]) -> Result<AppendReport, SpoolError> {
         let mark = AppendMark {
             next_seq: self.next_seq,
@@ -338,7 +330,7 @@ impl Spool {
             if entry_len + magic > self.max_bytes {
                 report.dropped_records += u64::from(message.records);
                 report.dropped_messages += 1;
-                self.evicted_records += u64::from(message.records);
+                self.drops.full_records += u64::from(message.records);
                 continue;
             }
             let mut need_new = match (&self.writer, self.segments.back()) {
@@ -388,7 +380,11 @@ impl Spool {
             let Some(created) = self.segments.pop_back() else {
                 break;
             };
-            if self.writer.as_ref().is_some_and(|(seq, _)| *seq == created.seq) {
+            if self
+                .writer
+                .as_ref()
+                .is_some_and(|(seq, _)| *seq == created.seq)
+            {
                 self.writer = None;
             }
             if self.reader.as_ref().is_some_and(|r| r.seq == created.seq) {
@@ -525,7 +521,7 @@ impl Spool {
         } else {
             (oldest.messages, oldest.records)
         };
-        self.evicted_records += lost.1;
+        self.drops.full_records += lost.1;
         if self
             .writer
             .as_ref()
@@ -662,9 +658,8 @@ impl Spool {
         let damaged: u64 = fresh.holes.iter().map(|(a, b)| b - a).sum();
         let damaged_before: u64 = old.holes.iter().map(|(a, b)| b - a).sum();
         tracing::error!(segment = %path.display(), lost_records = lost, damaged_bytes = damaged.saturating_sub(damaged_before), "damaged spool entries found while replaying; skipped, the intact entries after them are kept");
-        self.damage.bytes += damaged.saturating_sub(damaged_before);
-        self.damage.records += lost;
-        self.evicted_records += lost;
+        self.drops.damaged_records += lost;
+        self.drops.damaged_bytes += damaged.saturating_sub(damaged_before);
         if let Some(slot) = self.segments.get_mut(i) {
             *slot = fresh;
         }
@@ -806,9 +801,7 @@ fn scan_segment(path: &Path, head_offset: Option<u64>, mode: ScanMode) -> Result
     }
     let mut offset = SEGMENT_MAGIC.len() as u64;
     if !magic_ok {
-        reader
-            .seek(SeekFrom::Start(offset))
-            .map_err(io_err(path))?;
+        reader.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
     }
     let (mut messages, mut records) = (0u64, 0u64);
     let mut holes = Vec::new();
@@ -832,9 +825,7 @@ fn scan_segment(path: &Path, head_offset: Option<u64>, mode: ScanMode) -> Result
                 Some(next) => {
                     holes.push((offset, next));
                     offset = next;
-                    reader
-                        .seek(SeekFrom::Start(offset))
-                        .map_err(io_err(path))?;
+                    reader.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
                 }
                 None => break,
             },
@@ -1133,14 +1124,24 @@ mod tests {
         let d = dir("enospc-segments");
         let (mut spool, _) = Spool::open(&d, 64 * 1024).unwrap();
         spool.append(&[message(0, 300)]).unwrap();
-        let before: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()).collect();
+        let before: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         // 40 entries of ~400 bytes span several 4 KiB segments; the disk fills late.
         let big: Vec<_> = (1..41).map(|n| message(n, 300)).collect();
         spool.fail_after = Some(12_000);
         assert!(spool.append(&big).is_err());
-        let mut after: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut after: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         after.retain(|p| !p.ends_with(HEAD_FILE));
-        assert_eq!(after.len(), 1, "only the first segment is left: {after:?} (before {before:?})");
+        assert_eq!(
+            after.len(),
+            1,
+            "only the first segment is left: {after:?} (before {before:?})"
+        );
         assert_eq!(spool.records(), 1);
         spool.fail_after = None;
         spool.append(&big).unwrap();
@@ -1175,7 +1176,10 @@ mod tests {
         let (mut spool, report) = Spool::open(&d, 1 << 20).unwrap();
         assert_eq!(report.damaged_bytes, 70);
         assert_eq!(report.records, 4);
-        let want: Vec<_> = [0, 1, 3, 4].iter().map(|&n| message(n, 150).message_id).collect();
+        let want: Vec<_> = [0, 1, 3, 4]
+            .iter()
+            .map(|&n| message(n, 150).message_id)
+            .collect();
         assert_eq!(ids(&drain(&mut spool)), want);
         // Reopened after the replay: nothing left, nothing replayed twice.
         drop(spool);
@@ -1217,10 +1221,14 @@ mod tests {
         // (The reader has the first 8 KiB buffered; a later read goes to the file.)
         spool.reader = None;
         let rest = drain(&mut spool);
-        let want: Vec<_> = [1, 3, 4, 5].iter().map(|&n| message(n, 150).message_id).collect();
+        let want: Vec<_> = [1, 3, 4, 5]
+            .iter()
+            .map(|&n| message(n, 150).message_id)
+            .collect();
         assert_eq!(ids(&rest), want);
-        assert_eq!(spool.take_evicted_records(), 1);
-        assert_eq!(spool.damage().records, 1);
+        let drops = spool.take_drops();
+        assert_eq!((drops.damaged_records, drops.full_records), (1, 0));
+        assert!(drops.damaged_bytes > 0);
         assert!(spool.is_empty());
         // Appends after the damage are read normally.
         spool.append(&[message(9, 150)]).unwrap();

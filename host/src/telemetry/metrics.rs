@@ -55,6 +55,11 @@ pub struct RequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: &'static str,
 }
@@ -101,10 +106,15 @@ pub struct Metrics {
     pub breaker_transitions: Family<ExchangeLabels, Counter>,
     pub sink_sent: Counter,
     pub sink_confirmed: Counter,
+    pub sink_writes: Counter,
+    pub sink_write_retries: Counter,
     pub sink_failed: Counter,
     pub sink_spooled: Counter,
-    pub sink_dropped: Counter,
+    pub sink_dropped: Family<DropLabels, Counter>,
+    pub sink_spool_damaged_bytes: Counter,
     pub sink_buffer_depth: Gauge,
+    pub sink_spool_records: Gauge,
+    pub sink_spool_bytes: Gauge,
     pub config_reloads: Family<ResultLabels, Counter>,
     pub config_last_reload_successful: Gauge,
     pub config_last_reload_timestamp: F64Gauge,
@@ -135,10 +145,15 @@ impl Metrics {
             breaker_transitions: Family::default(),
             sink_sent: Counter::default(),
             sink_confirmed: Counter::default(),
+            sink_writes: Counter::default(),
+            sink_write_retries: Counter::default(),
             sink_failed: Counter::default(),
             sink_spooled: Counter::default(),
-            sink_dropped: Counter::default(),
+            sink_dropped: Family::default(),
+            sink_spool_damaged_bytes: Counter::default(),
             sink_buffer_depth: Gauge::default(),
+            sink_spool_records: Gauge::default(),
+            sink_spool_bytes: Gauge::default(),
             config_reloads: Family::default(),
             config_last_reload_successful: Gauge::default(),
             config_last_reload_timestamp: F64Gauge::default(),
@@ -147,6 +162,12 @@ impl Metrics {
             alerts_firing: Family::default(),
             alert_notifications: Family::default(),
         };
+        // Every drop reason is exported from the start (at 0), so alerts see the series.
+        for reason in super::DropReason::ALL {
+            let _ = m.sink_dropped.get_or_create(&DropLabels {
+                reason: reason.as_str(),
+            });
+        }
         let mut r = Registry::with_prefix(METRIC_PREFIX);
         r.register(
             "build",
@@ -229,8 +250,18 @@ impl Metrics {
             m.sink_confirmed.clone(),
         );
         r.register(
+            "sink_writes",
+            "Writes the sink task attempted (one batch, or the batches gathered for one write), retries included.",
+            m.sink_writes.clone(),
+        );
+        r.register(
+            "sink_write_retries",
+            "Writes that repeat one that failed (the destination refused it: full disk, spool not writable); the records wait in memory meanwhile.",
+            m.sink_write_retries.clone(),
+        );
+        r.register(
             "sink_records_failed",
-            "Records whose delivery failed (they are retried or spooled).",
+            "Records given up for good: not encodable, unroutable (returned by the broker), or still undelivered when shutdown abandoned them. Retries are not failures.",
             m.sink_failed.clone(),
         );
         r.register(
@@ -240,13 +271,28 @@ impl Metrics {
         );
         r.register(
             "sink_records_dropped",
-            "Records lost: unencodable, abandoned at shutdown, or evicted from a full spool.",
+            "Records dropped on purpose by a bounded buffer, by reason: buffer_full (the memory buffer of a failing sink was full: oldest batch first), spool_full (evicted from a full AMQP spool: oldest first, or a message larger than the spool), spool_damaged (lost with damaged spool entries).",
             m.sink_dropped.clone(),
         );
         r.register(
+            "sink_spool_damaged_bytes",
+            "Bytes of damaged AMQP spool data skipped or cut off (torn writes, corruption); the intact entries around them are replayed.",
+            m.sink_spool_damaged_bytes.clone(),
+        );
+        r.register(
             "sink_buffer_depth",
-            "Records waiting in the sink's memory buffer.",
+            "Records the sink task holds in memory: the batch being written or retried and those waiting behind a failing sink (bounded by sink.buffer_max_records).",
             m.sink_buffer_depth.clone(),
+        );
+        r.register(
+            "sink_spool_records",
+            "Records in the AMQP sink's on-disk spool, waiting for the broker.",
+            m.sink_spool_records.clone(),
+        );
+        r.register(
+            "sink_spool_bytes",
+            "Bytes of the AMQP sink's spool files.",
+            m.sink_spool_bytes.clone(),
         );
         r.register(
             "config_reloads",

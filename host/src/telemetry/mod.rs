@@ -48,8 +48,8 @@ use events::EventFeed;
 use funding::FundingTable;
 use history::History;
 use metrics::{
-    encode_gauge_family, encode_gauge_value, ExchangeKindLabels, ExchangeLabels, Metrics,
-    PluginLabels, Registries, RequestLabels, ResultLabels, RuleLabels,
+    encode_gauge_family, encode_gauge_value, DropLabels, ExchangeKindLabels, ExchangeLabels,
+    Metrics, PluginLabels, Registries, RequestLabels, ResultLabels, RuleLabels,
 };
 
 /// Default filter when neither variable is set.
@@ -204,6 +204,30 @@ impl SinkState {
     }
 }
 
+/// Why a sink dropped records on purpose: the policy of one of its bounded buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The memory buffer that holds batches while the sink fails was full: its oldest waiting
+    /// batch went.
+    BufferFull,
+    /// The AMQP spool was full: its oldest segment went (or a message larger than the spool).
+    SpoolFull,
+    /// Lost with damaged AMQP spool entries.
+    SpoolDamaged,
+}
+
+impl DropReason {
+    pub const ALL: [Self; 3] = [Self::BufferFull, Self::SpoolFull, Self::SpoolDamaged];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BufferFull => "buffer_full",
+            Self::SpoolFull => "spool_full",
+            Self::SpoolDamaged => "spool_damaged",
+        }
+    }
+}
+
 /// Result of one config reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -264,10 +288,22 @@ pub struct SinkStatus {
     pub detail: String,
     pub sent: u64,
     pub confirmed: u64,
+    /// Write attempts, retries included.
+    pub writes: u64,
+    /// Write attempts that repeated a failed one.
+    pub retries: u64,
+    /// Records given up for good (unencodable, unroutable, abandoned at shutdown).
     pub failed: u64,
     pub spooled: u64,
+    /// Records dropped by a bounded buffer's policy (all reasons).
     pub dropped: u64,
+    /// `dropped` by reason (`buffer_full`, `spool_full`, `spool_damaged`).
+    pub dropped_by_reason: BTreeMap<&'static str, u64>,
+    /// Records held in memory by the sink task (in flight and waiting).
     pub buffer_depth: u64,
+    /// Records and bytes in the AMQP spool (0 for other sinks).
+    pub spool_records: u64,
+    pub spool_bytes: u64,
 }
 
 /// The last config reload.
@@ -465,10 +501,15 @@ impl State {
                 detail: String::new(),
                 sent: 0,
                 confirmed: 0,
+                writes: 0,
+                retries: 0,
                 failed: 0,
                 spooled: 0,
                 dropped: 0,
+                dropped_by_reason: DropReason::ALL.iter().map(|r| (r.as_str(), 0)).collect(),
                 buffer_depth: 0,
+                spool_records: 0,
+                spool_bytes: 0,
             },
             config: ConfigStatus::default(),
             plugins: BTreeMap::new(),
@@ -905,6 +946,17 @@ impl Telemetry {
         self.inner.metrics.sink_confirmed.inc_by(n);
         self.state().sink.confirmed += n;
     }
+    /// One write attempt of the sink task; `retry` when it repeats one that failed.
+    pub fn sink_write_attempt(&self, retry: bool) {
+        self.inner.metrics.sink_writes.inc();
+        if retry {
+            self.inner.metrics.sink_write_retries.inc();
+        }
+        let mut s = self.state();
+        s.sink.writes += 1;
+        s.sink.retries += u64::from(retry);
+    }
+    /// Records given up for good (not retried records: those are still on their way).
     pub fn sink_failed(&self, n: u64) {
         self.inner.metrics.sink_failed.inc_by(n);
         self.state().sink.failed += n;
@@ -913,9 +965,31 @@ impl Telemetry {
         self.inner.metrics.sink_spooled.inc_by(n);
         self.state().sink.spooled += n;
     }
-    pub fn sink_dropped(&self, n: u64) {
-        self.inner.metrics.sink_dropped.inc_by(n);
-        self.state().sink.dropped += n;
+    /// Records a bounded buffer dropped, by its policy.
+    pub fn sink_dropped(&self, reason: DropReason, n: u64) {
+        self.inner
+            .metrics
+            .sink_dropped
+            .get_or_create(&DropLabels {
+                reason: reason.as_str(),
+            })
+            .inc_by(n);
+        let mut s = self.state();
+        s.sink.dropped += n;
+        *s.sink.dropped_by_reason.entry(reason.as_str()).or_default() += n;
+    }
+    /// The AMQP spool's size now.
+    pub fn sink_spool(&self, records: u64, bytes: u64) {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.inner.metrics.sink_spool_records.set(gauge(records));
+        self.inner.metrics.sink_spool_bytes.set(gauge(bytes));
+        let mut s = self.state();
+        s.sink.spool_records = records;
+        s.sink.spool_bytes = bytes;
+    }
+    /// Bytes of damaged spool data skipped or cut off.
+    pub fn sink_spool_damaged_bytes(&self, n: u64) {
+        self.inner.metrics.sink_spool_damaged_bytes.inc_by(n);
     }
     /// Records waiting in the sink's memory buffer now.
     pub fn sink_buffer_depth(&self, n: u64) {
