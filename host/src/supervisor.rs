@@ -31,6 +31,8 @@ use crate::{
 /// How long a reload waits for a restarted or removed exchange's cycle in progress before it
 /// abandons it: short, so a change is live within two seconds of saving the file.
 pub const WORKER_RESTART_GRACE: Duration = Duration::from_secs(1);
+/// How long shutdown waits for an abandoned sink task to report its totals.
+const SINK_ABANDON_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -588,17 +590,25 @@ pub async fn run_with(
     // Nothing more to swap: the sink task ends once the queue is drained.
     #[allow(clippy::drop_non_drop)]
     drop(sink);
-    let totals = match tokio::time::timeout(grace, sink_task).await {
-        Ok(Ok(totals)) => totals,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "sink task failed");
-            SinkTotals::default()
-        }
+    let mut sink_task = sink_task;
+    let joined = match tokio::time::timeout(grace, &mut sink_task).await {
+        Ok(joined) => Some(joined),
         Err(_) => {
             abandon_tx.send_replace(true);
             tracing::error!("sink did not drain in time");
+            // Abandoned, it stops at once and reports what it wrote and what it gave up.
+            tokio::time::timeout(SINK_ABANDON_WAIT, sink_task)
+                .await
+                .ok()
+        }
+    };
+    let totals = match joined {
+        Some(Ok(totals)) => totals,
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "sink task failed");
             SinkTotals::default()
         }
+        None => SinkTotals::default(),
     };
     if let Some(alerts) = alerts {
         alerts.stop().await;
@@ -606,7 +616,11 @@ pub async fn run_with(
     if let Some(web) = web {
         web.shutdown().await;
     }
-    tracing::info!(records_written = totals.records_written, "stopped");
+    tracing::info!(
+        records_written = totals.records_written,
+        records_not_written = totals.records_not_written,
+        "stopped"
+    );
     Ok(RunSummary { sink: totals })
 }
 

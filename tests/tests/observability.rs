@@ -21,7 +21,7 @@ use futures_collector::{
     duration::ConfigDuration,
     http::now_ms,
     plugins::PluginEvent,
-    telemetry::{ReloadResult, RequestOutcome, SinkState, Telemetry},
+    telemetry::{DropReason, ReloadResult, RequestOutcome, SinkState, Telemetry},
     web::{self, WebServer},
 };
 use plugin_api::{abi_stable::std_types::ROption, MarketType, Record, RecordKind};
@@ -115,7 +115,10 @@ fn feed_everything(t: &Telemetry) {
     t.sink_confirmed(5);
     t.sink_failed(1);
     t.sink_spooled(1);
-    t.sink_dropped(0);
+    t.sink_write_attempt(true);
+    t.sink_dropped(DropReason::BufferFull, 1);
+    t.sink_spool(4, 4096);
+    t.sink_spool_damaged_bytes(10);
     t.sink_buffer_depth(3);
     t.sink_state(SinkState::Ok, "");
     t.config_loaded("v1");
