@@ -101,7 +101,7 @@ function renderHeader() {
   const sink = $("sink");
   sink.textContent = "sink " + s.sink.state;
   sink.className = "badge " + ({ ok: "ok", spooling: "warn", failing: "bad", closed: "bad" }[s.sink.state] || "");
-  sink.title = (s.sink.detail || "") + "\nconfirmed " + s.sink.confirmed + " · spooled " + s.sink.spooled + " · dropped " + s.sink.dropped + " · buffered " + s.sink.buffer_depth;
+  sink.title = (s.sink.detail || "") + "\nconfirmed " + s.sink.confirmed + " · spooled " + s.sink.spooled + " · dropped " + s.sink.dropped + " · failed " + s.sink.failed + " · retries " + s.sink.retries + " · buffered " + s.sink.buffer_depth + " · in spool " + s.sink.spool_records;
   const cfg = $("config");
   const lr = s.config.last_reload;
   cfg.textContent = "config " + (s.config.version || "–") + (lr && lr.result !== "ok" ? " · reload " + lr.result : "");
