@@ -202,6 +202,16 @@ fn main() -> ExitCode {
 }
 
 fn run(config_path: PathBuf, profile: Option<String>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // Before anything else: a SIGTERM during start-up is then a graceful stop, not the
+    // default action (death with nothing flushed).
+    let signals = {
+        let _runtime = runtime.enter();
+        ShutdownSignals::install()
+    };
     let req = LoadRequest {
         path: config_path.clone(),
         profile,
@@ -217,10 +227,6 @@ fn run(config_path: PathBuf, profile: Option<String>) -> anyhow::Result<()> {
         files = ?loaded.files,
         "config loaded"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let options = RunOptions {
             config_version: Some(loaded.version()),
@@ -234,7 +240,7 @@ fn run(config_path: PathBuf, profile: Option<String>) -> anyhow::Result<()> {
             ..RunOptions::default()
         };
         let summary =
-            futures_collector::supervisor::run_with(loaded.config, options, shutdown_signal())
+            futures_collector::supervisor::run_with(loaded.config, options, signals.first())
                 .await?;
         tracing::debug!(?summary, "run finished");
         Ok(())
@@ -363,35 +369,61 @@ fn reload_signals() -> tokio::sync::mpsc::UnboundedReceiver<()> {
     rx
 }
 
-/// Resolves on the first SIGINT or SIGTERM; a second one exits at once.
-async fn shutdown_signal() {
-    wait_for_signal().await;
-    tokio::spawn(async {
-        wait_for_signal().await;
-        eprintln!("second signal: exiting without waiting");
-        std::process::exit(130);
-    });
+/// SIGINT and SIGTERM, listened for from the moment [`ShutdownSignals::install`] runs (a
+/// signal that comes before anyone waits is kept, not lost).
+struct ShutdownSignals {
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+impl ShutdownSignals {
+    /// Registers the handlers; needs the runtime's context.
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                terminate: signal(SignalKind::terminate()).ok(),
+                interrupt: signal(SignalKind::interrupt()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        Self {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Waits for the next SIGINT or SIGTERM.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = next(&mut self.terminate) => {}
+                _ = next(&mut self.interrupt) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+
+    /// Resolves on the first signal; a second one exits at once.
+    async fn first(mut self) {
+        self.recv().await;
+        tokio::spawn(async move {
+            self.recv().await;
+            eprintln!("second signal: exiting without waiting");
+            std::process::exit(130);
+        });
     }
 }
 

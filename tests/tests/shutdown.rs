@@ -120,14 +120,23 @@ async fn second_signal_exits_at_once() {
             serde_json::from_value(serde_json::json!({"instance": ex, "fault": "hang"})).unwrap(),
         );
     }
+    let log = dir.path().join("collector.log");
     let mut child = Command::new(host_binary())
         .args(["run", "--config"])
         .arg(&config)
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Up and collecting (its cycles hang) before the first signal.
+    assert!(
+        wait_until(Duration::from_secs(20), || std::fs::read_to_string(&log)
+            .is_ok_and(|t| t.contains("web server listening")))
+        .await
+        .is_some(),
+        "the collector did not start"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
     signal(child.id(), "TERM");
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
