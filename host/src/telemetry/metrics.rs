@@ -25,7 +25,7 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use super::{history::LATENCY_BOUNDS_SECONDS, process::ProcessStats};
+use super::{history::LATENCY_BOUNDS_SECONDS, process::ProcessStats, WebRefusal, WebTimeout};
 
 /// Prefix of every metric of ours.
 pub const METRIC_PREFIX: &str = "futures_collector";
@@ -76,6 +76,11 @@ pub struct NotifierLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 fn duration_histogram() -> Histogram {
     Histogram::new(LATENCY_BOUNDS_SECONDS.iter().copied())
 }
@@ -112,6 +117,9 @@ pub struct Metrics {
     pub plugin_load_failures: Counter,
     pub alerts_firing: Family<RuleLabels, Gauge>,
     pub alert_notifications: Family<NotifierLabels, Counter>,
+    pub web_connections_open: Gauge,
+    pub web_connections_refused: Family<ReasonLabels, Counter>,
+    pub web_connections_timed_out: Family<ReasonLabels, Counter>,
 }
 
 impl Metrics {
@@ -146,6 +154,9 @@ impl Metrics {
             plugin_load_failures: Counter::default(),
             alerts_firing: Family::default(),
             alert_notifications: Family::default(),
+            web_connections_open: Gauge::default(),
+            web_connections_refused: Family::default(),
+            web_connections_timed_out: Family::default(),
         };
         let mut r = Registry::with_prefix(METRIC_PREFIX);
         r.register(
@@ -284,6 +295,33 @@ impl Metrics {
             "Alert notifications per notifier by outcome (sent, failed, rate_limited, dropped).",
             m.alert_notifications.clone(),
         );
+        r.register(
+            "web_connections_open",
+            "Connections the web server is serving now (at most [web] max_connections).",
+            m.web_connections_open.clone(),
+        );
+        r.register(
+            "web_connections_refused",
+            "Web clients refused by a limit: connections by reason max_connections (answered 503 and closed), event streams by reason max_sse_clients (503).",
+            m.web_connections_refused.clone(),
+        );
+        r.register(
+            "web_connections_timed_out",
+            "Web connections closed by a timeout: header_read (no complete request head in time) or idle (keep-alive connection without a request).",
+            m.web_connections_timed_out.clone(),
+        );
+        // Every reason from the start: a rate over a series that appears only with the first
+        // refusal misses that refusal.
+        for reason in WebRefusal::ALL {
+            let _ = m.web_connections_refused.get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            });
+        }
+        for reason in WebTimeout::ALL {
+            let _ = m.web_connections_timed_out.get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            });
+        }
         m.config_last_reload_successful.set(1);
         for collector in extra {
             r.register_collector(collector);
