@@ -4,6 +4,7 @@
 //! quiet keep-alive connection is closed by the idle timeout (not earlier by the header-read
 //! one), and the event stream past `max_sse_clients` gets a 503 while the first ones keep
 //! streaming past both timeouts. Collection keeps going meanwhile (its cycle counter grows).
+//! And (in process) shutdown ends event streams and closes waiting connections at once.
 //!
 //! Clients here are raw TCP, one connection per request unless a test holds one: a pooled HTTP
 //! client would keep connections the limits count.
@@ -556,4 +557,59 @@ async fn the_event_stream_past_max_sse_clients_gets_503_and_the_first_ones_keep_
     assert!(metric(&after, CYCLES) > metric(&before, CYCLES));
     drop(c);
     emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_event_streams_and_closes_waiting_connections_without_the_grace() {
+    use futures_collector::{
+        config::WebConfig,
+        duration::ConfigDuration,
+        telemetry::Telemetry,
+        web::{self, SHUTDOWN_GRACE},
+    };
+    // Timeouts far longer than the test: only the shutdown may close these connections.
+    let config = WebConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        live_interval: ConfigDuration(Duration::from_millis(200)),
+        header_read_timeout: ConfigDuration(Duration::from_secs(60)),
+        idle_timeout: ConfigDuration(Duration::from_secs(60)),
+        ..WebConfig::default()
+    };
+    let server = web::spawn(&config, Telemetry::default()).await.unwrap();
+    let addr = server.local_addr();
+    let (mut stream, a) = event_stream(addr).await;
+    assert_eq!(a.status, 200);
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut kept_alive = TcpStream::connect(addr).await.unwrap();
+    kept_alive
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_response(&mut kept_alive).await.status, 200);
+
+    let started = Instant::now();
+    server.shutdown().await;
+    let took = started.elapsed();
+    assert!(
+        took < SHUTDOWN_GRACE,
+        "shutdown needed the grace period ({took:?}): something stayed open"
+    );
+    for (name, s) in [
+        ("event stream", &mut stream),
+        ("silent", &mut silent),
+        ("kept alive", &mut kept_alive),
+    ] {
+        let (closed, _) = closed_within(s, Duration::from_secs(1)).await;
+        assert!(closed, "{name} connection still open after shutdown");
+    }
+    // The port is free again (a reload with the same address binds it).
+    let rebound = WebConfig {
+        listen: addr,
+        ..config
+    };
+    web::spawn(&rebound, Telemetry::default())
+        .await
+        .expect("the address is released")
+        .shutdown()
+        .await;
 }

@@ -504,6 +504,28 @@ mod tests {
     }
 
     #[test]
+    fn web_connection_series_exist_from_the_start_with_every_reason() {
+        let (m, r) = Metrics::new(Vec::new());
+        let text = r.render(Format::Prometheus).unwrap();
+        for series in [
+            "futures_collector_web_connections_open 0",
+            "futures_collector_web_connections_refused_total{reason=\"max_connections\"} 0",
+            "futures_collector_web_connections_refused_total{reason=\"max_sse_clients\"} 0",
+            "futures_collector_web_connections_timed_out_total{reason=\"header_read\"} 0",
+            "futures_collector_web_connections_timed_out_total{reason=\"idle\"} 0",
+        ] {
+            assert!(
+                text.contains(&format!("{series}\n")),
+                "{series} missing:\n{text}"
+            );
+        }
+        assert!(text.contains("# TYPE futures_collector_web_connections_refused_total counter"));
+        m.web_connections_open.inc();
+        let text = r.render(Format::Prometheus).unwrap();
+        assert!(text.contains("futures_collector_web_connections_open 1\n"));
+    }
+
+    #[test]
     fn renders_both_formats() {
         let (m, r) = Metrics::new(Vec::new());
         m.requests

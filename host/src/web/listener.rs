@@ -6,7 +6,12 @@
 //! not serve HTTP itself (`connection` does) and must not touch anything but the web listener:
 //! collection never waits for it.
 
-use std::{io, pin::pin, sync::Arc, time::Duration};
+use std::{
+    io::{self, Write as _},
+    pin::pin,
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::Router;
 use tokio::{
@@ -160,10 +165,15 @@ fn refuse(
     stream: TcpStream,
     lingering: &Arc<Semaphore>,
 ) -> Option<impl std::future::Future<Output = ()> + Send + 'static> {
-    if let Err(e) = stream.try_write(REFUSAL_RESPONSE) {
+    // Written through the std socket: a fresh socket's send buffer is empty, so the write
+    // completes at once, while tokio's `try_write` refuses to try before its reactor has seen
+    // the socket writable.
+    let stream = stream.into_std().ok()?;
+    if let Err(e) = (&stream).write_all(REFUSAL_RESPONSE) {
         tracing::debug!(error = %e, "could not write the 503 to a refused connection");
     }
     let permit = Arc::clone(lingering).try_acquire_owned().ok()?;
+    let stream = TcpStream::from_std(stream).ok()?;
     Some(async move {
         close_gently(stream).await;
         drop(permit);
