@@ -1,8 +1,9 @@
 //! The handlers of the web server: metrics exposition, liveness, readiness, the JSON API, the
 //! server-sent event stream and the embedded dashboard assets.
 //!
-//! Owns the wire formats of these endpoints. Must not write to telemetry, and must not expose
-//! secrets (the snapshot only carries redacted notifier destinations).
+//! Owns the wire formats of these endpoints and the cap on event streams. Must not write to
+//! telemetry (beyond counting the event streams it refuses), and must not expose secrets (the
+//! snapshot only carries redacted notifier destinations).
 
 use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 

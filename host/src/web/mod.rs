@@ -3,10 +3,11 @@
 //! dashboard at `/`, whose assets are compiled into the binary (no build step, no CDN).
 //!
 //! Owns the routes, the response formats and the server's lifecycle. Must not change anything
-//! it serves: it only reads the `Telemetry` handle. Listens on loopback unless configured
-//! otherwise; every response is bounded (history and funding rows are capped), and so are the
-//! clients: connections (`listener`), their header-read and idle timeouts (`connection`) and
-//! event streams (`api`), so that no client can take the file descriptors collection needs.
+//! it serves: it only reads the `Telemetry` handle (and counts its own connections there).
+//! Listens on loopback unless configured otherwise; every response is bounded (history and
+//! funding rows are capped), and so are the clients: connections (`listener`), their
+//! header-read and idle timeouts (`connection`) and event streams (`api`), so that no client
+//! can take the file descriptors collection needs.
 
 mod api;
 mod connection;
