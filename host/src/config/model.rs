@@ -1044,6 +1044,31 @@ pub const DEFAULT_WEB_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(
 /// How often the live feed (`/api/events`, server-sent events) sends a sample of every
 /// exchange to the dashboard (`[web] live_interval`).
 pub const DEFAULT_WEB_LIVE_INTERVAL: Duration = Duration::from_secs(2);
+/// A client must send a complete request head within this (`[web] header_read_timeout`):
+/// counted from the connection's accept for its first request, from the first byte of any
+/// later one. Ten seconds is ample for a scraper or a browser on any network.
+pub const DEFAULT_WEB_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A keep-alive connection with no request in flight is closed after this
+/// (`[web] idle_timeout`). Longer than a 15 s or 30 s scrape interval, so a Prometheus scraper
+/// keeps reusing its connection.
+pub const DEFAULT_WEB_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Connections served at once (`[web] max_connections`); one more gets a minimal 503 and is
+/// closed. Far above what a scraper, a few dashboards and health probes need, far below the
+/// process's file descriptors, which collection needs too.
+pub const DEFAULT_WEB_MAX_CONNECTIONS: usize = 256;
+/// Concurrent `/api/events` streams (`[web] max_sse_clients`): one per open dashboard tab.
+pub const DEFAULT_WEB_MAX_SSE_CLIENTS: usize = 32;
+/// Shortest `header_read_timeout` and `idle_timeout` accepted: a shorter one would close
+/// connections of ordinary clients on a loaded machine.
+pub const MIN_WEB_TIMEOUT: Duration = Duration::from_millis(100);
+/// Longest `header_read_timeout` accepted: beyond it a slow client holds a connection for
+/// long enough to make the limit useless.
+pub const MAX_WEB_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Longest `idle_timeout` accepted.
+pub const MAX_WEB_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// Largest `max_connections` accepted: every connection is a file descriptor, and more than
+/// this is more than a process is usually allowed to open.
+pub const MAX_WEB_MAX_CONNECTIONS: usize = 65_536;
 /// How often alert rules are evaluated (`[alerts] evaluate_every`).
 pub const DEFAULT_ALERT_EVALUATE_EVERY: Duration = Duration::from_secs(5);
 /// A firing alert is re-sent this often while it stays active (`[alerts] repeat_every`).
@@ -1099,6 +1124,23 @@ pub struct WebConfig {
     /// How often the live feed sends a sample of every exchange.
     #[serde(default = "default_web_live_interval")]
     pub live_interval: ConfigDuration,
+    /// A connection that has not sent a complete request head this long after it was opened
+    /// (or after the first byte of a later request) is closed.
+    #[serde(default = "default_web_header_read_timeout")]
+    pub header_read_timeout: ConfigDuration,
+    /// A keep-alive connection with no request in flight is closed after this. Requests in
+    /// progress, event streams included, are never cut by it.
+    #[serde(default = "default_web_idle_timeout")]
+    pub idle_timeout: ConfigDuration,
+    /// Connections served at once; one more gets `503 Service Unavailable` and is closed.
+    #[serde(default = "default_web_max_connections")]
+    #[schemars(range(min = 2, max = MAX_WEB_MAX_CONNECTIONS))]
+    pub max_connections: usize,
+    /// Concurrent `/api/events` streams; one more gets `503` with a JSON error. Below
+    /// `max_connections`, so streams cannot take every connection from scrapers and probes.
+    #[serde(default = "default_web_max_sse_clients")]
+    #[schemars(range(min = 1))]
+    pub max_sse_clients: usize,
 }
 
 impl Default for WebConfig {
@@ -1107,6 +1149,10 @@ impl Default for WebConfig {
             enabled: true,
             listen: DEFAULT_WEB_LISTEN,
             live_interval: default_web_live_interval(),
+            header_read_timeout: default_web_header_read_timeout(),
+            idle_timeout: default_web_idle_timeout(),
+            max_connections: DEFAULT_WEB_MAX_CONNECTIONS,
+            max_sse_clients: DEFAULT_WEB_MAX_SSE_CLIENTS,
         }
     }
 }
@@ -1121,6 +1167,36 @@ impl WebConfig {
                 self.live_interval
             ));
         }
+        for (key, value, max) in [
+            (
+                "header_read_timeout",
+                self.header_read_timeout,
+                MAX_WEB_HEADER_READ_TIMEOUT,
+            ),
+            ("idle_timeout", self.idle_timeout, MAX_WEB_IDLE_TIMEOUT),
+        ] {
+            if !(MIN_WEB_TIMEOUT..=max).contains(&value.0) {
+                p.push(format!(
+                    "web.{key}: {value} is not between {} and {}",
+                    ConfigDuration(MIN_WEB_TIMEOUT),
+                    ConfigDuration(max)
+                ));
+            }
+        }
+        if !(2..=MAX_WEB_MAX_CONNECTIONS).contains(&self.max_connections) {
+            p.push(format!(
+                "web.max_connections: {} is not in 2..={MAX_WEB_MAX_CONNECTIONS}",
+                self.max_connections
+            ));
+        }
+        if self.max_sse_clients == 0 {
+            p.push("web.max_sse_clients: must be at least 1".to_owned());
+        } else if self.max_sse_clients >= self.max_connections {
+            p.push(format!(
+                "web.max_sse_clients: {} must be below web.max_connections ({}), so event streams leave connections for scrapes and health checks",
+                self.max_sse_clients, self.max_connections
+            ));
+        }
         p
     }
 }
@@ -1130,6 +1206,18 @@ fn default_web_listen() -> std::net::SocketAddr {
 }
 fn default_web_live_interval() -> ConfigDuration {
     ConfigDuration(DEFAULT_WEB_LIVE_INTERVAL)
+}
+fn default_web_header_read_timeout() -> ConfigDuration {
+    ConfigDuration(DEFAULT_WEB_HEADER_READ_TIMEOUT)
+}
+fn default_web_idle_timeout() -> ConfigDuration {
+    ConfigDuration(DEFAULT_WEB_IDLE_TIMEOUT)
+}
+fn default_web_max_connections() -> usize {
+    DEFAULT_WEB_MAX_CONNECTIONS
+}
+fn default_web_max_sse_clients() -> usize {
+    DEFAULT_WEB_MAX_SSE_CLIENTS
 }
 
 /// Alert rules and where notifications go (`[alerts]`). Rule ids: `exchange_down`,
@@ -1448,6 +1536,119 @@ mod observability_settings_tests {
             let e = Config::from_toml_str(&format!("{BASE}{extra}"), Path::new(".")).unwrap_err();
             assert!(e.contains(needle), "expected {needle:?} in: {e}");
             assert!(!e.contains("secret"), "a secret leaked into: {e}");
+        }
+    }
+
+    #[test]
+    fn web_limits_have_safe_defaults_and_parse() {
+        let c = Config::from_toml_str(BASE, Path::new(".")).unwrap();
+        assert_eq!(c.web.header_read_timeout.0, Duration::from_secs(10));
+        assert_eq!(c.web.idle_timeout.0, Duration::from_secs(60));
+        assert_eq!(c.web.max_connections, 256);
+        assert_eq!(c.web.max_sse_clients, 32);
+        assert!(c.web.problems().is_empty());
+
+        let text = format!(
+            "{BASE}[web]\nheader_read_timeout = \"2s\"\nidle_timeout = \"500ms\"\nmax_connections = 2\nmax_sse_clients = 1\n"
+        );
+        let c = Config::from_toml_str(&text, Path::new(".")).unwrap();
+        assert_eq!(c.web.header_read_timeout.0, Duration::from_secs(2));
+        assert_eq!(c.web.idle_timeout.0, Duration::from_millis(500));
+        assert_eq!((c.web.max_connections, c.web.max_sse_clients), (2, 1));
+    }
+
+    #[test]
+    fn web_limits_out_of_range_name_their_key() {
+        let cases = [
+            (
+                "header_read_timeout = \"0s\"",
+                "web.header_read_timeout: 0ms is not between 100ms and 5m",
+            ),
+            (
+                "header_read_timeout = \"99ms\"",
+                "web.header_read_timeout: 99ms is not between",
+            ),
+            (
+                "header_read_timeout = \"6m\"",
+                "web.header_read_timeout: 6m is not between",
+            ),
+            ("header_read_timeout = \"soon\"", "header_read_timeout"),
+            (
+                "idle_timeout = \"0s\"",
+                "web.idle_timeout: 0ms is not between 100ms and 1h",
+            ),
+            (
+                "idle_timeout = \"2h\"",
+                "web.idle_timeout: 2h is not between",
+            ),
+            (
+                "max_connections = 0",
+                "web.max_connections: 0 is not in 2..=65536",
+            ),
+            (
+                "max_connections = 1",
+                "web.max_connections: 1 is not in 2..=65536",
+            ),
+            (
+                "max_connections = 65537",
+                "web.max_connections: 65537 is not in",
+            ),
+            ("max_connections = -1", "max_connections = -1"),
+            (
+                "max_sse_clients = 0",
+                "web.max_sse_clients: must be at least 1",
+            ),
+            (
+                "max_connections = 8\nmax_sse_clients = 8",
+                "web.max_sse_clients: 8 must be below web.max_connections (8)",
+            ),
+            (
+                "max_sse_clients = 300",
+                "web.max_sse_clients: 300 must be below web.max_connections (256)",
+            ),
+        ];
+        for (extra, needle) in cases {
+            let e = Config::from_toml_str(&format!("{BASE}[web]\n{extra}\n"), Path::new("."))
+                .unwrap_err();
+            assert!(e.contains(needle), "expected {needle:?} in: {e}");
+        }
+        // Through the loader (the JSON Schema first, then the semantic checks), as an operator
+        // sees it: each problem names its file and key.
+        let load = |web: &str| {
+            let layer = format!("{BASE}[web]\n{web}\n");
+            let dir = super::super::load::tests::dir_with(&[("collector.toml", layer.as_str())]);
+            let req = super::super::LoadRequest {
+                path: dir.path().join("collector.toml"),
+                profile: None,
+            };
+            super::super::load(&req, &super::super::Environment::default())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = load("max_connections = 0\nmax_sse_clients = 0");
+        for needle in [
+            "collector.toml: web.max_connections: 0 is less than the minimum of 2",
+            "collector.toml: web.max_sse_clients: 0 is less than the minimum of 1",
+        ] {
+            assert!(e.contains(needle), "expected {needle:?} in: {e}");
+        }
+        let e = load("idle_timeout = \"0s\"\nheader_read_timeout = \"1h\"");
+        for needle in [
+            "collector.toml: web.idle_timeout: 0ms is not between 100ms and 1h",
+            "collector.toml: web.header_read_timeout: 1h is not between 100ms and 5m",
+        ] {
+            assert!(e.contains(needle), "expected {needle:?} in: {e}");
+        }
+        // At the edges of the ranges, valid.
+        for extra in [
+            "header_read_timeout = \"100ms\"\nidle_timeout = \"1h\"",
+            "header_read_timeout = \"5m\"\nidle_timeout = \"100ms\"",
+            "max_connections = 65536\nmax_sse_clients = 65535",
+        ] {
+            let text = format!("{BASE}[web]\n{extra}\n");
+            if let Err(e) = Config::from_toml_str(&text, Path::new(".")) {
+                panic!("{extra}: {e}");
+            }
         }
     }
 }

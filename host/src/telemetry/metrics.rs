@@ -25,7 +25,7 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use super::{history::LATENCY_BOUNDS_SECONDS, process::ProcessStats};
+use super::{history::LATENCY_BOUNDS_SECONDS, process::ProcessStats, WebRefusal, WebTimeout};
 
 /// Prefix of every metric of ours.
 pub const METRIC_PREFIX: &str = "futures_collector";
@@ -81,6 +81,11 @@ pub struct NotifierLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 fn duration_histogram() -> Histogram {
     Histogram::new(LATENCY_BOUNDS_SECONDS.iter().copied())
 }
@@ -122,6 +127,9 @@ pub struct Metrics {
     pub plugin_load_failures: Counter,
     pub alerts_firing: Family<RuleLabels, Gauge>,
     pub alert_notifications: Family<NotifierLabels, Counter>,
+    pub web_connections_open: Gauge,
+    pub web_connections_refused: Family<ReasonLabels, Counter>,
+    pub web_connections_timed_out: Family<ReasonLabels, Counter>,
 }
 
 impl Metrics {
@@ -161,6 +169,9 @@ impl Metrics {
             plugin_load_failures: Counter::default(),
             alerts_firing: Family::default(),
             alert_notifications: Family::default(),
+            web_connections_open: Gauge::default(),
+            web_connections_refused: Family::default(),
+            web_connections_timed_out: Family::default(),
         };
         // Every drop reason is exported from the start (at 0), so alerts see the series.
         for reason in super::DropReason::ALL {
@@ -330,6 +341,33 @@ impl Metrics {
             "Alert notifications per notifier by outcome (sent, failed, rate_limited, dropped).",
             m.alert_notifications.clone(),
         );
+        r.register(
+            "web_connections_open",
+            "Connections the web server is serving now (at most [web] max_connections).",
+            m.web_connections_open.clone(),
+        );
+        r.register(
+            "web_connections_refused",
+            "Web clients refused by a limit: connections by reason max_connections (answered 503 and closed), event streams by reason max_sse_clients (503).",
+            m.web_connections_refused.clone(),
+        );
+        r.register(
+            "web_connections_timed_out",
+            "Web connections closed by a timeout: header_read (no complete request head in time) or idle (keep-alive connection without a request).",
+            m.web_connections_timed_out.clone(),
+        );
+        // Every reason from the start: a rate over a series that appears only with the first
+        // refusal misses that refusal.
+        for reason in WebRefusal::ALL {
+            let _ = m.web_connections_refused.get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            });
+        }
+        for reason in WebTimeout::ALL {
+            let _ = m.web_connections_timed_out.get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            });
+        }
         m.config_last_reload_successful.set(1);
         for collector in extra {
             r.register_collector(collector);
@@ -509,6 +547,28 @@ mod tests {
         assert!(p.contains("# HELP fc_requests_total Requests.\n"), "{p}");
         assert!(p.contains("# TYPE fc_build_info gauge\n"), "{p}");
         assert!(!p.contains("# UNIT") && !p.contains("# EOF"), "{p}");
+    }
+
+    #[test]
+    fn web_connection_series_exist_from_the_start_with_every_reason() {
+        let (m, r) = Metrics::new(Vec::new());
+        let text = r.render(Format::Prometheus).unwrap();
+        for series in [
+            "futures_collector_web_connections_open 0",
+            "futures_collector_web_connections_refused_total{reason=\"max_connections\"} 0",
+            "futures_collector_web_connections_refused_total{reason=\"max_sse_clients\"} 0",
+            "futures_collector_web_connections_timed_out_total{reason=\"header_read\"} 0",
+            "futures_collector_web_connections_timed_out_total{reason=\"idle\"} 0",
+        ] {
+            assert!(
+                text.contains(&format!("{series}\n")),
+                "{series} missing:\n{text}"
+            );
+        }
+        assert!(text.contains("# TYPE futures_collector_web_connections_refused_total counter"));
+        m.web_connections_open.inc();
+        let text = r.render(Format::Prometheus).unwrap();
+        assert!(text.contains("futures_collector_web_connections_open 1\n"));
     }
 
     #[test]

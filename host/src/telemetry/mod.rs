@@ -250,6 +250,46 @@ impl ReloadResult {
     }
 }
 
+/// Which web server limit refused a client (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebRefusal {
+    /// `[web] max_connections` connections were open: answered 503 and closed.
+    MaxConnections,
+    /// `[web] max_sse_clients` event streams were open: the request got 503.
+    MaxSseClients,
+}
+
+impl WebRefusal {
+    pub const ALL: [Self; 2] = [Self::MaxConnections, Self::MaxSseClients];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MaxConnections => "max_connections",
+            Self::MaxSseClients => "max_sse_clients",
+        }
+    }
+}
+
+/// Which web server timeout closed a connection (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebTimeout {
+    /// No complete request head within `[web] header_read_timeout`.
+    HeaderRead,
+    /// No request on a keep-alive connection within `[web] idle_timeout`.
+    Idle,
+}
+
+impl WebTimeout {
+    pub const ALL: [Self; 2] = [Self::HeaderRead, Self::Idle];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HeaderRead => "header_read",
+            Self::Idle => "idle",
+        }
+    }
+}
+
 /// Per exchange and kind.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct KindStatus {
@@ -1238,6 +1278,38 @@ impl Telemetry {
     /// Where the web server listens, once bound (tests with `listen = "127.0.0.1:0"`).
     pub fn web_addr(&self) -> Option<SocketAddr> {
         self.state().web_addr
+    }
+
+    /// The web server started serving a connection.
+    pub fn web_connection_opened(&self) {
+        self.inner.metrics.web_connections_open.inc();
+    }
+
+    /// A connection the web server served is closed.
+    pub fn web_connection_closed(&self) {
+        self.inner.metrics.web_connections_open.dec();
+    }
+
+    /// A limit refused a web client.
+    pub fn web_connection_refused(&self, reason: WebRefusal) {
+        self.inner
+            .metrics
+            .web_connections_refused
+            .get_or_create(&metrics::ReasonLabels {
+                reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    /// A timeout closed a web connection.
+    pub fn web_connection_timed_out(&self, reason: WebTimeout) {
+        self.inner
+            .metrics
+            .web_connections_timed_out
+            .get_or_create(&metrics::ReasonLabels {
+                reason: reason.as_str(),
+            })
+            .inc();
     }
 
     /// Adds one past sample to an exchange's chart history only (no metrics): for demos and

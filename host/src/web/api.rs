@@ -1,10 +1,11 @@
 //! The handlers of the web server: metrics exposition, liveness, readiness, the JSON API, the
 //! server-sent event stream and the embedded dashboard assets.
 //!
-//! Owns the wire formats of these endpoints. Must not write to telemetry, and must not expose
-//! secrets (the snapshot only carries redacted notifier destinations).
+//! Owns the wire formats of these endpoints and the cap on event streams. Must not write to
+//! telemetry (beyond counting the event streams it refuses), and must not expose secrets (the
+//! snapshot only carries redacted notifier destinations).
 
-use std::{collections::VecDeque, convert::Infallible, time::Duration};
+use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
     extract::{Query, State},
@@ -17,13 +18,17 @@ use axum::{
 };
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::{
+    broadcast::{self, error::RecvError},
+    OwnedSemaphorePermit,
+};
 
 use super::AppState;
 use crate::{
     duration::ConfigDuration,
     telemetry::{
-        funding::DEFAULT_FUNDING_ROWS, metrics, Event, Format, Snapshot, Telemetry, LIVE_WINDOW,
+        funding::DEFAULT_FUNDING_ROWS, metrics, Event, Format, Snapshot, Telemetry, WebRefusal,
+        LIVE_WINDOW,
     },
 };
 
@@ -39,6 +44,9 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const STYLE_CSS: &str = include_str!("assets/style.css");
 const FAVICON_SVG: &str = include_str!("assets/favicon.svg");
+
+/// Seconds a refused event-stream client is asked to wait before trying again.
+const SSE_RETRY_AFTER: &str = "5";
 
 /// Only our own scripts, styles and connections.
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
@@ -210,6 +218,8 @@ pub(super) async fn funding(
 
 /// What the event stream still has to send.
 struct LiveStream {
+    /// This stream's place among `[web] max_sse_clients`, freed when the stream ends.
+    _slot: OwnedSemaphorePermit,
     telemetry: Telemetry,
     backlog: VecDeque<Event>,
     live: broadcast::Receiver<Event>,
@@ -238,9 +248,39 @@ fn feed_event(e: &Event) -> SseEvent {
 /// Server-sent events: `tick` (a snapshot of every exchange, every `live_interval`) and
 /// `event` (breaker changes, reloads, alerts, plugin loads, sink changes; with `id`, so a
 /// reconnecting client sends `Last-Event-ID` and gets what it missed, if still kept).
-pub(super) async fn events(
-    State(app): State<AppState>,
-    headers: HeaderMap,
+/// With `max_sse_clients` streams open, 503 and a JSON error instead.
+pub(super) async fn events(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    match Arc::clone(&app.event_streams.slots).try_acquire_owned() {
+        Ok(slot) => live_stream(app, &headers, slot).into_response(),
+        Err(_) => {
+            app.telemetry
+                .web_connection_refused(WebRefusal::MaxSseClients);
+            tracing::debug!(
+                max_sse_clients = app.event_streams.max,
+                "event stream refused"
+            );
+            (
+                [(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(SSE_RETRY_AFTER),
+                )],
+                json_no_store(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &serde_json::json!({
+                        "error": "too many event-stream clients",
+                        "max_sse_clients": app.event_streams.max,
+                    }),
+                ),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn live_stream(
+    app: AppState,
+    headers: &HeaderMap,
+    slot: OwnedSemaphorePermit,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let after: u64 = headers
         .get("last-event-id")
@@ -260,6 +300,7 @@ pub(super) async fn events(
     let mut ticker = tokio::time::interval(app.live_interval.max(Duration::from_millis(100)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let state = LiveStream {
+        _slot: slot,
         telemetry: app.telemetry.clone(),
         backlog,
         live,

@@ -3,17 +3,28 @@
 //! dashboard at `/`, whose assets are compiled into the binary (no build step, no CDN).
 //!
 //! Owns the routes, the response formats and the server's lifecycle. Must not change anything
-//! it serves: it only reads the `Telemetry` handle. Listens on loopback unless configured
-//! otherwise; every response is bounded (history and funding rows are capped).
+//! it serves: it only reads the `Telemetry` handle (and counts its own connections there).
+//! Listens on loopback unless configured otherwise; every response is bounded (history and
+//! funding rows are capped), and so are the clients: connections (`listener`), their
+//! header-read and idle timeouts (`connection`) and event streams (`api`), so that no client
+//! can take the file descriptors collection needs.
 
 mod api;
+mod connection;
+mod listener;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{routing::get, Router};
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{
+    sync::{watch, Semaphore},
+    task::JoinHandle,
+};
 
-use crate::{config::WebConfig, telemetry::Telemetry};
+use crate::{
+    config::{WebConfig, DEFAULT_WEB_MAX_SSE_CLIENTS},
+    telemetry::Telemetry,
+};
 
 /// How long [`WebServer::shutdown`] waits for open connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -29,25 +40,44 @@ pub enum WebError {
     },
 }
 
+/// The `/api/events` streams allowed at once (`[web] max_sse_clients`).
+#[derive(Clone)]
+pub(crate) struct EventStreamSlots {
+    pub slots: Arc<Semaphore>,
+    pub max: usize,
+}
+
+impl EventStreamSlots {
+    fn new(max: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max)),
+            max,
+        }
+    }
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub telemetry: Telemetry,
     pub live_interval: Duration,
+    pub event_streams: EventStreamSlots,
     /// Turns true at shutdown: open event streams end so the server can stop.
     pub stopping: watch::Receiver<bool>,
     /// Keeps the sender of `stopping` alive for a router built without a server.
-    _stop: Option<std::sync::Arc<watch::Sender<bool>>>,
+    _stop: Option<Arc<watch::Sender<bool>>>,
 }
 
-/// The routes, for embedding or testing without a socket.
+/// The routes, for embedding or testing without a socket (event streams capped at
+/// [`DEFAULT_WEB_MAX_SSE_CLIENTS`]; the embedding server bounds connections).
 pub fn router(telemetry: Telemetry, live_interval: Duration) -> Router {
     let (tx, rx) = watch::channel(false);
     build_router(AppState {
         telemetry,
         live_interval,
+        event_streams: EventStreamSlots::new(DEFAULT_WEB_MAX_SSE_CLIENTS),
         stopping: rx,
-        _stop: Some(std::sync::Arc::new(tx)),
+        _stop: Some(Arc::new(tx)),
     })
 }
 
@@ -75,8 +105,9 @@ pub struct WebServer {
     task: JoinHandle<()>,
 }
 
-/// Binds `config.listen` and serves until [`WebServer::shutdown`]. The bound address (useful
-/// with port 0) is also recorded in the telemetry (`Telemetry::web_addr`).
+/// Binds `config.listen` and serves until [`WebServer::shutdown`], within the limits of
+/// `config` (connections, timeouts, event streams). The bound address (useful with port 0) is
+/// also recorded in the telemetry (`Telemetry::web_addr`).
 pub async fn spawn(config: &WebConfig, telemetry: Telemetry) -> Result<WebServer, WebError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -91,23 +122,22 @@ pub async fn spawn(config: &WebConfig, telemetry: Telemetry) -> Result<WebServer
     telemetry.set_web_addr(addr);
     let (stop_tx, stop_rx) = watch::channel(false);
     let app = build_router(AppState {
-        telemetry,
+        telemetry: telemetry.clone(),
         live_interval: config.live_interval.0,
+        event_streams: EventStreamSlots::new(config.max_sse_clients),
         stopping: stop_rx.clone(),
         _stop: None,
     });
-    let mut stopped = stop_rx;
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "web server failed");
-        }
-    });
+    let limits = listener::Limits {
+        max_connections: config.max_connections,
+        timeouts: connection::Timeouts {
+            header_read: config.header_read_timeout.0,
+            idle: config.idle_timeout.0,
+        },
+    };
+    let task = tokio::spawn(listener::accept_connections(
+        listener, app, limits, telemetry, stop_rx,
+    ));
     tracing::info!(%addr, "web server listening: dashboard, /metrics, /healthz, /readyz, /api/status");
     Ok(WebServer {
         addr,
@@ -121,7 +151,8 @@ impl WebServer {
         self.addr
     }
 
-    /// Stops accepting, ends event streams, and waits up to [`SHUTDOWN_GRACE`].
+    /// Stops accepting, ends event streams and idle connections, waits up to
+    /// [`SHUTDOWN_GRACE`] for requests in flight, then drops what is still open.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
         let mut task = self.task;
@@ -130,6 +161,7 @@ impl WebServer {
             .is_err()
         {
             task.abort();
+            let _ = task.await;
         }
     }
 }

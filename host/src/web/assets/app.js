@@ -7,6 +7,8 @@ const PALETTE = ["#0284c7", "#db2777", "#16a34a", "#ea580c", "#7c3aed", "#0d9488
 const FUNDING_REFRESH_MS = 10000;
 const HISTORY_REFRESH_24H_MS = 60000;
 const MAX_EVENTS = 100;
+// The browser does not retry a live feed the server refused (503: [web] max_sse_clients).
+const LIVE_RETRY_MS = 5000;
 const RANGES = { "1h": 3600e3, "24h": 86400e3 };
 
 const state = {
@@ -352,7 +354,11 @@ function connect() {
   const live = $("live");
   const source = new EventSource("/api/events");
   source.addEventListener("open", () => { live.textContent = "● live"; live.className = "badge live on"; });
-  source.addEventListener("error", () => { live.textContent = "● reconnecting"; live.className = "badge live off"; });
+  source.addEventListener("error", () => {
+    live.textContent = "● reconnecting";
+    live.className = "badge live off";
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, LIVE_RETRY_MS);
+  });
   source.addEventListener("tick", (m) => {
     const snap = JSON.parse(m.data);
     state.ticks += 1;
