@@ -527,9 +527,11 @@ fn apply_env(
                 blocked = Some(path.clone());
                 break;
             };
-            node = map
-                .entry(seg.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
+            // A table the override creates is attributed to it.
+            node = map.entry(seg.clone()).or_insert_with(|| {
+                prov.0.insert(path.clone(), source.clone());
+                Value::Object(Map::new())
+            });
         }
         if let Some(at) = blocked.or_else(|| (!node.is_object()).then(|| path.clone())) {
             problems.push(ConfigProblem {
@@ -767,6 +769,20 @@ pub(crate) mod tests {
         assert_eq!(prov.lookup("s.now").unwrap().label, "b");
         // A key nobody set is attributed to the last layer that touched its table.
         assert_eq!(prov.lookup("t.unknown.deep").unwrap().label, "b");
+    }
+
+    #[test]
+    fn a_file_is_read_up_to_its_limit() {
+        let dir = dir_with(&[("at.toml", "a = 1\n"), ("over.toml", "a = 12\n")]);
+        assert_eq!(
+            read_bounded(&dir.path().join("at.toml"), 6).unwrap(),
+            "a = 1\n"
+        );
+        assert_eq!(
+            read_bounded(&dir.path().join("over.toml"), 6).unwrap_err(),
+            "7 bytes, larger than the 6-byte limit for a config file"
+        );
+        // The real limit, through the binary: tests/tests/config_cli.rs.
     }
 
     #[test]
