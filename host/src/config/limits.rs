@@ -163,49 +163,45 @@ pub fn problems(doc: &Value) -> Vec<ConfigProblem> {
 }
 
 fn walk<'a>(v: &'a Value, path: &mut Vec<Segment<'a>>, found: &mut Vec<ConfigProblem>) {
+    let problem =
+        |message: String, path: &[Segment<'_>]| ConfigProblem::new(key_path(path), message);
     match v {
         Value::String(s) => {
             if let Some(message) = kind_of(path).check(s.len()) {
-                found.push(ConfigProblem::new(key_path(path), message));
+                found.push(problem(message, path));
             }
         }
-        Value::Array(items) if items.len() > MAX_LIST_ITEMS => found.push(ConfigProblem::new(
-            key_path(path),
-            format!(
-                "{} items, more than the {MAX_LIST_ITEMS}-item limit for a list",
-                items.len()
-            ),
-        )),
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(Segment::Index(i));
-                walk(item, path, found);
-                path.pop();
-            }
-        }
-        Value::Object(map) if map.len() > MAX_TABLE_ENTRIES => found.push(ConfigProblem::new(
-            key_path(path),
-            format!(
-                "{} entries, more than the {MAX_TABLE_ENTRIES}-entry limit for a table",
-                map.len()
-            ),
-        )),
-        Value::Object(map) => {
-            for (k, item) in map {
-                if let Some(message) = ValueKind::Identifier.check(k.len()) {
-                    found.push(ConfigProblem::new(
-                        key_path(path),
-                        format!("key {}: {message}", quote(k)),
-                    ));
-                    continue;
+        Value::Array(items) => match too_many(items.len(), MAX_LIST_ITEMS, ["item", "items"]) {
+            Some(message) => found.push(problem(message + " for a list", path)),
+            None => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(Segment::Index(i));
+                    walk(item, path, found);
+                    path.pop();
                 }
-                path.push(Segment::Key(k));
-                walk(item, path, found);
-                path.pop();
             }
-        }
+        },
+        Value::Object(map) => match too_many(map.len(), MAX_TABLE_ENTRIES, ["entry", "entries"]) {
+            Some(message) => found.push(problem(message + " for a table", path)),
+            None => {
+                for (k, item) in map {
+                    if let Some(message) = ValueKind::Identifier.check(k.len()) {
+                        found.push(problem(format!("key {}: {message}", quote(k)), path));
+                        continue;
+                    }
+                    path.push(Segment::Key(k));
+                    walk(item, path, found);
+                    path.pop();
+                }
+            }
+        },
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
+}
+
+/// `"300 items, more than the 256-item limit"` when `count` is above `limit`.
+fn too_many(count: usize, limit: usize, [one, many]: [&str; 2]) -> Option<String> {
+    (count > limit).then(|| format!("{count} {many}, more than the {limit}-{one} limit"))
 }
 
 #[cfg(test)]
