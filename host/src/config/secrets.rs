@@ -268,7 +268,8 @@ fn redact_cut_secrets(text: &str, secrets: &[SecretValue]) -> String {
             break;
         }
         let cut_secret = secrets.iter().find_map(|s| {
-            let start = (1..s.value.len())
+            // Shorter than the secret (a whole one is replaced already) and than the piece.
+            let start = (1..s.value.len().min(piece.len() + 1))
                 .rev()
                 .filter(|&n| s.value.is_char_boundary(n))
                 .find(|&n| piece.ends_with(&s.value[..n]))?;

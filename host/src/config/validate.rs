@@ -3,8 +3,9 @@
 //! checks, and warnings (an enabled exchange without a plugin file). Owns [`ConfigProblem`] and
 //! [`ConfigErrors`], and keeps their text bounded: an offending value is quoted by a prefix
 //! (the schema's and serde's own messages would embed it whole), and a displayed problem list
-//! shows a bounded number of problems, each with a bounded key and message. Must not read config files or the environment
-//! (the loader does), and must not load plugins: the plugin warning only lists file names.
+//! shows a bounded number of problems, each with a bounded key and message. Must not read
+//! config files or the environment (the loader does), and must not load plugins: the plugin
+//! warning only lists file names.
 
 use std::{fmt, path::Path, sync::OnceLock};
 
