@@ -631,6 +631,7 @@ fn a_50_mb_value_in_a_local_override_is_rejected_without_flooding_the_log() {
     std::thread::sleep(Duration::from_secs(2));
     let attempts = rejections();
     let grown = log.lock().unwrap().len() - logged_before;
+    eprintln!("the log grew by {grown} bytes over {attempts} rejected reloads");
     assert!(attempts >= ATTEMPTS, "{attempts} rejections");
     assert!(
         grown < LOG_BYTES_PER_REJECTED_RELOAD * attempts,
