@@ -38,8 +38,10 @@ pub struct SourcedConfig {
 
 /// Where the running config comes from; asked again at every reload.
 pub trait ConfigSource: Send + Sync + Debug {
-    /// Reads and validates the config as it is now. The error lists every problem and never
-    /// contains a secret value.
+    /// Reads and validates the config as it is now. The error lists the problems and never
+    /// contains a secret value; it is logged and shown as is, so it must stay short whatever
+    /// the input ([`crate::config::ConfigErrors`] quotes values by a prefix and lists at most
+    /// [`crate::config::MAX_PROBLEMS_SHOWN`]).
     fn load(&self) -> Result<SourcedConfig, String>;
 }
 

@@ -1,6 +1,7 @@
 //! `futures-collector check-config` as CI and canary checks run it: the real binary on the
 //! shipped config directory (every profile), on a broken directory, with a secret in the
-//! environment, and with an environment override.
+//! environment, with an environment override, and with oversized input (a 50 MB value, a file
+//! above the file limit, an oversized override).
 
 use std::{
     path::{Path, PathBuf},
@@ -177,5 +178,76 @@ fn secrets_never_appear_and_env_overrides_show() {
     assert!(
         !stdout.contains(SECRET) && !stderr.contains(SECRET),
         "{stdout}{stderr}"
+    );
+}
+
+/// Oversized input is refused in a few short lines, each naming where it came from and the
+/// limit: a 50 MB value in a local override (by its key), a config file above the file limit,
+/// and an oversized environment override.
+#[test]
+fn oversized_input_is_refused_in_short_messages() {
+    const VALUE_BYTES: usize = 50 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("base.toml"),
+        "[plugins]\ndir = \"p\"\n[sink]\ntype = \"stdout\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("development.toml"), "").unwrap();
+    let local = dir.path().join("local.toml");
+    std::fs::write(
+        &local,
+        format!(
+            "[sink]\ntype = \"jsonl\"\npath = \"{}\"\n",
+            "a".repeat(VALUE_BYTES)
+        ),
+    )
+    .unwrap();
+    let config = dir.path().to_str().unwrap();
+    let out = check_config(&["--config", config], &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty(), "{} bytes on stdout", stdout.len());
+    assert!(stderr.len() < 1024, "{} bytes on stderr", stderr.len());
+    assert!(
+        stderr.contains(&format!(
+            "{}: sink.path: {VALUE_BYTES} bytes, longer than the 4096-byte limit for a path",
+            local.display()
+        )),
+        "{stderr}"
+    );
+
+    // A file above the file limit (sparse: no disk used) is not read past the limit.
+    let limit = futures_collector::config::MAX_CONFIG_FILE_BYTES;
+    std::fs::File::create(&local)
+        .unwrap()
+        .set_len(limit + 1)
+        .unwrap();
+    let out = check_config(&["--config", config], &[]);
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.len() < 1024, "{} bytes on stderr", stderr.len());
+    assert!(
+        stderr.contains(&format!(
+            "{}: {} bytes, larger than the {limit}-byte limit for a config file",
+            local.display(),
+            limit + 1
+        )),
+        "{stderr}"
+    );
+
+    // An environment override above its limit names the variable.
+    std::fs::remove_file(&local).unwrap();
+    let long_path = "p".repeat(futures_collector::config::MAX_ENV_OVERRIDE_BYTES);
+    let out = check_config(
+        &["--config", config],
+        &[("FUTURES_COLLECTOR__SINK__PATH", long_path.as_str())],
+    );
+    let stderr = text(&out).1;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.len() < 1024, "{} bytes on stderr", stderr.len());
+    assert!(
+        stderr.contains("env FUTURES_COLLECTOR__SINK__PATH: 8222 bytes, longer than the 8192-byte limit for an environment override"),
+        "{stderr}"
     );
 }

@@ -2,7 +2,8 @@
 //! applied as a diff within 2 s of saving (only the changed exchange restarts; the others keep
 //! their worker, breaker and caches), a broken file changes nothing and the error is visible,
 //! a fixed file is applied, a change that fails to apply is rolled back while collection goes
-//! on, and SIGHUP reloads when file watching is off.
+//! on, SIGHUP reloads when file watching is off, and a 50 MB value in a local override is
+//! rejected at every attempt without flooding the log.
 
 use std::time::{Duration, Instant};
 
@@ -534,4 +535,144 @@ async fn web_server_moves_and_a_missing_plugin_dir_is_rolled_back() {
         "collection stopped after a rolled-back plugin directory change"
     );
     host.stop().await;
+}
+
+/// Bytes of log one rejected reload attempt may add (its trigger line and its error line).
+const LOG_BYTES_PER_REJECTED_RELOAD: usize = 16 * 1024;
+
+/// The real binary on a config directory: a local override with a 50 MB value is rejected at
+/// every attempt, each adding less than [`LOG_BYTES_PER_REJECTED_RELOAD`] to the whole log; the
+/// status API shows the error naming file and key, and collection goes on with the old config.
+#[test]
+fn a_50_mb_value_in_a_local_override_is_rejected_without_flooding_the_log() {
+    use std::io::Read as _;
+    const VALUE_BYTES: usize = 50 * 1024 * 1024;
+    const ATTEMPTS: usize = 2;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = rt.block_on(emulator());
+    let dir = tempfile::tempdir().unwrap();
+    deploy(dir.path());
+    std::fs::write(
+        dir.path().join("base.toml"),
+        config(dir.path(), &emu, "1s", ""),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("development.toml"), "").unwrap();
+    let mut cmd = std::process::Command::new(integration_tests::host_binary());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("FUTURES_COLLECTOR") || k == "KUBERNETES_SERVICE_HOST" {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args(["--log-format", "json", "run", "--config"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let mut stderr = child.stderr.take().unwrap();
+    let sink = log.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 64 * 1024];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let log_text = || String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    let rejections = || log_text().matches("config reload rejected").count();
+    let wait = |what: &str, within: Duration, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + within;
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}:\n{}", log_text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let records = dir.path().join("records.jsonl");
+    wait("no records", Duration::from_secs(15), &|| {
+        !integration_tests::read_records(&records).is_empty()
+    });
+    let web = log_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("web server listening"))
+        })
+        .and_then(|l| l["addr"].as_str().map(str::to_owned))
+        .expect("the web server's address in the log");
+
+    let local = dir.path().join("local.json");
+    let logged_before = log.lock().unwrap().len();
+    for attempt in 0..ATTEMPTS {
+        let seen = rejections();
+        let value = char::from(b'a' + attempt as u8)
+            .to_string()
+            .repeat(VALUE_BYTES);
+        let tmp = dir.path().join(".local.json.tmp");
+        std::fs::write(
+            &tmp,
+            format!("{{\"sink\": {{\"type\": \"jsonl\", \"path\": \"{value}\"}}}}"),
+        )
+        .unwrap();
+        std::fs::rename(&tmp, &local).unwrap();
+        wait(
+            "the override was not rejected",
+            Duration::from_secs(60),
+            &|| rejections() > seen,
+        );
+    }
+    // Let any further attempt of the last save finish.
+    std::thread::sleep(Duration::from_secs(2));
+    let attempts = rejections();
+    let grown = log.lock().unwrap().len() - logged_before;
+    eprintln!("the log grew by {grown} bytes over {attempts} rejected reloads");
+    assert!(attempts >= ATTEMPTS, "{attempts} rejections");
+    assert!(
+        grown < LOG_BYTES_PER_REJECTED_RELOAD * attempts,
+        "the log grew by {grown} bytes over {attempts} rejected reloads"
+    );
+    let text = log_text();
+    let rejected = text
+        .lines()
+        .rfind(|l| l.contains("config reload rejected"))
+        .unwrap();
+    assert!(
+        rejected.contains(&format!(
+            "local.json: sink.path: {VALUE_BYTES} bytes, longer than the 4096-byte limit for a path"
+        )),
+        "{rejected}"
+    );
+
+    // The status API shows the error; the process runs on the old config, into the old file.
+    let status = rt.block_on(async {
+        reqwest::get(format!("http://{web}/api/status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let last = &status["config"]["last_reload"];
+    assert_eq!(last["result"], "invalid", "{last}");
+    let message = last["message"].as_str().unwrap();
+    assert!(message.contains("local.json: sink.path: "), "{message}");
+    assert!(child.try_wait().unwrap().is_none(), "the collector exited");
+    let lines = integration_tests::read_records(&records).len();
+    wait("collection stopped", Duration::from_secs(10), &|| {
+        integration_tests::read_records(&records).len() > lines + 10
+    });
+
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap();
 }

@@ -1,7 +1,10 @@
 //! Loading: finds the layer files (base ← profile and its `extends` chain ← local), parses each
 //! by extension (TOML, YAML, JSON) into a JSON tree, deep-merges them with per-key provenance,
-//! applies `FUTURES_COLLECTOR__…` environment overrides, then hands the tree to `secrets` and
-//! `validate`. Must not start anything or log: it returns a [`LoadedConfig`] or every problem.
+//! applies `FUTURES_COLLECTOR__…` environment overrides, then hands the tree to `secrets`,
+//! `limits` and `validate`. Must not start anything or log: it returns a [`LoadedConfig`] or
+//! every problem. Input is bounded: a file is read up to [`MAX_CONFIG_FILE_BYTES`], an override
+//! up to [`MAX_ENV_OVERRIDE_BYTES`], and every value is checked against its limit before the
+//! schema sees it.
 //!
 //! Merge rule: tables (objects) merge key by key, recursively; anything else (scalars, arrays)
 //! in a later layer replaces the earlier value whole. Relative paths (`plugins.dir`,
@@ -17,7 +20,12 @@ use std::{
 use serde_json::{Map, Value};
 
 use super::{
+    limits::{
+        self, ValueKind, MAX_CONFIG_FILE_BYTES, MAX_ENV_OVERRIDE_BYTES, MAX_IDENTIFIER_BYTES,
+        PATH_KEYS,
+    },
     model::Config,
+    quote::{cut, quote},
     secrets::{self, Interpolated, SecretValue},
     validate::{self, ConfigErrors, ConfigProblem},
 };
@@ -245,7 +253,7 @@ fn parse_file(path: &Path) -> Result<Map<String, Value>, ConfigProblem> {
     };
     let format = format_of(path)
         .ok_or_else(|| problem("unknown format: use .toml, .yaml, .yml or .json".to_owned()))?;
-    let text = std::fs::read_to_string(path).map_err(|e| problem(format!("cannot read: {e}")))?;
+    let text = read_bounded(path, MAX_CONFIG_FILE_BYTES).map_err(problem)?;
     let value: Value = match format {
         Format::Toml => toml::from_str::<toml::Value>(&text)
             .map_err(|e| {
@@ -285,6 +293,31 @@ fn parse_file(path: &Path) -> Result<Map<String, Value>, ConfigProblem> {
     }
 }
 
+/// The text of a file of at most `limit` bytes; one byte more is read to tell a larger file,
+/// which is an error naming its size (when the file system knows it) and the limit.
+fn read_bounded(path: &Path, limit: u64) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > limit {
+        let size = std::fs::metadata(path)
+            .ok()
+            .map(|m| m.len())
+            .filter(|n| *n > limit)
+            .map_or_else(
+                || format!("more than {limit} bytes"),
+                |n| format!("{n} bytes"),
+            );
+        return Err(format!(
+            "{size}, larger than the {limit}-byte limit for a config file"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("cannot read: not UTF-8 text ({e})"))
+}
+
 /// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
@@ -316,6 +349,12 @@ fn type_name(v: &Value) -> &'static str {
 /// The file of layer `name` in `dir` (`name.toml|yaml|yml|json`): `Ok(None)` when absent, an
 /// error naming both when two extensions exist.
 fn find_layer(dir: &Path, name: &str) -> Result<Option<PathBuf>, ConfigProblem> {
+    if let Some(message) = ValueKind::Identifier.check(name.len()) {
+        return Err(ConfigProblem::new(
+            "profile",
+            format!("profile name {}: {message}", quote(name)),
+        ));
+    }
     if name.is_empty()
         || !name
             .chars()
@@ -323,7 +362,10 @@ fn find_layer(dir: &Path, name: &str) -> Result<Option<PathBuf>, ConfigProblem> 
     {
         return Err(ConfigProblem::new(
             "profile",
-            format!("{name:?} is not a profile name (letters, digits, '-' and '_' only)"),
+            format!(
+                "{} is not a profile name (letters, digits, '-' and '_' only)",
+                quote(name)
+            ),
         ));
     }
     let found: Vec<PathBuf> = EXTENSIONS
@@ -448,9 +490,21 @@ fn apply_env(
             continue;
         };
         let source = Source {
-            label: format!("env {name}"),
+            label: format!("env {}", cut(name, MAX_IDENTIFIER_BYTES)),
             base_dir: base_dir.to_owned(),
         };
+        // `NAME=value`, as the process environment holds it.
+        let size = name.len() + 1 + raw.len();
+        if size > MAX_ENV_OVERRIDE_BYTES {
+            problems.push(ConfigProblem {
+                file: Some(source.label),
+                key: String::new(),
+                message: format!(
+                    "{size} bytes, longer than the {MAX_ENV_OVERRIDE_BYTES}-byte limit for an environment override"
+                ),
+            });
+            continue;
+        }
         let segments: Vec<String> = rest
             .split(ENV_OVERRIDE_SEPARATOR)
             .map(str::to_lowercase)
@@ -473,9 +527,11 @@ fn apply_env(
                 blocked = Some(path.clone());
                 break;
             };
-            node = map
-                .entry(seg.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
+            // A table the override creates is attributed to it.
+            node = map.entry(seg.clone()).or_insert_with(|| {
+                prov.0.insert(path.clone(), source.clone());
+                Value::Object(Map::new())
+            });
         }
         if let Some(at) = blocked.or_else(|| (!node.is_object()).then(|| path.clone())) {
             problems.push(ConfigProblem {
@@ -493,14 +549,6 @@ fn apply_env(
     }
     problems
 }
-
-/// Keys holding filesystem paths, resolved against the folder of the layer that set them.
-const PATH_KEYS: [&str; 4] = [
-    "plugins.dir",
-    "sink.path",
-    "sink.spool_dir",
-    "sink.tls_ca_file",
-];
 
 fn resolve_paths(doc: &mut Value, prov: &Provenance) {
     for key in PATH_KEYS {
@@ -542,7 +590,7 @@ pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, Config
         if profile == BASE_LAYER || profile == LOCAL_LAYER {
             return Err(unattributed(
                 "profile",
-                format!("{profile:?} is a layer name, not a profile"),
+                format!("{} is a layer name, not a profile", quote(&profile)),
             ));
         }
         let profile_file = find_layer(path, &profile)?.ok_or_else(|| {
@@ -567,7 +615,8 @@ pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, Config
             return Err(unattributed(
                 "profile",
                 format!(
-                    "--profile {p} needs a config directory, but {} is a file",
+                    "--profile {} needs a config directory, but {} is a file",
+                    quote(p),
                     path.display()
                 ),
             ));
@@ -628,13 +677,17 @@ pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, Config
                 .collect(),
         )
     };
+    let oversized = limits::problems(&doc);
+    if !oversized.is_empty() {
+        return Err(scrub(oversized, &prov));
+    }
     resolve_paths(&mut doc, &prov);
 
     let schema = validate::schema_problems(&doc);
     if !schema.is_empty() {
         return Err(scrub(schema, &prov));
     }
-    let config = validate::deserialize(doc).map_err(|p| scrub(vec![p], &prov))?;
+    let config = validate::deserialize(&doc).map_err(|p| scrub(vec![p], &prov))?;
     let semantic = validate::semantic_problems(&config);
     if !semantic.is_empty() {
         return Err(scrub(semantic, &prov));
@@ -716,6 +769,20 @@ pub(crate) mod tests {
         assert_eq!(prov.lookup("s.now").unwrap().label, "b");
         // A key nobody set is attributed to the last layer that touched its table.
         assert_eq!(prov.lookup("t.unknown.deep").unwrap().label, "b");
+    }
+
+    #[test]
+    fn a_file_is_read_up_to_its_limit() {
+        let dir = dir_with(&[("at.toml", "a = 1\n"), ("over.toml", "a = 12\n")]);
+        assert_eq!(
+            read_bounded(&dir.path().join("at.toml"), 6).unwrap(),
+            "a = 1\n"
+        );
+        assert_eq!(
+            read_bounded(&dir.path().join("over.toml"), 6).unwrap_err(),
+            "7 bytes, larger than the 6-byte limit for a config file"
+        );
+        // The real limit, through the binary: tests/tests/config_cli.rs.
     }
 
     #[test]

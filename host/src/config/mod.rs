@@ -5,21 +5,33 @@
 //!   `crate::config::Config` and friends keep their paths);
 //! - `load`: formats, layers, profiles, `extends`, environment overrides ([`load()`]);
 //! - `secrets`: `${VAR}` interpolation and redaction;
-//! - `validate`: JSON Schema, typed and semantic checks, problems naming file and key.
+//! - `validate`: JSON Schema, typed and semantic checks, problems naming file and key;
+//! - `limits`: size limits of files, environment overrides, strings (by kind), lists, tables;
+//! - `quote`: offending values quoted by a prefix, text cut to a budget with a visible mark.
 
+mod limits;
 mod load;
 mod model;
+mod quote;
 mod secrets;
 mod validate;
 
+pub use limits::{
+    ValueKind, KEY_KINDS, MAX_CONFIG_FILE_BYTES, MAX_ENV_OVERRIDE_BYTES, MAX_IDENTIFIER_BYTES,
+    MAX_LIST_ITEMS, MAX_PATH_BYTES, MAX_TABLE_ENTRIES, MAX_TEXT_BYTES, MAX_URL_BYTES, PATH_KEYS,
+};
 pub use load::{
     detect_profile, load, select_profile, Environment, LoadRequest, LoadedConfig,
     DEFAULT_CONFIG_PATH, DEFAULT_PROFILE, DETECTED_PRODUCTION_PROFILE, ENV_OVERRIDE_PREFIX,
     ENV_OVERRIDE_SEPARATOR, EXTENDS_KEY, EXTENSIONS, PRODUCTION_MARKER_ENV, PROFILE_ENV,
 };
 pub use model::*;
+pub use quote::{char_floor, cut, cut_mark, quote, CUT_MARK, CUT_MARK_RESERVE, QUOTE_MAX_CHARS};
 pub use secrets::{url_has_userinfo, REDACTED, SECRET_FIELD_NAMES};
-pub use validate::{ConfigErrors, ConfigProblem};
+pub use validate::{
+    ConfigErrors, ConfigProblem, MAX_PROBLEMS_SHOWN, MAX_PROBLEM_KEY_SHOWN,
+    MAX_PROBLEM_MESSAGE_SHOWN,
+};
 
 #[cfg(test)]
 pub(crate) mod tests;

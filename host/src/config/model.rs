@@ -14,7 +14,10 @@ use std::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::ConfigProblem;
+use super::{
+    quote::{quote, shorten_value_in},
+    ConfigProblem,
+};
 use crate::{
     breaker::BreakerConfig,
     duration::{ConfigDuration, PollInterval},
@@ -358,7 +361,7 @@ impl AmqpSinkConfig {
                         self.username_env, self.password_env
                     ));
                 } else if let Err(e) = url.parse::<lapin::uri::AMQPUri>() {
-                    problems.push(format!("sink.url: {e}"));
+                    problems.push(format!("sink.url: {}", shorten_value_in(&e, url)));
                 }
             }
         }
@@ -368,7 +371,8 @@ impl AmqpSinkConfig {
         ] {
             if name.is_empty() || name.contains('=') {
                 problems.push(format!(
-                    "sink.{key}: {name:?} is not an environment variable name"
+                    "sink.{key}: {} is not an environment variable name",
+                    quote(name)
                 ));
             }
         }
@@ -421,14 +425,14 @@ impl AmqpSinkConfig {
             let key = format!("sink.queues[{i}]");
             check_amqp_name(&format!("{key}.name"), &q.name, &mut problems);
             if !names.insert(q.name.as_str()) {
-                problems.push(format!("{key}.name: {:?} is declared twice", q.name));
+                problems.push(format!("{key}.name: {} is declared twice", quote(&q.name)));
             }
             if q.bindings.is_empty() {
                 problems.push(format!("{key}.bindings: needs at least one binding key"));
             }
             for b in &q.bindings {
                 if b.is_empty() || b.len() > AMQP_SHORT_STRING_MAX {
-                    problems.push(format!("{key}.bindings: {b:?} is not a binding key"));
+                    problems.push(format!("{key}.bindings: {} is not a binding key", quote(b)));
                 }
             }
             if q.queue_type == AmqpQueueType::Stream && q.overflow.is_some() {
@@ -478,7 +482,8 @@ fn check_amqp_name(key: &str, name: &str, problems: &mut Vec<String>) {
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
     {
         problems.push(format!(
-            "{key}: {name:?} uses letters, digits, '-', '_', '.' and ':' only"
+            "{key}: {} uses letters, digits, '-', '_', '.' and ':' only",
+            quote(name)
         ));
     }
 }
@@ -998,7 +1003,8 @@ impl Config {
             if let Some(url) = &ex.base_url {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     problems.push(format!(
-                        "exchanges.{id}.base_url: {url:?} is not an http(s) URL"
+                        "exchanges.{id}.base_url: {} is not an http(s) URL",
+                        quote(url)
                     ));
                 }
             }
@@ -1353,7 +1359,8 @@ impl AlertsConfig {
         for id in &self.disabled {
             if !crate::alerts::RULE_IDS.contains(&id.as_str()) {
                 p.push(format!(
-                    "alerts.disabled: unknown rule {id:?} (rules: {})",
+                    "alerts.disabled: unknown rule {} (rules: {})",
+                    quote(id),
                     crate::alerts::RULE_IDS.join(", ")
                 ));
             }
@@ -1408,7 +1415,8 @@ impl AlertsConfig {
                     }
                     if !is_http(api_base) {
                         p.push(format!(
-                            "{key}.api_base: {api_base:?} is not an http(s) URL"
+                            "{key}.api_base: {} is not an http(s) URL",
+                            quote(api_base)
                         ));
                     }
                     if bot_token.is_none() && bot_token_env.trim().is_empty() {

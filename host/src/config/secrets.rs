@@ -8,7 +8,10 @@
 
 use serde_json::Value;
 
-use super::load::Environment;
+use super::{
+    load::Environment,
+    quote::{quote, CUT_MARK, QUOTE_MAX_CHARS},
+};
 
 /// Replacement shown for a secret-by-name field that was not interpolated.
 pub const REDACTED: &str = "<redacted>";
@@ -75,11 +78,18 @@ fn interpolate_str(s: &str, env: &Environment) -> Result<Option<(String, VarValu
             let name = &after[..end];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(format!(
-                    "\"${{{name}}}\" is not a variable reference (names use letters, digits and '_')"
+                    "{} is not a variable reference (names use letters, digits and '_')",
+                    quote(&format!("${{{name}}}"))
                 ));
             }
             let Some(value) = env.get(name) else {
-                return Err(format!("environment variable {name} is not set"));
+                // A valid name needs no quotes; a long one is shown by its start.
+                let shown = if name.len() > QUOTE_MAX_CHARS {
+                    quote(name)
+                } else {
+                    name.to_owned()
+                };
+                return Err(format!("environment variable {shown} is not set"));
             };
             out.push_str(value);
             vars.push((name.to_owned(), value.to_owned()));
@@ -233,13 +243,46 @@ fn redact_walk(
 }
 
 /// Replaces every occurrence of a secret value in `text` (longest values first, so a secret that
-/// contains another is hidden whole).
+/// contains another is hidden whole), and the start of a secret that a quote cut off (text
+/// ending right before a [`CUT_MARK`] with the first bytes of a secret).
 pub(crate) fn redact_text(text: &str, secrets: &[SecretValue]) -> String {
     let mut out = text.to_owned();
     for s in secrets {
         if !s.value.is_empty() && out.contains(&s.value) {
             out = out.replace(&s.value, &s.shown_as);
         }
+    }
+    if out.contains(CUT_MARK) {
+        out = redact_cut_secrets(&out, secrets);
+    }
+    out
+}
+
+/// Hides, before every [`CUT_MARK`], the longest start of a secret the text there ends with.
+fn redact_cut_secrets(text: &str, secrets: &[SecretValue]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pieces = text.split(CUT_MARK).peekable();
+    while let Some(piece) = pieces.next() {
+        if pieces.peek().is_none() {
+            out.push_str(piece);
+            break;
+        }
+        let cut_secret = secrets.iter().find_map(|s| {
+            // Shorter than the secret (a whole one is replaced already) and than the piece.
+            let start = (1..s.value.len().min(piece.len() + 1))
+                .rev()
+                .filter(|&n| s.value.is_char_boundary(n))
+                .find(|&n| piece.ends_with(&s.value[..n]))?;
+            Some((start, s))
+        });
+        match cut_secret {
+            Some((len, s)) => {
+                out.push_str(&piece[..piece.len() - len]);
+                out.push_str(&s.shown_as);
+            }
+            None => out.push_str(piece),
+        }
+        out.push(CUT_MARK);
     }
     out
 }
@@ -325,5 +368,32 @@ mod tests {
             redact_text("login hunter2 at mq.local", &secrets),
             "login ${PASS} at ${HOST}"
         );
+    }
+
+    /// A quote or a cut can end inside a secret: the part before the mark is hidden too.
+    #[test]
+    fn a_secret_cut_by_a_quote_is_hidden() {
+        let long = format!("tok-{}", "9".repeat(100));
+        let env = Environment::from_pairs([("LONG", long.as_str()), ("PASS", "hunter2")]);
+        let mut doc = json!({"a": "${LONG}", "b": "${PASS}"});
+        let done = interpolate(&mut doc, &env).unwrap();
+        let secrets = secret_values(&done, secret_fields(&doc));
+        let quoted = quote(&format!("https://h/{long}"));
+        assert!(quoted.contains("tok-999"), "{quoted}");
+        let text = redact_text(
+            &format!("http.retries: invalid type: string {quoted}"),
+            &secrets,
+        );
+        assert!(!text.contains("tok-"), "{text}");
+        assert!(text.contains("\"https://h/${LONG}…\" ("), "{text}");
+        // Whole secrets and a cut right after one.
+        assert_eq!(
+            redact_text(
+                "hunter2 and hunter2… [truncated 5 bytes] and hun…",
+                &secrets
+            ),
+            "${PASS} and ${PASS}… [truncated 5 bytes] and ${PASS}…"
+        );
+        assert_eq!(redact_text("nothing… here", &secrets), "nothing… here");
     }
 }

@@ -408,3 +408,149 @@ fn the_base_fixture_is_valid() {
     load(&req, &Environment::default()).unwrap();
     assert!(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/base.toml")).is_file());
 }
+
+/// A value written to stand out: no run of [`QUOTE_MAX_CHARS`] + 1 of its characters may
+/// appear in any message.
+fn loud(n: usize) -> String {
+    "Q".repeat(n)
+}
+
+/// Table: a long value at every stage that reports values (limits, schema, typed, semantic,
+/// interpolation, profiles, overrides) gives a short error naming the file and the key that
+/// quotes at most a prefix of the value, and never any part of a secret.
+#[test]
+fn long_values_give_short_errors_naming_file_and_key() {
+    use super::{MAX_PROBLEMS_SHOWN, QUOTE_MAX_CHARS};
+    let long_secret = format!("S3CR3T{}", "s".repeat(200));
+    // Makes `http://h/${LONG}` 2063 bytes, over the URL limit.
+    let longer_secret = format!("S3CR3T{}", "s".repeat(2048));
+    let mut v = vec![
+        case(
+            "a 5 MB string (50 MB: tests/tests/config_cli.rs)",
+            &format!("[sink]\ntype = \"jsonl\"\npath = \"{}\"\n", loud(5_242_880)),
+            &["development.toml: sink.path: 5242880 bytes, longer than the 4096-byte limit for a path"],
+        ),
+        case(
+            "long value of the wrong type (schema)",
+            &format!("[http]\nretries = \"{}\"\n", loud(3000)),
+            &["development.toml: http.retries: \"QQQ", "…\" (3000 bytes) is not of type \"integer\""],
+        ),
+        case(
+            "long duration in no known format (schema)",
+            &format!("[http]\ntimeout = \"{}\"\n", loud(3000)),
+            &["development.toml: http.timeout: \"QQQ", "…\" (3000 bytes) does not match"],
+        ),
+        case(
+            "long duration out of range (typed)",
+            &format!("[http]\ntimeout = \"{}s\"\n", "9".repeat(3000)),
+            &["development.toml: http.timeout: invalid duration \"999", "…\" (3001 bytes): out of range"],
+        ),
+        case(
+            "long url that is not http (semantic)",
+            &format!("[exchanges.binance]\nbase_url = \"ftp://{}\"\n", loud(1500)),
+            &["development.toml: exchanges.binance.base_url: \"ftp://QQQ", "…\" (1506 bytes) is not an http(s) URL"],
+        ),
+        case(
+            "long unknown rule (semantic)",
+            &format!("[alerts]\ndisabled = [\"{}\"]\n", loud(100)),
+            &["development.toml: alerts.disabled: unknown rule \"QQQ", "…\" (100 bytes)"],
+        ),
+        case(
+            "long sink type (schema, tagged)",
+            &format!("[sink]\ntype = \"{}\"\n", loud(3000)),
+            &["development.toml: sink.type: unknown type \"QQQ", "…\" (3000 bytes) (known:"],
+        ),
+        case(
+            "long table key",
+            &format!("[exchanges.{}]\n", loud(200)),
+            &["development.toml: exchanges: key \"QQQ", "…\" (200 bytes): 200 bytes, longer than the 128-byte limit for an identifier"],
+        ),
+        case(
+            "long list",
+            &format!("[alerts]\ndisabled = [{}]\n", vec!["\"memory\""; 300].join(", ")),
+            &["development.toml: alerts.disabled: 300 items, more than the 256-item limit for a list"],
+        ),
+        case(
+            "too long once a secret is resolved",
+            "[exchanges.binance]\nbase_url = \"http://h/${LONG}\"\n",
+            &["development.toml: exchanges.binance.base_url: 2063 bytes, longer than the 2048-byte limit for a URL"],
+        ),
+        case(
+            "a long secret in a wrongly typed key",
+            "[http]\nretries = \"${SECRET}\"\n",
+            &["development.toml: http.retries: \"${SECRET}…\" (206 bytes)"],
+        ),
+        case(
+            "long extends name",
+            &format!("extends = \"{}\"\n", loud(300)),
+            &["profile: profile name \"QQQ", "…\" (300 bytes): 300 bytes, longer than the 128-byte limit for an identifier"],
+        ),
+        case(
+            "many problems",
+            &(0..50).map(|i| format!("unknown_{i} = 1\n")).collect::<String>(),
+            &["development.toml: unknown_0: unknown key", "… and 30 more problems"],
+        ),
+    ];
+    let mut profile = case(
+        "long profile name",
+        "",
+        &["profile: profile name \"QQQ", "(300 bytes): 300 bytes"],
+    );
+    profile.profile = Some(Box::leak(loud(300).into_boxed_str()));
+    v.push(profile);
+    let mut env_key = case(
+        "long key in an override",
+        "",
+        &[
+            "env FUTURES_COLLECTOR__HTTP__QQQ",
+            "… [truncated ",
+            "http: key \"qqq",
+            "(300 bytes): 300 bytes, longer than the 128-byte limit",
+        ],
+    );
+    let env_name = format!("FUTURES_COLLECTOR__HTTP__{}", loud(300));
+    env_key.env = vec![(Box::leak(env_name.into_boxed_str()), "1")];
+    v.push(env_key);
+
+    let mut failures = Vec::new();
+    for c in &v {
+        let files: Vec<(&str, &str)> = c.files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let dir = dir_with(&files);
+        let mut env = vec![
+            ("HOOK", SECRET),
+            ("SECRET", long_secret.as_str()),
+            ("LONG", longer_secret.as_str()),
+        ];
+        env.extend(c.env.iter().copied());
+        let req = LoadRequest {
+            path: dir.path().to_owned(),
+            profile: c.profile.map(str::to_owned),
+        };
+        let Err(e) = load(&req, &Environment::from_pairs(env)) else {
+            failures.push(format!("{}: accepted", c.name));
+            continue;
+        };
+        let text = e.to_string();
+        for needle in &c.expect {
+            if !text.contains(needle) {
+                failures.push(format!("{}: expected {needle:?} in:\n{text}", c.name));
+            }
+        }
+        if text.lines().count() > MAX_PROBLEMS_SHOWN + 1 || text.lines().any(|l| l.len() > 700) {
+            failures.push(format!("{}: too long:\n{text}", c.name));
+        }
+        if text
+            .to_lowercase()
+            .contains(&loud(QUOTE_MAX_CHARS + 1).to_lowercase())
+        {
+            failures.push(format!(
+                "{}: a value is quoted past its prefix:\n{text}",
+                c.name
+            ));
+        }
+        if text.contains("S3CR3T") || text.contains("sssss") {
+            failures.push(format!("{}: part of the secret leaked:\n{text}", c.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

@@ -1,14 +1,29 @@
 //! Validation of a merged config document: the JSON Schema generated from the model (every
 //! error at once), typed deserialization (a type error names its key path), the model's semantic
 //! checks, and warnings (an enabled exchange without a plugin file). Owns [`ConfigProblem`] and
-//! [`ConfigErrors`]. Must not read config files or the environment (the loader does), and must
-//! not load plugins: the plugin warning only lists file names.
+//! [`ConfigErrors`], and keeps their text bounded: an offending value is quoted by a prefix
+//! (the schema's and serde's own messages would embed it whole), and a displayed problem list
+//! shows a bounded number of problems, each with a bounded key and message. Must not read
+//! config files or the environment (the loader does), and must not load plugins: the plugin
+//! warning only lists file names.
 
 use std::{fmt, path::Path, sync::OnceLock};
 
 use serde_json::Value;
 
-use super::{model::Config, secrets::join_key};
+use super::{
+    model::Config,
+    quote::{cut, quote_json, shorten_value_in},
+    secrets::join_key,
+};
+
+/// Most problems a displayed [`ConfigErrors`] lists; the rest are counted in a last line.
+pub const MAX_PROBLEMS_SHOWN: usize = 20;
+/// Longest key path a displayed [`ConfigProblem`] shows (longer ones are cut and marked).
+pub const MAX_PROBLEM_KEY_SHOWN: usize = 256;
+/// Longest message a displayed [`ConfigProblem`] shows (longer ones are cut and marked): room
+/// for a parser's explanation and a quoted value, never for a whole value.
+pub const MAX_PROBLEM_MESSAGE_SHOWN: usize = 512;
 
 /// One thing wrong with a config: which file set the key (an env var's name for an override),
 /// the key path, and what is wrong. Never carries a secret value (the loader scrubs messages).
@@ -38,29 +53,37 @@ impl ConfigProblem {
     }
 }
 
+/// `file: key: message`, the key and the message cut to [`MAX_PROBLEM_KEY_SHOWN`] and
+/// [`MAX_PROBLEM_MESSAGE_SHOWN`] bytes (a last guard: messages built here quote values by a
+/// prefix already, but a parser's message may quote a whole key).
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(file) = &self.file {
             write!(f, "{file}: ")?;
         }
         if !self.key.is_empty() {
-            write!(f, "{}: ", self.key)?;
+            write!(f, "{}: ", cut(&self.key, MAX_PROBLEM_KEY_SHOWN))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&cut(&self.message, MAX_PROBLEM_MESSAGE_SHOWN))
     }
 }
 
-/// Every problem found in one load, one per line when displayed.
+/// Every problem found in one load, one per line when displayed (at most
+/// [`MAX_PROBLEMS_SHOWN`], then how many more there are).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigErrors(pub Vec<ConfigProblem>);
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.0.iter().enumerate() {
+        for (i, p) in self.0.iter().take(MAX_PROBLEMS_SHOWN).enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
             }
             write!(f, "{p}")?;
+        }
+        let more = self.0.len().saturating_sub(MAX_PROBLEMS_SHOWN);
+        if more > 0 {
+            write!(f, "\n… and {more} more problems")?;
         }
         Ok(())
     }
@@ -153,11 +176,7 @@ fn push_schema_error(
                     }
                 }
                 None => {
-                    let ty = e
-                        .instance
-                        .get("type")
-                        .map(Value::to_string)
-                        .unwrap_or_default();
+                    let ty = e.instance.get("type").map(quote_json).unwrap_or_default();
                     let known: Vec<String> = context
                         .iter()
                         .flatten()
@@ -178,17 +197,54 @@ fn push_schema_error(
                 }
             }
         }
-        _ => problems.push(ConfigProblem::new(key, e.to_string())),
+        // jsonschema's own message embeds the whole instance (a 50 MB string, a whole table):
+        // show it quoted by a prefix instead.
+        _ => problems.push(ConfigProblem::new(
+            key,
+            e.masked_with(quote_json(&e.instance)).to_string(),
+        )),
     }
 }
 
 /// Deserializes a (schema-valid) document; a failure names the key path.
-pub fn deserialize(doc: Value) -> Result<Config, ConfigProblem> {
+pub fn deserialize(doc: &Value) -> Result<Config, ConfigProblem> {
     serde_path_to_error::deserialize::<_, Config>(doc).map_err(|e| {
+        let message = e.inner().to_string();
+        let message = match value_at(doc, e.path()) {
+            Some(value) => quote_in_message(&message, value),
+            None => message,
+        };
         let key = e.path().to_string();
         let key = if key == "." { String::new() } else { key };
-        ConfigProblem::new(key, e.inner().to_string())
+        ConfigProblem::new(key, message)
     })
+}
+
+/// The value at a deserializer's path, when the path leads to one.
+fn value_at<'a>(doc: &'a Value, path: &serde_path_to_error::Path) -> Option<&'a Value> {
+    use serde_path_to_error::Segment;
+    path.iter().try_fold(doc, |node, segment| match segment {
+        Segment::Map { key } => node.get(key.as_str()),
+        Segment::Seq { index } => node.get(*index),
+        Segment::Enum { .. } | Segment::Unknown => Some(node),
+    })
+}
+
+/// `message` with every long string of `value` (the value itself, or one inside it when the
+/// error is reported at its table, as for tagged enums) quoted by a prefix where it appears
+/// whole: serde's messages (`invalid type: string "…", expected u32`) and the duration parser's
+/// quote a value as `{:?}` does.
+fn quote_in_message(message: &str, value: &Value) -> String {
+    match value {
+        Value::String(s) => shorten_value_in(message, s),
+        Value::Array(items) => items
+            .iter()
+            .fold(message.to_owned(), |m, item| quote_in_message(&m, item)),
+        Value::Object(map) => map
+            .values()
+            .fold(message.to_owned(), |m, item| quote_in_message(&m, item)),
+        _ => message.to_owned(),
+    }
 }
 
 /// The model's semantic checks as problems.

@@ -9,11 +9,13 @@
 //! (workers write it) and never writes it.
 //!
 //! Logs: `FUTURES_COLLECTOR_LOG` (or `RUST_LOG`) sets the filter; `--log-format json` for
-//! production. [`init`] installs the subscriber and must not be called twice per process.
+//! production; every line is at most [`log_lines::MAX_LOG_LINE_BYTES`] long (`log_lines`).
+//! [`init`] installs the subscriber and must not be called twice per process.
 
 pub mod events;
 pub mod funding;
 pub mod history;
+pub mod log_lines;
 pub mod metrics;
 pub mod process;
 
@@ -31,7 +33,7 @@ use prometheus_client::{
 };
 use serde::Serialize;
 use tokio::sync::broadcast;
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::{fmt, fmt::MakeWriter, util::SubscriberInitExt as _, EnvFilter};
 
 pub use events::{Event, EventKind, Severity};
 pub use funding::{FundingCell, FundingRow};
@@ -55,6 +57,7 @@ use metrics::{
 /// Default filter when neither variable is set.
 pub const DEFAULT_LOG_FILTER: &str = "info";
 
+/// How log lines are written (`--log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Pretty,
@@ -68,11 +71,26 @@ pub fn init(format: LogFormat) {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Pretty => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
+    let _ = subscriber(format, filter, std::io::stderr).try_init();
+}
+
+/// The subscriber [`init`] installs: `format` lines through `filter` to `writer`, each line cut
+/// at [`log_lines::MAX_LOG_LINE_BYTES`].
+fn subscriber<W>(
+    format: LogFormat,
+    filter: EnvFilter,
+    writer: W,
+) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(log_lines::BoundedLines::new(writer, format));
+    match format {
+        LogFormat::Pretty => Box::new(builder.finish()),
+        LogFormat::Json => Box::new(builder.json().flatten_event(true).finish()),
+    }
 }
 
 /// Window of the "live" numbers (cards, `/api/status`): latency percentiles, rates.
