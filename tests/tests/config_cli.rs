@@ -182,11 +182,11 @@ fn secrets_never_appear_and_env_overrides_show() {
 }
 
 /// Oversized input is refused in a few short lines, each naming where it came from and the
-/// limit: a 50 MB value in a local override (by its key), a config file above the file limit,
-/// and an oversized environment override.
+/// limit: a 1 MiB value in a local override (by its key), a 50 MB value (its file is above the
+/// file limit), and an oversized environment override.
 #[test]
 fn oversized_input_is_refused_in_short_messages() {
-    const VALUE_BYTES: usize = 50 * 1024 * 1024;
+    const VALUE_BYTES: usize = 1024 * 1024;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("base.toml"),
@@ -217,12 +217,14 @@ fn oversized_input_is_refused_in_short_messages() {
         "{stderr}"
     );
 
-    // A file above the file limit (sparse: no disk used) is not read past the limit.
+    // A 50 MB value: its file is above the file limit and is not read past the limit.
     let limit = futures_collector::config::MAX_CONFIG_FILE_BYTES;
-    std::fs::File::create(&local)
-        .unwrap()
-        .set_len(limit + 1)
-        .unwrap();
+    const HUGE_VALUE_BYTES: usize = 50 * 1024 * 1024;
+    let huge = format!(
+        "[sink]\ntype = \"jsonl\"\npath = \"{}\"\n",
+        "a".repeat(HUGE_VALUE_BYTES)
+    );
+    std::fs::write(&local, &huge).unwrap();
     let out = check_config(&["--config", config], &[]);
     let stderr = text(&out).1;
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -231,7 +233,7 @@ fn oversized_input_is_refused_in_short_messages() {
         stderr.contains(&format!(
             "{}: {} bytes, larger than the {limit}-byte limit for a config file",
             local.display(),
-            limit + 1
+            huge.len()
         )),
         "{stderr}"
     );

@@ -10,10 +10,12 @@ use serde_json::Value;
 use super::{model::AMQP_SHORT_STRING_MAX, quote::quote, secrets::join_key, ConfigProblem};
 
 /// Largest config file read (one layer): a backstop against reading something unbounded (a
-/// device, a runaway generated file). Only this many bytes plus one are ever read; a larger file
-/// is an error naming the file and this limit. Values inside a file have the tighter limits
-/// below, which name the key.
-pub const MAX_CONFIG_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// device, a runaway generated file, a 50 MB value). Only this many bytes plus one are ever
+/// read; a larger file is an error naming the file and this limit. A real config is a few KB;
+/// 4 MiB keeps the parse of a hostile file (and of every reload of it) to milliseconds and a
+/// few MB of memory, where 64 MiB took 12 s and hundreds of MB (debug build, TOML). Values
+/// inside a file have the tighter limits below, which name the key.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Largest environment override, name and value together (`FUTURES_COLLECTOR__A__B=value`):
 /// room for the longest value kind ([`MAX_PATH_BYTES`]) and a long name.
 pub const MAX_ENV_OVERRIDE_BYTES: usize = 8 * 1024;

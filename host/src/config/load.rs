@@ -271,12 +271,14 @@ fn parse_file(path: &Path) -> Result<Map<String, Value>, ConfigProblem> {
             if text.trim().is_empty() {
                 Value::Object(Map::new())
             } else {
-                serde_saphyr::from_str::<Value>(&text).map_err(|e| {
-                    problem(format!(
-                        "YAML syntax: {}",
-                        one_line(&e.without_snippet().to_string())
-                    ))
-                })?
+                serde_saphyr::from_str_with_options::<Value>(&text, yaml_options()).map_err(
+                    |e| {
+                        problem(format!(
+                            "YAML syntax: {}",
+                            one_line(&e.without_snippet().to_string())
+                        ))
+                    },
+                )?
             }
         }
         Format::Json => {
@@ -291,6 +293,29 @@ fn parse_file(path: &Path) -> Result<Map<String, Value>, ConfigProblem> {
             type_name(&other)
         ))),
     }
+}
+
+/// Most aliases (`*name`) a YAML config may use. Each alias replays its anchor's events, so a few
+/// lines of nested aliases expand to millions of nodes ("billion laughs"); a real config uses a
+/// handful.
+const MAX_YAML_ALIASES: usize = 1_000;
+/// Most nodes (scalars, sequences, mappings, aliases replayed) in a YAML config: a real one has
+/// a few hundred.
+const MAX_YAML_NODES: usize = 50_000;
+/// Most parser events in a YAML config (aliases replayed included).
+const MAX_YAML_EVENTS: usize = 200_000;
+
+/// The YAML parser's resource budget for config files: far below the library's defaults, which
+/// are made for documents of hundreds of MB (a billion-laughs file took 5.5 s with them).
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_aliases = MAX_YAML_ALIASES;
+    budget.max_nodes = MAX_YAML_NODES;
+    budget.max_events = MAX_YAML_EVENTS;
+    budget.max_recorded_anchor_events = MAX_YAML_EVENTS;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
 }
 
 /// The text of a file of at most `limit` bytes; one byte more is read to tell a larger file,

@@ -426,9 +426,9 @@ fn long_values_give_short_errors_naming_file_and_key() {
     let longer_secret = format!("S3CR3T{}", "s".repeat(2048));
     let mut v = vec![
         case(
-            "a 5 MB string (50 MB: tests/tests/config_cli.rs)",
-            &format!("[sink]\ntype = \"jsonl\"\npath = \"{}\"\n", loud(5_242_880)),
-            &["development.toml: sink.path: 5242880 bytes, longer than the 4096-byte limit for a path"],
+            "a 3 MB string (50 MB, above the file limit: tests/tests/config_cli.rs)",
+            &format!("[sink]\ntype = \"jsonl\"\npath = \"{}\"\n", loud(3_145_728)),
+            &["development.toml: sink.path: 3145728 bytes, longer than the 4096-byte limit for a path"],
         ),
         case(
             "long value of the wrong type (schema)",
