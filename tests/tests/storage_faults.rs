@@ -192,6 +192,23 @@ impl Collector {
         }
     }
 
+    /// While the sink cannot write: `/readyz` says not ready, `sink_failing` fires, and
+    /// collection goes on into the memory buffer.
+    async fn shows_the_full_disk(&self) {
+        let (code, ready) = self.get("/readyz").await.expect("/readyz answers");
+        assert_eq!(code, 503, "not ready while the disk is full: {ready}");
+        self.wait_status("sink_failing alert", Duration::from_secs(15), |s| {
+            s["alerts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a["rule"] == "sink_failing"))
+        })
+        .await;
+        self.wait_status("records buffered in memory", Duration::from_secs(15), |s| {
+            s["sink"]["buffer_depth"].as_u64().unwrap_or(0) > 3_000
+        })
+        .await;
+    }
+
     fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -297,21 +314,7 @@ async fn jsonl_on_a_full_disk_loses_nothing_and_duplicates_nothing() {
         .await;
     let detail = failing["sink"]["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("No space left"), "reason shown: {detail}");
-    let (code, ready) = collector.get("/readyz").await.expect("/readyz answers");
-    assert_eq!(code, 503, "not ready while the disk is full: {ready}");
-    collector
-        .wait_status("sink_failing alert", Duration::from_secs(15), |s| {
-            s["alerts"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|a| a["rule"] == "sink_failing"))
-        })
-        .await;
-    // Collection goes on meanwhile: records pile up in memory, none dropped.
-    collector
-        .wait_status("records buffered in memory", Duration::from_secs(15), |s| {
-            s["sink"]["buffer_depth"].as_u64().unwrap_or(0) > 3_000
-        })
-        .await;
+    collector.shows_the_full_disk().await;
     let while_full = jsonl_lines(&records);
     assert_eq!(
         duplicates(&while_full),
@@ -459,20 +462,7 @@ async fn amqp_spool_on_a_full_disk_delivers_every_record_once() {
         "the spool's real size: {}",
         failing["sink"]
     );
-    let (code, _) = collector.get("/readyz").await.expect("/readyz answers");
-    assert_eq!(code, 503, "not ready while the spool cannot be written");
-    collector
-        .wait_status("sink_failing alert", Duration::from_secs(15), |s| {
-            s["alerts"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|a| a["rule"] == "sink_failing"))
-        })
-        .await;
-    collector
-        .wait_status("records buffered in memory", Duration::from_secs(15), |s| {
-            s["sink"]["buffer_depth"].as_u64().unwrap_or(0) > 3_000
-        })
-        .await;
+    collector.shows_the_full_disk().await;
 
     // Space returns first (spooling resumes), then the broker (the spool replays).
     fs.resize(LARGE_FS);
