@@ -155,10 +155,13 @@ impl PrivateCopy {
     /// memfd open for the life of the process. A file copy is unlinked when this returns.
     pub fn keep_mapped(mut self) -> u64 {
         let bytes = mapped_bytes(&self.mapped_as);
-        if let Backing::Memfd(fd) = std::mem::replace(&mut self.backing, Backing::KeptMemfd) {
-            // Deliberately never closed: see the module header.
-            let _ = fd.into_raw_fd();
+        if matches!(self.backing, Backing::Memfd(_)) {
+            if let Backing::Memfd(fd) = std::mem::replace(&mut self.backing, Backing::KeptMemfd) {
+                // Deliberately never closed: see the module header.
+                let _ = fd.into_raw_fd();
+            }
         }
+        // A file copy is unlinked as `self` drops here.
         bytes
     }
 }
@@ -285,8 +288,14 @@ mod tests {
         assert_eq!(file_meta.permissions().mode() & 0o777, 0o700);
         assert_eq!(std::fs::read(copy.path()).unwrap(), b"plugin bytes");
         let path = copy.path().to_owned();
-        drop(copy);
-        assert!(!path.exists(), "the copy is unlinked");
+        copy.keep_mapped();
+        assert!(!path.exists(), "the copy is unlinked once mapped");
+        let failed = PrivateCopy::write(b"x", "liby", 3, CopyMethod::PrivateDirectory).unwrap();
+        let path = failed.path().to_owned();
+        drop(failed);
+        assert!(!path.exists(), "and when dlopen failed");
+        remove_private_directory();
+        assert!(!dir.exists());
     }
 
     #[test]
