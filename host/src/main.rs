@@ -474,7 +474,7 @@ fn list_plugins(dir: &std::path::Path, allow_insecure_permissions: bool) -> Exit
     for (id, names) in declared.iter().filter(|(_, names)| names.len() > 1) {
         failures += 1;
         println!(
-            "ERROR exchange id {id} is declared by {}: the collector loads none of them until only one remains",
+            "ERROR exchange id {id} is declared by {}: a running collector refuses all but the file already serving it; at start-up it refuses them all",
             names.join(", ")
         );
     }

@@ -1161,7 +1161,7 @@ fn default_web_live_interval() -> ConfigDuration {
 
 /// Alert rules and where notifications go (`[alerts]`). Rule ids: `exchange_down`,
 /// `breaker_open`, `error_rate`, `latency`, `stale`, `sink_failing`, `sink_spooling`, `memory`,
-/// `config_reload_failed`.
+/// `config_reload_failed`, `plugin_refused`, `plugins_retired`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsConfig {
