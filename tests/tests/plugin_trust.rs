@@ -15,12 +15,13 @@ use std::{
     time::Duration,
 };
 
-use exchange_emulator::{EmulatorConfig, EmulatorHandle};
+use exchange_emulator::EmulatorHandle;
 use futures_collector::plugins::{
     load_plugin_with, private_directory, remove_private_directory, CopyMethod, LoadPolicy,
 };
 use integration_tests::{
-    config_text, deploy_plugin, host_binary, plugin_path, read_records, wait_until, REAL_PLUGINS,
+    config_text, deploy_plugin, host_binary, plugin_dir_with, plugin_path, read_records,
+    spawn_default_emulator, wait_until, REAL_PLUGINS,
 };
 use plugin_api::abi_stable::std_types::{ROption, RSlice, RStr};
 use serde_json::Value;
@@ -159,54 +160,86 @@ async fn status_where(base: &str, check: impl Fn(&Value) -> bool) -> Value {
     }
 }
 
-fn records_of(output: &Path, exchange: &str) -> usize {
-    read_records(output)
-        .iter()
-        .filter(|r| r["exchange"] == exchange)
-        .count()
+/// The exchanges every scene configures (the emulator's three).
+const EXCHANGES: [&str; 3] = ["binance", "bybit", "okx"];
+
+/// A test directory with `plugins/` holding some real plugins, the exchange emulator, and a
+/// config collecting every exchange each second with alerts evaluated each second.
+struct Scene {
+    emu: EmulatorHandle,
+    dir: tempfile::TempDir,
+    plugin_dir: PathBuf,
+    config: PathBuf,
+    output: PathBuf,
 }
 
-/// Waits until `exchange` wrote more records than `than`.
-async fn more_records(output: &Path, exchange: &str, than: usize) -> bool {
-    wait_until(PATIENCE, || records_of(output, exchange) > than)
-        .await
-        .is_some()
-}
-
-/// A test directory with `plugins/` holding `libs`, and a config collecting every exchange of
-/// the emulator every second (`extra` appended).
-fn setup(dir: &Path, emu: &EmulatorHandle, libs: &[&str], extra: &str) -> (PathBuf, PathBuf) {
-    let plugin_dir = dir.join("plugins");
-    std::fs::create_dir_all(&plugin_dir).unwrap();
-    for lib in libs {
-        deploy_plugin(lib, &plugin_dir);
+impl Scene {
+    /// `plugins_keys` go into `[plugins]`, `extra` at the end of the config.
+    async fn new(libs: &[&str], plugins_keys: &str, extra: &str) -> Self {
+        let emu = spawn_default_emulator().await;
+        let dir = tempfile::tempdir().unwrap();
+        let plugin_dir = plugin_dir_with(dir.path(), libs);
+        let exchanges = EXCHANGES.map(|id| (id, emu.base_url(id), ""));
+        let mut text = config_text(dir.path(), &plugin_dir, &exchanges).replacen(
+            "[plugins]\n",
+            &format!("[plugins]\n{plugins_keys}"),
+            1,
+        );
+        for id in EXCHANGES {
+            text.push_str(&format!(
+                "\n[exchanges.{id}.intervals]\ntickers = \"1s\"\nfunding = \"1s\"\nopen_interest = \"off\"\n"
+            ));
+        }
+        text.push_str("\n[alerts]\nevaluate_every = \"1s\"\n");
+        text.push_str(extra);
+        let config = dir.path().join("collector.toml");
+        std::fs::write(&config, text).unwrap();
+        let output = dir.path().join("records.jsonl");
+        Self {
+            emu,
+            dir,
+            plugin_dir,
+            config,
+            output,
+        }
     }
-    let fast = |id: &str| {
-        format!("[exchanges.{id}.intervals]\ntickers = \"1s\"\nfunding = \"1s\"\nopen_interest = \"off\"\n")
-    };
-    let sections: Vec<(String, String)> = ["binance", "bybit", "okx"]
-        .iter()
-        .map(|id| (id.to_string(), fast(id)))
-        .collect();
-    let exchanges: Vec<(&str, String, &str)> = sections
-        .iter()
-        .map(|(id, s)| (id.as_str(), emu.base_url(id), s.as_str()))
-        .collect();
-    let mut text = config_text(dir, &plugin_dir, &exchanges);
-    text.push_str("\n[alerts]\nevaluate_every = \"1s\"\n");
-    text.push_str(extra);
-    let config = dir.join("collector.toml");
-    std::fs::write(&config, text).unwrap();
-    (config, plugin_dir)
+
+    fn plugin(&self, name: &str) -> PathBuf {
+        self.plugin_dir.join(name)
+    }
+
+    /// Runs the collector on this scene and waits for its web server.
+    async fn run(&self) -> (Collector, String) {
+        let collector = Collector::run(&self.config);
+        let base = collector.web_base().await;
+        (collector, base)
+    }
+
+    fn records_of(&self, exchange: &str) -> usize {
+        read_records(&self.output)
+            .iter()
+            .filter(|r| r["exchange"] == exchange)
+            .count()
+    }
+
+    /// Waits until `exchange` wrote more records than `than`.
+    async fn more_records(&self, exchange: &str, than: usize) -> bool {
+        wait_until(PATIENCE, || self.records_of(exchange) > than)
+            .await
+            .is_some()
+    }
+
+    /// Stops the collector with SIGTERM (it must exit 0) and the emulator.
+    async fn finish(self, collector: Collector) {
+        assert_eq!(collector.stop().code(), Some(0), "clean exit after SIGTERM");
+        self.emu.shutdown().await;
+        drop(self.dir);
+    }
 }
 
-async fn emulator() -> EmulatorHandle {
-    exchange_emulator::spawn(
-        EmulatorConfig::default_three(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
+/// The alert of `rule` in a status, if it fires.
+fn alert<'a>(s: &'a Value, rule: &str) -> Option<&'a Value> {
+    s["alerts"].as_array()?.iter().find(|a| a["rule"] == rule)
 }
 
 /// Plants what the old loader used: `$TMPDIR/futures-collector-$$`, owned by nobody, holding
@@ -290,17 +323,15 @@ impl PlantedTemp {
 #[test]
 fn plugins_command_never_uses_a_planted_temp_directory() {
     let planted = PlantedTemp::new();
-    let plugin_dir = tempfile::tempdir().unwrap();
-    for lib in REAL_PLUGINS {
-        deploy_plugin(lib, plugin_dir.path());
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let plugin_dir = plugin_dir_with(dir.path(), &REAL_PLUGINS);
     let bin = host_binary();
     let out = planted
         .command(&[
             bin.as_os_str(),
             "plugins".as_ref(),
             "--dir".as_ref(),
-            plugin_dir.path().as_os_str(),
+            plugin_dir.as_os_str(),
         ])
         .output()
         .unwrap();
@@ -331,10 +362,7 @@ fn plugins_command_never_uses_a_planted_temp_directory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_temp_directory_is_never_used_and_sigterm_leaves_nothing() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (config, _) = setup(dir.path(), &emu, &REAL_PLUGINS, "");
-    let output = dir.path().join("records.jsonl");
+    let scene = Scene::new(&REAL_PLUGINS, "", "").await;
     let planted = PlantedTemp::new();
     let bin = host_binary();
     let collector = Collector::spawn(planted.command(&[
@@ -343,11 +371,11 @@ async fn planted_temp_directory_is_never_used_and_sigterm_leaves_nothing() {
         "json".as_ref(),
         "run".as_ref(),
         "--config".as_ref(),
-        config.as_os_str(),
+        scene.config.as_os_str(),
     ]));
     let pid = collector.pid();
-    for id in ["binance", "bybit", "okx"] {
-        assert!(more_records(&output, id, 0).await, "{id} collects");
+    for id in EXCHANGES {
+        assert!(scene.more_records(id, 0).await, "{id} collects");
     }
     // Loaded from sealed memfds: no plugin is mapped from a file in the temp directory.
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
@@ -362,31 +390,20 @@ async fn planted_temp_directory_is_never_used_and_sigterm_leaves_nothing() {
         "nothing mapped from the temp directory:\n{maps}"
     );
 
-    let status = collector.stop();
-    assert_eq!(status.code(), Some(0), "clean exit after SIGTERM");
+    scene.finish(collector).await;
     planted.assert_untouched(pid);
-    emu.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn world_writable_plugin_is_refused_and_the_others_keep_collecting() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (config, plugin_dir) = setup(dir.path(), &emu, &REAL_PLUGINS, "");
-    let okx = plugin_dir.join("libfc_plugin_okx.so");
+    let scene = Scene::new(&REAL_PLUGINS, "", "").await;
+    let okx = scene.plugin("libfc_plugin_okx.so");
     chmod(&okx, 0o666);
-    let output = dir.path().join("records.jsonl");
-    let collector = Collector::run(&config);
-    let base = collector.web_base().await;
+    let (collector, base) = scene.run().await;
 
     // Refused with a message naming the file and the fix: in the log, the status, a metric and
     // an alert.
-    let s = status_where(&base, |s| {
-        s["alerts"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|a| a["rule"] == "plugin_refused"))
-    })
-    .await;
+    let s = status_where(&base, |s| alert(s, "plugin_refused").is_some()).await;
     let refusals = s["plugin_refusals"].as_array().unwrap();
     assert_eq!(refusals.len(), 1, "{s:#}");
     assert_eq!(refusals[0]["path"], okx.display().to_string());
@@ -398,14 +415,9 @@ async fn world_writable_plugin_is_refused_and_the_others_keep_collecting() {
         "{message}"
     );
     assert!(message.contains("chmod go-w"), "{message}");
-    let alert = s["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["rule"] == "plugin_refused")
-        .unwrap();
-    assert_eq!(alert["severity"], "critical");
-    assert_eq!(alert["subject"], okx.display().to_string());
+    let refused = alert(&s, "plugin_refused").unwrap();
+    assert_eq!(refused["severity"], "critical");
+    assert_eq!(refused["subject"], okx.display().to_string());
     let logged = collector.logged("plugin refused");
     assert!(
         logged.iter().any(|l| l["error"]
@@ -429,26 +441,19 @@ async fn world_writable_plugin_is_refused_and_the_others_keep_collecting() {
 
     // The others keep collecting; okx writes nothing.
     for id in ["binance", "bybit"] {
-        let now = records_of(&output, id);
-        assert!(
-            more_records(&output, id, now).await,
-            "{id} keeps collecting"
-        );
+        let now = scene.records_of(id);
+        assert!(scene.more_records(id, now).await, "{id} keeps collecting");
     }
-    assert_eq!(records_of(&output, "okx"), 0);
+    assert_eq!(scene.records_of("okx"), 0);
 
     // Fixed as the message says: loaded at once (the watcher sees the mode change).
     chmod(&okx, 0o755);
-    assert!(
-        more_records(&output, "okx", 0).await,
-        "okx starts once fixed"
-    );
+    assert!(scene.more_records("okx", 0).await, "okx starts once fixed");
     status_where(&base, |s| {
         s["plugin_refusals"].as_array().is_some_and(Vec::is_empty)
     })
     .await;
-    assert_eq!(collector.stop().code(), Some(0));
-    emu.shutdown().await;
+    scene.finish(collector).await;
 }
 
 /// Copies `lib` into `dir` as `name` the way operators deploy (write, then rename).
@@ -471,16 +476,12 @@ fn refusal_messages(s: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_file_with_a_served_exchange_id_is_refused_naming_both() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (config, plugin_dir) = setup(dir.path(), &emu, &["fc_plugin_binance"], "");
-    let original = plugin_dir.join("libfc_plugin_binance.so");
-    let output = dir.path().join("records.jsonl");
-    let collector = Collector::run(&config);
-    let base = collector.web_base().await;
-    assert!(more_records(&output, "binance", 0).await);
+    let scene = Scene::new(&["fc_plugin_binance"], "", "").await;
+    let original = scene.plugin("libfc_plugin_binance.so");
+    let (collector, base) = scene.run().await;
+    assert!(scene.more_records("binance", 0).await);
 
-    let copy = deploy_as("fc_plugin_binance", &plugin_dir, "binance_copy.so");
+    let copy = deploy_as("fc_plugin_binance", &scene.plugin_dir, "binance_copy.so");
     let s = status_where(&base, |s| !refusal_messages(s).is_empty()).await;
     let messages = refusal_messages(&s);
     assert_eq!(messages.len(), 1, "{messages:?}");
@@ -496,9 +497,9 @@ async fn a_second_file_with_a_served_exchange_id_is_refused_naming_both() {
         serving["file"], "libfc_plugin_binance.so",
         "the running one stays"
     );
-    let now = records_of(&output, "binance");
+    let now = scene.records_of("binance");
     assert!(
-        more_records(&output, "binance", now).await,
+        scene.more_records("binance", now).await,
         "and keeps serving"
     );
 
@@ -511,20 +512,16 @@ async fn a_second_file_with_a_served_exchange_id_is_refused_naming_both() {
     })
     .await;
     assert!(refusal_messages(&s).is_empty(), "{s:#}");
-    let now = records_of(&output, "binance");
-    assert!(more_records(&output, "binance", now).await);
-    assert_eq!(collector.stop().code(), Some(0));
-    emu.shutdown().await;
+    let now = scene.records_of("binance");
+    assert!(scene.more_records("binance", now).await);
+    scene.finish(collector).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_files_with_one_exchange_id_at_start_up_are_both_refused() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (config, plugin_dir) = setup(dir.path(), &emu, &["fc_plugin_bybit"], "");
-    deploy_as("fc_plugin_bybit", &plugin_dir, "bybit_copy.so");
-    let collector = Collector::run(&config);
-    let base = collector.web_base().await;
+    let scene = Scene::new(&["fc_plugin_bybit"], "", "").await;
+    deploy_as("fc_plugin_bybit", &scene.plugin_dir, "bybit_copy.so");
+    let (collector, base) = scene.run().await;
     let s = status_where(&base, |s| refusal_messages(s).len() == 2).await;
     for message in refusal_messages(&s) {
         assert!(
@@ -537,54 +534,35 @@ async fn two_files_with_one_exchange_id_at_start_up_are_both_refused() {
         s["plugins"].as_array().unwrap().is_empty(),
         "neither is picked: {s:#}"
     );
-    assert_eq!(collector.stop().code(), Some(0));
-    emu.shutdown().await;
+    scene.finish(collector).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retired_versions_are_counted_and_alert_past_the_limit() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (config, plugin_dir) = setup(dir.path(), &emu, &["fc_plugin_okx"], "");
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("[plugins]\n", "[plugins]\nmax_retired = 1\n");
-    std::fs::write(&config, text).unwrap();
-    let output = dir.path().join("records.jsonl");
-    let collector = Collector::run(&config);
-    let base = collector.web_base().await;
-    assert!(more_records(&output, "okx", 0).await);
+    let scene = Scene::new(&["fc_plugin_okx"], "max_retired = 1\n", "").await;
+    let (collector, base) = scene.run().await;
+    assert!(scene.more_records("okx", 0).await);
     let s = status(&base).await;
     assert_eq!(s["retired_plugins"]["versions"], 0, "{s:#}");
     assert_eq!(s["retired_plugins"]["max"], 1);
 
     for replacement in 1..=2u64 {
-        deploy_plugin("fc_plugin_okx", &plugin_dir);
+        deploy_plugin("fc_plugin_okx", &scene.plugin_dir);
         status_where(&base, |s| {
             s["retired_plugins"]["versions"].as_u64() == Some(replacement)
         })
         .await;
     }
-    let s = status_where(&base, |s| {
-        s["alerts"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|a| a["rule"] == "plugins_retired"))
-    })
-    .await;
+    let s = status_where(&base, |s| alert(s, "plugins_retired").is_some()).await;
     let mapped = s["retired_plugins"]["mapped_bytes"].as_u64().unwrap();
     assert!(mapped > 1 << 20, "two debug builds map megabytes: {mapped}");
-    let alert = s["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["rule"] == "plugins_retired")
-        .unwrap();
+    let retired = alert(&s, "plugins_retired").unwrap();
     assert!(
-        alert["summary"]
+        retired["summary"]
             .as_str()
             .unwrap()
             .contains("a restart reclaims the memory"),
-        "{alert}"
+        "{retired}"
     );
     let text = metrics(&base).await;
     assert!(
@@ -595,13 +573,12 @@ async fn retired_versions_are_counted_and_alert_past_the_limit() {
         text.contains("futures_collector_plugins_retired_max 1"),
         "{text}"
     );
-    let now = records_of(&output, "okx");
+    let now = scene.records_of("okx");
     assert!(
-        more_records(&output, "okx", now).await,
+        scene.more_records("okx", now).await,
         "the newest version serves"
     );
-    assert_eq!(collector.stop().code(), Some(0));
-    emu.shutdown().await;
+    scene.finish(collector).await;
 }
 
 fn sha256sum(path: &Path) -> String {
@@ -616,17 +593,15 @@ fn sha256sum(path: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pins_refuse_files_whose_sha256_differs() {
-    let emu = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (config, plugin_dir) = setup(dir.path(), &emu, &REAL_PLUGINS, "");
-    let binance = plugin_dir.join("libfc_plugin_binance.so");
-    let okx = plugin_dir.join("libfc_plugin_okx.so");
-    let binance_sha = sha256sum(&binance);
+    let binance_sha = sha256sum(&plugin_path("fc_plugin_binance"));
+    let wrong = "0".repeat(64);
+    let pins = format!("\n[plugins.pins]\nbinance = \"{binance_sha}\"\nokx = \"{wrong}\"\n");
+    let scene = Scene::new(&REAL_PLUGINS, "", &pins).await;
 
     // `plugins --dir` prints the value a pin expects.
     let out = Command::new(host_binary())
         .args(["plugins", "--dir"])
-        .arg(&plugin_dir)
+        .arg(&scene.plugin_dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -636,13 +611,7 @@ async fn pins_refuse_files_whose_sha256_differs() {
         .unwrap();
     assert!(line.ends_with(&format!("sha256={binance_sha}")), "{line}");
 
-    let wrong = "0".repeat(64);
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = format!("{text}\n[plugins.pins]\nbinance = \"{binance_sha}\"\nokx = \"{wrong}\"\n");
-    std::fs::write(&config, text).unwrap();
-    let output = dir.path().join("records.jsonl");
-    let collector = Collector::run(&config);
-    let base = collector.web_base().await;
+    let (collector, base) = scene.run().await;
     let s = status_where(&base, |s| refusal_messages(s).len() == 2).await;
     let refusals = s["plugin_refusals"].as_array().unwrap();
     for r in refusals {
@@ -659,6 +628,7 @@ async fn pins_refuse_files_whose_sha256_differs() {
             .to_owned()
     };
     let okx_message = by_path("libfc_plugin_okx.so");
+    let okx = scene.plugin("libfc_plugin_okx.so");
     assert!(
         okx_message.contains(&okx.display().to_string()),
         "{okx_message}"
@@ -669,12 +639,11 @@ async fn pins_refuse_files_whose_sha256_differs() {
     );
     by_path("libfc_plugin_bybit.so");
     assert!(
-        more_records(&output, "binance", 0).await,
+        scene.more_records("binance", 0).await,
         "the pinned plugin runs"
     );
-    assert_eq!(records_of(&output, "okx"), 0);
-    assert_eq!(collector.stop().code(), Some(0));
-    emu.shutdown().await;
+    assert_eq!(scene.records_of("okx"), 0);
+    scene.finish(collector).await;
 }
 
 #[test]
