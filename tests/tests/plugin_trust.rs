@@ -360,6 +360,59 @@ fn plugins_command_never_uses_a_planted_temp_directory() {
     planted.assert_untouched(pid);
 }
 
+#[test]
+fn plugins_command_reports_refusals_hashes_and_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin_dir = plugin_dir_with(dir.path(), &["fc_plugin_binance", "fc_plugin_bybit"]);
+    deploy_as("fc_plugin_bybit", &plugin_dir, "bybit_copy.so");
+    let binance = plugin_dir.join("libfc_plugin_binance.so");
+    chmod(&binance, 0o666);
+    let list = |extra: &[&str]| {
+        let out = Command::new(host_binary())
+            .args(["plugins", "--dir"])
+            .arg(&plugin_dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, _) = list(&[]);
+    assert_eq!(code, Some(2), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("libfc_plugin_binance.so"))
+        .unwrap();
+    assert!(
+        line.contains("ERROR") && line.contains("plugin file refused"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("(sha256={})", sha256sum(&binance))),
+        "a refused file is still hashed: {line}"
+    );
+    assert!(
+        stdout.contains(
+            "ERROR exchange id bybit is declared by bybit_copy.so, libfc_plugin_bybit.so"
+        ),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = list(&["--allow-insecure-permissions"]);
+    assert_eq!(code, Some(2), "the duplicate remains: {stdout}");
+    assert!(
+        stdout.contains("libfc_plugin_binance.so: exchange=binance"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning:") && stderr.contains("libfc_plugin_binance.so"),
+        "a waived check is still reported: {stderr}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_temp_directory_is_never_used_and_sigterm_leaves_nothing() {
     let scene = Scene::new(&REAL_PLUGINS, "", "").await;
@@ -643,6 +696,73 @@ async fn pins_refuse_files_whose_sha256_differs() {
         "the pinned plugin runs"
     );
     assert_eq!(scene.records_of("okx"), 0);
+    scene.finish(collector).await;
+}
+
+/// Replaces the config file the way editors save (write a temporary file, rename it over).
+fn save_config(config: &Path, text: &str) {
+    let tmp = config.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, config).unwrap();
+}
+
+/// The last reload's result and message, once one at or after `after_ms` is reported.
+async fn reload_after(base: &str, after_ms: i64) -> (String, String) {
+    let s = status_where(base, |s| {
+        s["config"]["last_reload"]["ts_ms"]
+            .as_i64()
+            .is_some_and(|ts| ts >= after_ms)
+    })
+    .await;
+    let reload = &s["config"]["last_reload"];
+    (
+        reload["result"].as_str().unwrap().to_owned(),
+        reload["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_to_an_insecure_plugin_or_config_directory_are_refused() {
+    let scene = Scene::new(&["fc_plugin_okx"], "", "").await;
+    let (collector, base) = scene.run().await;
+    assert!(scene.more_records("okx", 0).await);
+    let text = std::fs::read_to_string(&scene.config).unwrap();
+    let now_ms = |s: &Value| s["now_ms"].as_i64().unwrap();
+
+    // A plugin directory others can write: the reload is rolled back, the old one stays.
+    let open_dir = scene.dir.path().join("open-plugins");
+    std::fs::create_dir(&open_dir).unwrap();
+    chmod(&open_dir, 0o777);
+    let plugin_dir = scene.plugin_dir.display().to_string();
+    let started = now_ms(&status(&base).await);
+    save_config(
+        &scene.config,
+        &text.replace(
+            &format!("{plugin_dir:?}"),
+            &format!("{:?}", open_dir.display().to_string()),
+        ),
+    );
+    let (result, message) = reload_after(&base, started).await;
+    assert_eq!(result, "rolled_back", "{message}");
+    assert!(
+        message.contains(&format!("{}: plugin directory refused", open_dir.display())),
+        "{message}"
+    );
+
+    // A config directory others can write: the reload is rejected.
+    chmod(scene.dir.path(), 0o777);
+    let started = now_ms(&status(&base).await);
+    save_config(
+        &scene.config,
+        &text.replace("evaluate_every = \"1s\"", "evaluate_every = \"2s\""),
+    );
+    let (result, message) = reload_after(&base, started).await;
+    chmod(scene.dir.path(), 0o700);
+    assert_eq!(result, "invalid", "{message}");
+    assert!(message.contains("config directory refused"), "{message}");
+
+    let now = scene.records_of("okx");
+    assert!(scene.more_records("okx", now).await, "collection went on");
     scene.finish(collector).await;
 }
 

@@ -186,7 +186,7 @@ pub fn load_plugin_with(file: &Path, policy: &LoadPolicy) -> Result<LoadedPlugin
     drop(bytes);
     let (module, mapped_bytes) = open_copy(&file, copy)?;
 
-    let info = describe(&file, module)?;
+    let info = call_info(&file, module)?;
     validate_info(&info).map_err(|reason| LoadError::InvalidInfo {
         file: file.clone(),
         reason,
@@ -275,7 +275,7 @@ fn count_mapping(bytes: u64) {
 }
 
 /// Calls the plugin's `info()`.
-fn describe(file: &Path, module: ExchangePluginRef) -> Result<PluginInfo, LoadError> {
+fn call_info(file: &Path, module: ExchangePluginRef) -> Result<PluginInfo, LoadError> {
     let file = file.to_owned();
     match std::panic::catch_unwind(|| (module.info())()) {
         Ok(RResult::ROk(info)) => Ok(info),

@@ -9,8 +9,9 @@
 //!   and its watcher.
 //!
 //! Owns everything between a file in the plugin directory and the [`PluginSet`] workers read.
-//! Must not run plugin code other than `info()` while loading, and must not log or count:
-//! what happens is reported as [`PluginEvent`]s for the supervisor and telemetry.
+//! Must not map a file before its trust checks (mapping runs the library's initializers), run
+//! plugin code other than those and `info()` while loading, or log and count: what happens is
+//! reported as [`PluginEvent`]s for the supervisor and telemetry.
 
 mod load;
 pub mod pins;
