@@ -436,6 +436,10 @@ fn list_plugins(dir: &std::path::Path, allow_insecure_permissions: bool) -> Exit
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // Hashing reads the file without loading it: safe even for a refused one.
+        let sha256 = file_sha256(&file, true)
+            .map(|digest| format!("sha256={digest}"))
+            .unwrap_or_else(|e| format!("sha256 unavailable: {e}"));
         match load_plugin_with(&file, &policy) {
             Ok(plugin) => {
                 for warning in &plugin.warnings {
@@ -452,22 +456,18 @@ fn list_plugins(dir: &std::path::Path, allow_insecure_permissions: bool) -> Exit
                     .map(|k| format!("{}/{}ms", k.name, k.default_interval_ms))
                     .collect();
                 println!(
-                    "{name}: exchange={} version={} interface={} kinds=[{}] base_url={} sha256={}",
+                    "{name}: exchange={} version={} interface={} kinds=[{}] base_url={} {}",
                     info.exchange_id,
                     info.plugin_version,
                     info.interface_version,
                     kinds.join(", "),
                     info.default_base_url,
-                    plugin.sha256
+                    sha256
                 );
             }
             Err(e) => {
                 failures += 1;
-                // Hashing reads the file without loading it: safe even for a refused one.
-                match file_sha256(&file, true) {
-                    Ok(sha256) => println!("{name}: ERROR {e} (sha256={sha256})"),
-                    Err(_) => println!("{name}: ERROR {e}"),
-                }
+                println!("{name}: ERROR {e} ({sha256})");
             }
         }
     }

@@ -92,8 +92,9 @@ pub struct LoadedPlugin {
     module: ExchangePluginRef,
     /// Increases with every load in this process; tells replaced plugins apart.
     pub generation: u64,
-    /// SHA-256 of the file as it was read (hex).
-    pub sha256: String,
+    /// SHA-256 of the file as it was read (hex); computed only when pins are set (hashing a
+    /// debug build's 17 MB is not free, and nothing else needs it).
+    pub sha256: Option<String>,
     /// Address space mapped from the copy (what a retired version keeps).
     pub mapped_bytes: u64,
     /// Checks `allow_insecure_permissions` waived, one message each.
@@ -169,8 +170,10 @@ pub fn load_plugin(file: &Path) -> Result<LoadedPlugin, LoadError> {
 pub fn load_plugin_with(file: &Path, policy: &LoadPolicy) -> Result<LoadedPlugin, LoadError> {
     let file = std::path::absolute(file).unwrap_or_else(|_| file.to_owned());
     let (bytes, warnings) = read_trusted(&file, policy.allow_insecure_permissions)?;
-    let sha256 = sha256_hex(&bytes);
-    policy.pins.check_digest(&file, &sha256)?;
+    let sha256 = (!policy.pins.is_empty()).then(|| sha256_hex(&bytes));
+    if let Some(digest) = &sha256 {
+        policy.pins.check_digest(&file, digest)?;
+    }
 
     let generation = LOAD_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
     let stem = file
@@ -191,9 +194,11 @@ pub fn load_plugin_with(file: &Path, policy: &LoadPolicy) -> Result<LoadedPlugin
         file: file.clone(),
         reason,
     })?;
-    policy
-        .pins
-        .check_exchange(&file, &sha256, info.exchange_id.as_str())?;
+    if let Some(digest) = &sha256 {
+        policy
+            .pins
+            .check_exchange(&file, digest, info.exchange_id.as_str())?;
+    }
     Ok(LoadedPlugin {
         source: file,
         info,
