@@ -767,6 +767,53 @@ async fn reloads_to_an_insecure_plugin_or_config_directory_are_refused() {
 }
 
 #[test]
+fn truncated_or_damaged_plugin_files_are_refused_before_mapping() {
+    let real = std::fs::read(plugin_path("fc_plugin_okx")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The first loadable segment (program headers: 56 bytes each after the 64-byte ELF
+    // header) given another type leaves the dynamic symbols unmapped: dlopen crashes on them.
+    let first_load = (0..)
+        .map(|i| 64 + i * 56)
+        .find(|at| real[*at..*at + 4] == 1u32.to_le_bytes())
+        .unwrap();
+    let mut first_load_gone = real.clone();
+    first_load_gone[first_load + 1] ^= 1;
+    let cases: [(&str, &[u8], &str); 4] = [
+        ("cut-in-headers.so", &real[..200], "program headers"),
+        (
+            "cut-in-segment.so",
+            &real[..4096],
+            "ends past the end of the file",
+        ),
+        (
+            "first-load-gone.so",
+            &first_load_gone,
+            "does not start the file",
+        ),
+        (
+            "aarch64.so",
+            &{
+                let mut b = real.clone();
+                b[18] = 183;
+                b
+            },
+            "another machine",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let err = load_plugin_with(&file, &LoadPolicy::default()).unwrap_err();
+        let line = err.to_string();
+        assert!(
+            line.contains(name) && line.contains("not a futures-collector plugin"),
+            "{line}"
+        );
+        assert!(line.contains(expected), "{name}: {line}");
+    }
+}
+
+#[test]
 fn private_directory_fallback_is_private_and_removed() {
     let policy = LoadPolicy {
         copy: CopyMethod::PrivateDirectory,

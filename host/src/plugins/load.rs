@@ -1,5 +1,5 @@
 //! Loading one plugin file: trust checks on the opened file, its bytes read through that
-//! descriptor, the pin check, a private copy, `dlopen` of the copy, the ABI check and the
+//! descriptor, the pin check, the ELF structure check, a private copy, `dlopen` of the copy, the ABI check and the
 //! plugin's own description. Owns [`LoadedPlugin`], [`LoadError`] and the process-wide count of
 //! mapped plugin libraries.
 //!
@@ -26,6 +26,7 @@ use plugin_api::{
 };
 
 use super::{
+    elf::check_shared_object,
     pins::{sha256_hex, Pins},
     private_copy::{CopyMethod, PrivateCopy},
     trust::{open_plugin_file, OpenError, Refusal},
@@ -174,6 +175,11 @@ pub fn load_plugin_with(file: &Path, policy: &LoadPolicy) -> Result<LoadedPlugin
     if let Some(digest) = &sha256 {
         policy.pins.check_digest(&file, digest)?;
     }
+
+    check_shared_object(&bytes).map_err(|reason| LoadError::NotAPlugin {
+        file: file.clone(),
+        reason,
+    })?;
 
     let generation = LOAD_COUNTER.fetch_add(1, Ordering::Relaxed) + 1;
     let stem = file

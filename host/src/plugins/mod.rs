@@ -3,6 +3,7 @@
 //! - `trust`: who owns and who can write a plugin file, its directory and the config location;
 //!   the race-free open of a plugin file;
 //! - `pins`: the SHA-256 of a plugin file and `[plugins.pins]`;
+//! - `elf`: the structure a file must have before it is mapped (no truncated or damaged ELF);
 //! - `private_copy`: the sealed memfd (or private 0700 directory) a plugin is loaded from;
 //! - `load`: one file to a verified [`LoadedPlugin`];
 //! - `registry`: the plugin set of one directory (one plugin per exchange id, retired versions)
@@ -13,6 +14,7 @@
 //! plugin code other than those and `info()` while loading, or log and count: what happens is
 //! reported as [`PluginEvent`]s for the supervisor and telemetry.
 
+mod elf;
 mod load;
 pub mod pins;
 mod private_copy;
