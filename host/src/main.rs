@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use futures_collector::{
     config::{self, Environment, LoadRequest},
-    plugins::{load_plugin, plugin_files},
+    plugins::{file_sha256, load_plugin_with, plugin_files, remove_private_directory, LoadPolicy},
     reload::LayeredSource,
     supervisor::{ReloadOptions, RunOptions},
     telemetry::{self, LogFormat},
@@ -52,10 +52,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "toml")]
         format: OutputFormat,
     },
-    /// Load every plugin file in a directory and print what each is, or why it cannot load.
+    /// Load every plugin file in a directory and print what each is (with its SHA-256, the
+    /// value `[plugins.pins]` expects), or why it cannot load or is refused.
     Plugins {
         #[arg(long)]
         dir: PathBuf,
+        /// Load files that fail the ownership/permission checks (as `[plugins]
+        /// allow_insecure_permissions = true` does); each is still reported.
+        #[arg(long)]
+        allow_insecure_permissions: bool,
     },
     /// Measure collection speed, CPU and memory against the exchange emulator (concurrent vs
     /// sequential, and a scale mode). Build with `--release` first. See docs/benchmarks.md.
@@ -148,7 +153,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config, profile } => {
             telemetry::init(cli.log_format);
-            match run(config, profile) {
+            let result = run(config, profile);
+            remove_private_directory();
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");
@@ -162,7 +169,14 @@ fn main() -> ExitCode {
             profile,
             format,
         } => check_config(config, profile, format),
-        Command::Plugins { dir } => list_plugins(&dir),
+        Command::Plugins {
+            dir,
+            allow_insecure_permissions,
+        } => {
+            let code = list_plugins(&dir, allow_insecure_permissions);
+            remove_private_directory();
+            code
+        }
         Command::Bench {
             plugins,
             emulator,
@@ -427,7 +441,7 @@ impl ShutdownSignals {
     }
 }
 
-fn list_plugins(dir: &std::path::Path) -> ExitCode {
+fn list_plugins(dir: &std::path::Path, allow_insecure_permissions: bool) -> ExitCode {
     let files = match plugin_files(dir) {
         Ok(files) => files,
         Err(e) => {
@@ -443,14 +457,30 @@ fn list_plugins(dir: &std::path::Path) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    let policy = LoadPolicy {
+        allow_insecure_permissions,
+        ..LoadPolicy::default()
+    };
     let mut failures = 0;
+    let mut declared: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for file in files {
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match load_plugin(&file) {
+        // Hashing reads the file without loading it: safe even for a refused one.
+        let sha256 = file_sha256(&file, true)
+            .map(|digest| format!("sha256={digest}"))
+            .unwrap_or_else(|e| format!("sha256 unavailable: {e}"));
+        match load_plugin_with(&file, &policy) {
             Ok(plugin) => {
+                for warning in &plugin.warnings {
+                    eprintln!("warning: {warning}");
+                }
+                declared
+                    .entry(plugin.exchange_id().to_owned())
+                    .or_default()
+                    .push(name.clone());
                 let info = &plugin.info;
                 let kinds: Vec<String> = info
                     .kinds
@@ -458,19 +488,27 @@ fn list_plugins(dir: &std::path::Path) -> ExitCode {
                     .map(|k| format!("{}/{}ms", k.name, k.default_interval_ms))
                     .collect();
                 println!(
-                    "{name}: exchange={} version={} interface={} kinds=[{}] base_url={}",
+                    "{name}: exchange={} version={} interface={} kinds=[{}] base_url={} {}",
                     info.exchange_id,
                     info.plugin_version,
                     info.interface_version,
                     kinds.join(", "),
-                    info.default_base_url
+                    info.default_base_url,
+                    sha256
                 );
             }
             Err(e) => {
                 failures += 1;
-                println!("{name}: ERROR {e}");
+                println!("{name}: ERROR {e} ({sha256})");
             }
         }
+    }
+    for (id, names) in declared.iter().filter(|(_, names)| names.len() > 1) {
+        failures += 1;
+        println!(
+            "ERROR exchange id {id} is declared by {}: a running collector refuses all but the file already serving it; at start-up it refuses them all",
+            names.join(", ")
+        );
     }
     if failures > 0 {
         ExitCode::from(2)

@@ -21,7 +21,7 @@ use tokio::{
 use crate::{
     config::{Config, PluginsConfig, WebConfig},
     http::HttpClient,
-    plugins::{PluginEvent, PluginRegistry, PluginSet},
+    plugins::{trust, PluginEvent, PluginRegistry, PluginSet, Refusal, RegistryOptions},
     reload::{ConfigSource, ConfigWatcher, ReloadPlan, WorkerSettings},
     sink::{Batch, SinkControl, SinkTotals},
     telemetry::{ReloadResult, Telemetry},
@@ -49,6 +49,8 @@ pub enum StartError {
         dir: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    PluginDirRefused(Refusal),
 }
 
 /// What a finished run reports.
@@ -68,8 +70,33 @@ fn log_plugin_event(event: &PluginEvent) {
             tracing::info!(file = %file.display(), exchange = %exchange_id, version = %version, replaced, "plugin loaded")
         }
         PluginEvent::Failed { error, .. } => tracing::error!(error = %error, "plugin rejected"),
+        PluginEvent::Refused {
+            file,
+            reason,
+            error,
+        } => {
+            tracing::error!(file = %file.display(), reason = reason.as_str(), error = %error, "plugin refused")
+        }
+        PluginEvent::Insecure { file, warning } => {
+            tracing::warn!(file = %file.display(), warning = %warning, "plugin trust check waived")
+        }
         PluginEvent::Removed { file, exchange_id } => {
             tracing::warn!(file = %file.display(), exchange = %exchange_id, "plugin file removed")
+        }
+        PluginEvent::Summary(summary) if summary.retired_versions > summary.max_retired as u64 => {
+            tracing::warn!(
+                retired = summary.retired_versions,
+                mapped_bytes = summary.retired_mapped_bytes,
+                max_retired = summary.max_retired,
+                "retired plugin versions above [plugins] max_retired: their code stays mapped until a restart"
+            )
+        }
+        PluginEvent::Summary(summary) => {
+            tracing::debug!(
+                refused = summary.refused.len(),
+                retired = summary.retired_versions,
+                "plugin registry"
+            )
         }
     }
 }
@@ -149,7 +176,31 @@ impl PluginDirectory {
             dir: dir.clone(),
             source,
         })?;
-        let (mut registry, mut set_rx) = PluginRegistry::new(dir);
+        // A directory that fails the trust checks is not opened at all: at start-up the
+        // process stops with the error, a reload keeps the previous directory.
+        match trust::open_directory(
+            trust::Subject::PluginDirectory,
+            &dir,
+            config.allow_insecure_permissions,
+        ) {
+            Err(trust::OpenError::Refused(refusal)) => {
+                return Err(StartError::PluginDirRefused(refusal))
+            }
+            Err(trust::OpenError::Io { path, source }) => {
+                return Err(StartError::PluginDir { dir: path, source })
+            }
+            Ok(_) => {}
+        }
+        let options = RegistryOptions {
+            incumbents: fleet
+                .borrow()
+                .by_exchange
+                .iter()
+                .map(|(id, plugin)| (id.clone(), plugin.source.clone()))
+                .collect(),
+            ..RegistryOptions::from_config(config)
+        };
+        let (mut registry, mut set_rx) = PluginRegistry::with_options(dir, options);
         for event in registry.rescan() {
             log_plugin_event(&event);
             telemetry.plugin_event(&event);

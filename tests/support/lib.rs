@@ -49,6 +49,26 @@ pub fn deploy_plugin(lib_name: &str, dir: &Path) -> PathBuf {
     dest
 }
 
+/// `dir/plugins` holding `libs`, each deployed as operators do ([`deploy_plugin`]).
+pub fn plugin_dir_with(dir: &Path, libs: &[&str]) -> PathBuf {
+    let plugin_dir = dir.join("plugins");
+    std::fs::create_dir_all(&plugin_dir).expect("create plugin dir");
+    for lib in libs {
+        deploy_plugin(lib, &plugin_dir);
+    }
+    plugin_dir
+}
+
+/// The exchange emulator serving its default three exchanges on a free loopback port.
+pub async fn spawn_default_emulator() -> exchange_emulator::EmulatorHandle {
+    exchange_emulator::spawn(
+        exchange_emulator::EmulatorConfig::default_three(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .expect("start the exchange emulator")
+}
+
 /// Reads every JSON line written so far (a partially written last line is ignored).
 pub fn read_records(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -23,7 +23,7 @@ pub use notify::{AlertStatus, Notification};
 use rules::Condition;
 
 /// Every rule id (the `rule` label, `[alerts] disabled`).
-pub const RULE_IDS: [&str; 9] = [
+pub const RULE_IDS: [&str; 11] = [
     "exchange_down",
     "breaker_open",
     "error_rate",
@@ -33,6 +33,8 @@ pub const RULE_IDS: [&str; 9] = [
     "sink_spooling",
     "memory",
     "config_reload_failed",
+    "plugin_refused",
+    "plugins_retired",
 ];
 
 /// How long [`Alerts::stop`] waits for the engine task.

@@ -9,10 +9,11 @@ use crate::{
     breaker::BreakerState,
     config::AlertsConfig,
     health::HealthStatus,
-    telemetry::{ReloadResult, Severity, SinkState, Snapshot},
+    telemetry::{retired_summary, ReloadResult, Severity, SinkState, Snapshot},
 };
 
 use super::notify::human_duration;
+use crate::plugins::RefusalReason;
 
 /// One rule's verdict for one subject.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,6 +216,31 @@ pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
             );
         }
     }
+    // plugin_refused: a plugin file or the plugin directory fails a trust check (critical:
+    // someone else could change the code the collector runs) or duplicates an exchange id.
+    for refusal in &snap.plugin_refusals {
+        let severity = if refusal.reason == RefusalReason::Duplicate.as_str() {
+            Severity::Warning
+        } else {
+            Severity::Critical
+        };
+        push(
+            "plugin_refused",
+            Some(refusal.path.clone()),
+            severity,
+            refusal.message.clone(),
+        );
+    }
+    // plugins_retired: replaced versions stay mapped; past the limit, a restart is due.
+    let retired = &snap.retired_plugins;
+    if retired.versions > retired.max {
+        push(
+            "plugins_retired",
+            None,
+            Severity::Warning,
+            retired_summary(retired),
+        );
+    }
     out
 }
 
@@ -312,6 +338,58 @@ mod tests {
         cfg.disabled = vec!["memory".into(), "stale".into()];
         let got = evaluate(&cfg, &t.snapshot(cfg.window.0));
         assert!(!got.iter().any(|c| c.rule == "memory" || c.rule == "stale"));
+    }
+
+    #[test]
+    fn plugin_refusals_and_retired_versions_alert() {
+        use crate::plugins::{PluginEvent, Refusal, RegistrySummary};
+        let t = Telemetry::default();
+        let refused = |path: &str, reason| {
+            Refusal::new(
+                std::path::Path::new(path),
+                reason,
+                format!("{path}: plugin file refused"),
+            )
+        };
+        let summary = RegistrySummary {
+            refused: vec![
+                refused("/p/a.so", RefusalReason::Writable),
+                refused("/p/b.so", RefusalReason::Duplicate),
+            ],
+            retired_versions: 3,
+            retired_mapped_bytes: 3 << 20,
+            max_retired: 2,
+        };
+        t.plugin_event(&PluginEvent::Summary(summary.clone()));
+        let c = evaluate(&quick(), &t.snapshot(LIVE_WINDOW));
+        let got: Vec<_> = c
+            .iter()
+            .map(|c| (c.rule, c.subject.as_deref(), c.severity))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("plugin_refused", Some("/p/a.so"), Severity::Critical),
+                ("plugin_refused", Some("/p/b.so"), Severity::Warning),
+                ("plugins_retired", None, Severity::Warning),
+            ]
+        );
+        let retired = &c[2].summary;
+        assert!(
+            retired.contains("3 retired plugin versions keep 3.0 MiB"),
+            "{retired}"
+        );
+        assert!(retired.contains("restart"), "{retired}");
+
+        t.plugin_event(&PluginEvent::Summary(RegistrySummary {
+            refused: Vec::new(),
+            retired_versions: 2,
+            ..summary
+        }));
+        assert!(
+            evaluate(&quick(), &t.snapshot(LIVE_WINDOW)).is_empty(),
+            "at the limit: quiet"
+        );
     }
 
     #[test]

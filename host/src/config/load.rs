@@ -717,10 +717,22 @@ pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, Config
     if !semantic.is_empty() {
         return Err(scrub(semantic, &prov));
     }
-    let warnings = validate::plugin_warnings(&config)
+    let mut warnings: Vec<String> = validate::plugin_warnings(&config)
         .into_iter()
         .map(|w| secrets::redact_text(&w, &secret_values))
         .collect();
+    // Whoever can write the config chooses the plugin directory: judged like a plugin file.
+    let insecure = crate::plugins::trust::config_location_problems(&files);
+    if config.plugins.allow_insecure_permissions {
+        warnings.extend(insecure);
+    } else if !insecure.is_empty() {
+        return Err(ConfigErrors(
+            insecure
+                .into_iter()
+                .map(|m| ConfigProblem::new("", m))
+                .collect(),
+        ));
+    }
     Ok(LoadedConfig {
         config,
         profile,
@@ -1056,5 +1068,33 @@ pub(crate) mod tests {
             "{:?}",
             loaded.warnings
         );
+    }
+
+    #[test]
+    fn a_config_location_others_can_write_is_refused_unless_allowed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = dir_with(&[("base.toml", BASE), ("development.toml", "")]);
+        let open_to_all = std::fs::Permissions::from_mode(0o777);
+        std::fs::set_permissions(dir.path(), open_to_all).unwrap();
+        let errors = load(&req(dir.path(), None), &Environment::default()).unwrap_err();
+        let text = errors.to_string();
+        assert!(text.contains("config directory refused"), "{text}");
+        assert!(
+            text.contains(&format!("chmod go-w '{}'", dir.path().display())),
+            "{text}"
+        );
+
+        let relaxed = dir.path().join("local.toml");
+        std::fs::write(&relaxed, "[plugins]\nallow_insecure_permissions = true\n").unwrap();
+        let loaded = load(&req(dir.path(), None), &Environment::default()).unwrap();
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.contains("config directory refused")),
+            "still a warning: {:?}",
+            loaded.warnings
+        );
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     }
 }

@@ -53,6 +53,17 @@ pub const DEFAULT_SINK_BUFFER_MAX_RECORDS: usize = 100_000;
 pub const DEFAULT_MAX_PAGES: u32 = 100;
 /// How long the plugin directory watcher waits for a file to settle before loading it.
 pub const DEFAULT_PLUGIN_SETTLE: Duration = Duration::from_millis(200);
+/// Plugin files, their directory and the config location must be writable only by their owner,
+/// and owned by the service user or root (`[plugins] allow_insecure_permissions`): off.
+pub const DEFAULT_ALLOW_INSECURE_PLUGIN_PERMISSIONS: bool = false;
+/// Retired plugin versions (replaced or refused, kept mapped because a library is never
+/// unloaded) tolerated before an alert says a restart will reclaim their memory
+/// (`[plugins] max_retired`). A debug build of a plugin maps ~20 MB, a release build ~7.5 MB.
+pub const DEFAULT_MAX_RETIRED_PLUGINS: usize = 16;
+/// Upper bound of `[plugins] max_retired`: beyond it the alert could never matter.
+pub const MAX_RETIRED_PLUGINS_LIMIT: usize = 10_000;
+/// Length of a SHA-256 digest written in hex (`[plugins.pins]` values).
+pub const SHA256_HEX_LEN: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -106,6 +117,54 @@ pub struct PluginsConfig {
     /// How long a changed file must be quiet before it is loaded.
     #[serde(default = "default_plugin_settle")]
     pub settle: ConfigDuration,
+    /// Load plugin files (and accept a config location) that are writable by group or others or
+    /// owned by another user than the service user or root. For development only: every such
+    /// file is still logged as a warning.
+    #[serde(default = "default_allow_insecure_plugin_permissions")]
+    pub allow_insecure_permissions: bool,
+    /// Retired plugin versions (replaced, removed or refused after loading; their code stays
+    /// mapped) tolerated before the `plugins_retired` alert says a restart will reclaim them.
+    #[serde(default = "default_max_retired_plugins")]
+    pub max_retired: usize,
+    /// Expected SHA-256 (hex) of the plugin file per exchange id. When any pin is set, every
+    /// plugin file must match one before it is loaded (its exchange id is only known after its
+    /// code runs), and must then declare the exchange id it is pinned for.
+    #[serde(default)]
+    pub pins: BTreeMap<String, String>,
+}
+
+impl PluginsConfig {
+    /// The `[plugins]` problems as `"key: message"` lines.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.max_retired > MAX_RETIRED_PLUGINS_LIMIT {
+            problems.push(format!(
+                "plugins.max_retired: {} is above {MAX_RETIRED_PLUGINS_LIMIT}",
+                self.max_retired
+            ));
+        }
+        for (id, hash) in &self.pins {
+            if !is_identifier(id) {
+                problems.push(format!(
+                    "plugins.pins.{id}: exchange ids use letters, digits, '-' and '_' only"
+                ));
+            }
+            if hash.len() != SHA256_HEX_LEN || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                problems.push(format!(
+                    "plugins.pins.{id}: {hash:?} is not a SHA-256 in hex ({SHA256_HEX_LEN} characters; `futures-collector plugins --dir DIR` prints each file's)"
+                ));
+            }
+        }
+        problems
+    }
+}
+
+/// Exchange and plugin ids: letters, digits, '-' and '_'.
+pub fn is_identifier(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Where records go.
@@ -847,6 +906,12 @@ fn default_true() -> bool {
 fn default_plugin_settle() -> ConfigDuration {
     ConfigDuration(DEFAULT_PLUGIN_SETTLE)
 }
+fn default_allow_insecure_plugin_permissions() -> bool {
+    DEFAULT_ALLOW_INSECURE_PLUGIN_PERMISSIONS
+}
+fn default_max_retired_plugins() -> usize {
+    DEFAULT_MAX_RETIRED_PLUGINS
+}
 fn default_sink_queue() -> usize {
     DEFAULT_SINK_QUEUE_BATCHES
 }
@@ -974,6 +1039,7 @@ impl Config {
                 h.backoff_base, h.backoff_cap
             ));
         }
+        problems.extend(self.plugins.problems());
         problems.extend(self.breaker.problems("breaker"));
         if self.change_detection.heartbeat.0.is_zero() {
             problems.push("change_detection.heartbeat: must be greater than zero".to_owned());
@@ -988,11 +1054,7 @@ impl Config {
             problems.push("sink.queue_batches: must be at least 1".to_owned());
         }
         for (id, ex) in &self.exchanges {
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
+            if !is_identifier(id) {
                 problems.push(format!(
                     "exchanges.{id}: ids use letters, digits, '-' and '_' only"
                 ));
@@ -1228,7 +1290,7 @@ fn default_web_max_sse_clients() -> usize {
 
 /// Alert rules and where notifications go (`[alerts]`). Rule ids: `exchange_down`,
 /// `breaker_open`, `error_rate`, `latency`, `stale`, `sink_failing`, `sink_spooling`, `memory`,
-/// `config_reload_failed`.
+/// `config_reload_failed`, `plugin_refused`, `plugins_retired`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsConfig {

@@ -55,11 +55,6 @@ pub struct RequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DropLabels {
-    pub reason: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     pub result: &'static str,
 }
@@ -68,6 +63,12 @@ pub struct ResultLabels {
 pub struct PluginLabels {
     pub exchange: String,
     pub version: String,
+}
+
+/// A `reason` label (drops, refusals, time-outs, refused plugin files).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -79,11 +80,6 @@ pub struct RuleLabels {
 pub struct NotifierLabels {
     pub notifier: String,
     pub outcome: &'static str,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabels {
-    pub reason: &'static str,
 }
 
 fn duration_histogram() -> Histogram {
@@ -115,7 +111,7 @@ pub struct Metrics {
     pub sink_write_retries: Counter,
     pub sink_failed: Counter,
     pub sink_spooled: Counter,
-    pub sink_dropped: Family<DropLabels, Counter>,
+    pub sink_dropped: Family<ReasonLabels, Counter>,
     pub sink_spool_damaged_bytes: Counter,
     pub sink_buffer_depth: Gauge,
     pub sink_spool_records: Gauge,
@@ -125,6 +121,10 @@ pub struct Metrics {
     pub config_last_reload_timestamp: F64Gauge,
     pub plugins_loaded: Family<PluginLabels, Gauge>,
     pub plugin_load_failures: Counter,
+    pub plugin_files_refused: Family<ReasonLabels, Gauge>,
+    pub plugins_retired: Gauge,
+    pub plugins_retired_mapped_bytes: Gauge,
+    pub plugins_retired_max: Gauge,
     pub alerts_firing: Family<RuleLabels, Gauge>,
     pub alert_notifications: Family<NotifierLabels, Counter>,
     pub web_connections_open: Gauge,
@@ -167,6 +167,10 @@ impl Metrics {
             config_last_reload_timestamp: F64Gauge::default(),
             plugins_loaded: Family::default(),
             plugin_load_failures: Counter::default(),
+            plugin_files_refused: Family::default(),
+            plugins_retired: Gauge::default(),
+            plugins_retired_mapped_bytes: Gauge::default(),
+            plugins_retired_max: Gauge::default(),
             alerts_firing: Family::default(),
             alert_notifications: Family::default(),
             web_connections_open: Gauge::default(),
@@ -175,7 +179,7 @@ impl Metrics {
         };
         // Every drop reason is exported from the start (at 0), so alerts see the series.
         for reason in super::DropReason::ALL {
-            let _ = m.sink_dropped.get_or_create(&DropLabels {
+            let _ = m.sink_dropped.get_or_create(&ReasonLabels {
                 reason: reason.as_str(),
             });
         }
@@ -332,6 +336,27 @@ impl Metrics {
             m.plugin_load_failures.clone(),
         );
         r.register(
+            "plugin_files_refused",
+            "Plugin files (and the plugin directory) refused now, by reason: owner, writable, not_a_file, swapped, pin, duplicate.",
+            m.plugin_files_refused.clone(),
+        );
+        r.register(
+            "plugins_retired",
+            "Retired plugin versions: libraries mapped in this process that serve no exchange (replaced, removed, duplicates). Never unloaded: a restart reclaims them.",
+            m.plugins_retired.clone(),
+        );
+        r.register_with_unit(
+            "plugins_retired_mapped",
+            "Address space the retired plugin versions map.",
+            Unit::Bytes,
+            m.plugins_retired_mapped_bytes.clone(),
+        );
+        r.register(
+            "plugins_retired_max",
+            "[plugins] max_retired: above it the plugins_retired alert fires.",
+            m.plugins_retired_max.clone(),
+        );
+        r.register(
             "alerts_firing",
             "Alerts firing per rule (the collector's own rules, see [alerts]).",
             m.alerts_firing.clone(),
@@ -369,6 +394,17 @@ impl Metrics {
             });
         }
         m.config_last_reload_successful.set(1);
+        // Every reason is exported from the start: an alert on a refusal compares with 0, not
+        // with a missing series.
+        for reason in crate::plugins::RefusalReason::ALL {
+            m.plugin_files_refused
+                .get_or_create(&ReasonLabels {
+                    reason: reason.as_str(),
+                })
+                .set(0);
+        }
+        m.plugins_retired_max
+            .set(i64::try_from(crate::config::DEFAULT_MAX_RETIRED_PLUGINS).unwrap_or(i64::MAX));
         for collector in extra {
             r.register_collector(collector);
         }

@@ -44,14 +44,14 @@ use crate::{
     breaker::BreakerState,
     health::{HealthStatus, HealthTable},
     http::{now_ms, TransportErrorKind},
-    plugins::PluginEvent,
+    plugins::{PluginEvent, RefusalReason, RegistrySummary},
 };
 use events::EventFeed;
 use funding::FundingTable;
 use history::History;
 use metrics::{
-    encode_gauge_family, encode_gauge_value, DropLabels, ExchangeKindLabels, ExchangeLabels,
-    Metrics, PluginLabels, Registries, RequestLabels, ResultLabels, RuleLabels,
+    encode_gauge_family, encode_gauge_value, ExchangeKindLabels, ExchangeLabels, Metrics,
+    PluginLabels, ReasonLabels, Registries, RequestLabels, ResultLabels, RuleLabels,
 };
 
 /// Default filter when neither variable is set.
@@ -337,6 +337,29 @@ pub struct PluginStatus {
     pub replaced: bool,
 }
 
+/// A plugin file (or the plugin directory) refused now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PluginRefusal {
+    /// The path in the plugin directory (or the directory).
+    pub path: String,
+    /// `owner`, `writable`, `not_a_file`, `swapped`, `pin` or `duplicate`.
+    pub reason: &'static str,
+    /// One line naming the path and the fix.
+    pub message: String,
+}
+
+/// Retired plugin versions: libraries mapped in this process that serve no exchange (replaced,
+/// removed, duplicates, rejected after mapping). Libraries are never unloaded: a restart
+/// reclaims them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RetiredPlugins {
+    pub versions: u64,
+    /// Address space they map (an estimate of the memory a restart reclaims).
+    pub mapped_bytes: u64,
+    /// `[plugins] max_retired`: above it the `plugins_retired` alert fires.
+    pub max: u64,
+}
+
 /// The sink's condition and counts.
 #[derive(Debug, Clone, Serialize)]
 pub struct SinkStatus {
@@ -481,6 +504,9 @@ pub struct Snapshot {
     pub sink: SinkStatus,
     pub config: ConfigStatus,
     pub plugins: Vec<PluginStatus>,
+    /// Plugin files and the plugin directory refused now.
+    pub plugin_refusals: Vec<PluginRefusal>,
+    pub retired_plugins: RetiredPlugins,
     pub alerts: Vec<ActiveAlert>,
     pub notifiers: Vec<NotifierInfo>,
     pub process: Option<ProcessStatus>,
@@ -543,6 +569,8 @@ struct State {
     config: ConfigStatus,
     /// By plugin exchange id.
     plugins: BTreeMap<String, PluginStatus>,
+    plugin_refusals: Vec<PluginRefusal>,
+    retired_plugins: RetiredPlugins,
     alerts: Vec<ActiveAlert>,
     notifiers: Vec<NotifierInfo>,
     web_addr: Option<SocketAddr>,
@@ -571,6 +599,11 @@ impl State {
             },
             config: ConfigStatus::default(),
             plugins: BTreeMap::new(),
+            plugin_refusals: Vec::new(),
+            retired_plugins: RetiredPlugins {
+                max: crate::config::DEFAULT_MAX_RETIRED_PLUGINS as u64,
+                ..RetiredPlugins::default()
+            },
             alerts: Vec::new(),
             notifiers: Vec::new(),
             web_addr: None,
@@ -766,6 +799,16 @@ impl Default for Telemetry {
     fn default() -> Self {
         Self::new(HealthTable::default())
     }
+}
+
+/// What the retired plugin versions cost, for the event feed and the alert.
+pub fn retired_summary(retired: &RetiredPlugins) -> String {
+    format!(
+        "{} retired plugin versions keep {:.1} MiB mapped (limit {}, [plugins] max_retired): a restart reclaims the memory.",
+        retired.versions,
+        retired.mapped_bytes as f64 / 1048576.0,
+        retired.max
+    )
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -1028,7 +1071,7 @@ impl Telemetry {
         self.inner
             .metrics
             .sink_dropped
-            .get_or_create(&DropLabels {
+            .get_or_create(&ReasonLabels {
                 reason: reason.as_str(),
             })
             .inc_by(n);
@@ -1206,6 +1249,28 @@ impl Telemetry {
                     ),
                 );
             }
+            PluginEvent::Refused { reason, error, .. } => {
+                let severity = if *reason == RefusalReason::Duplicate {
+                    Severity::Warning
+                } else {
+                    Severity::Critical
+                };
+                self.publish(
+                    EventKind::Plugin,
+                    severity,
+                    None,
+                    truncate(error, MAX_ERROR_TEXT),
+                );
+            }
+            PluginEvent::Insecure { warning, .. } => {
+                self.publish(
+                    EventKind::Plugin,
+                    Severity::Warning,
+                    None,
+                    truncate(warning, MAX_ERROR_TEXT),
+                );
+            }
+            PluginEvent::Summary(summary) => self.plugin_registry(summary),
             PluginEvent::Removed { file, exchange_id } => {
                 if let Some(old) = self.state().plugins.remove(exchange_id) {
                     m.plugins_loaded.remove(&PluginLabels {
@@ -1220,6 +1285,56 @@ impl Telemetry {
                     format!("plugin file removed: {}", file_name(file)),
                 );
             }
+        }
+    }
+
+    /// The plugin registry's standing: refused files (gauge by reason, status list) and
+    /// retired versions (gauges, status; a feed event when they pass the limit).
+    fn plugin_registry(&self, summary: &RegistrySummary) {
+        let m = &self.inner.metrics;
+        for reason in RefusalReason::ALL {
+            let n = summary
+                .refused
+                .iter()
+                .filter(|r| r.reason == reason)
+                .count();
+            m.plugin_files_refused
+                .get_or_create(&ReasonLabels {
+                    reason: reason.as_str(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        let retired = RetiredPlugins {
+            versions: summary.retired_versions,
+            mapped_bytes: summary.retired_mapped_bytes,
+            max: summary.max_retired as u64,
+        };
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        m.plugins_retired.set(gauge(retired.versions));
+        m.plugins_retired_mapped_bytes
+            .set(gauge(retired.mapped_bytes));
+        m.plugins_retired_max.set(gauge(retired.max));
+        let was_over = {
+            let mut state = self.state();
+            state.plugin_refusals = summary
+                .refused
+                .iter()
+                .map(|r| PluginRefusal {
+                    path: r.path.display().to_string(),
+                    reason: r.reason.as_str(),
+                    message: truncate(&r.message, MAX_ERROR_TEXT),
+                })
+                .collect();
+            let previous = std::mem::replace(&mut state.retired_plugins, retired);
+            previous.versions > previous.max
+        };
+        if retired.versions > retired.max && !was_over {
+            self.publish(
+                EventKind::Plugin,
+                Severity::Warning,
+                None,
+                retired_summary(&retired),
+            );
         }
     }
 
@@ -1452,6 +1567,8 @@ impl Telemetry {
             sink: state.sink.clone(),
             config: state.config.clone(),
             plugins: state.plugins.values().cloned().collect(),
+            plugin_refusals: state.plugin_refusals.clone(),
+            retired_plugins: state.retired_plugins,
             alerts: state.alerts.clone(),
             notifiers: state.notifiers.clone(),
             process,
@@ -1600,6 +1717,50 @@ mod tests {
             exchange_id: "x".into(),
         });
         assert!(t.snapshot(LIVE_WINDOW).plugins.is_empty());
+    }
+
+    #[test]
+    fn plugin_registry_standing_is_exported() {
+        use crate::plugins::{Refusal, RegistrySummary};
+        let t = Telemetry::default();
+        let text = t.render_metrics(Format::Prometheus).unwrap();
+        let refused = "futures_collector_plugin_files_refused{reason=\"writable\"}";
+        assert_eq!(
+            value(&text, refused),
+            Some(0.0),
+            "exported before any refusal"
+        );
+        assert_eq!(
+            value(&text, "futures_collector_plugins_retired_max"),
+            Some(16.0)
+        );
+        t.plugin_event(&PluginEvent::Summary(RegistrySummary {
+            refused: vec![Refusal::new(
+                std::path::Path::new("/p/x.so"),
+                RefusalReason::Writable,
+                "/p/x.so: plugin file refused: writable by others (mode 0666)".into(),
+            )],
+            retired_versions: 3,
+            retired_mapped_bytes: 3 << 20,
+            max_retired: 2,
+        }));
+        let text = t.render_metrics(Format::Prometheus).unwrap();
+        assert_eq!(value(&text, refused), Some(1.0), "{text}");
+        assert_eq!(value(&text, "futures_collector_plugins_retired"), Some(3.0));
+        assert_eq!(
+            value(&text, "futures_collector_plugins_retired_mapped_bytes"),
+            Some(3145728.0)
+        );
+        let snap = t.snapshot(LIVE_WINDOW);
+        assert_eq!(snap.plugin_refusals[0].path, "/p/x.so");
+        assert_eq!(snap.plugin_refusals[0].reason, "writable");
+        assert_eq!(snap.retired_plugins.versions, 3);
+        assert!(
+            t.recent_events(1)[0]
+                .message
+                .contains("3 retired plugin versions"),
+            "passing the limit goes to the feed"
+        );
     }
 
     #[test]

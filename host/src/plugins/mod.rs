@@ -1,0 +1,96 @@
+//! Plugins: loading, trust checks and the watched plugin set.
+//!
+//! - `trust`: who owns and who can write a plugin file, its directory and the config location;
+//!   the race-free open of a plugin file;
+//! - `pins`: the SHA-256 of a plugin file and `[plugins.pins]`;
+//! - `elf`: the structure a file must have before it is mapped (no truncated or damaged ELF);
+//! - `private_copy`: the sealed memfd (or private 0700 directory) a plugin is loaded from;
+//! - `load`: one file to a verified [`LoadedPlugin`];
+//! - `registry`: the plugin set of one directory (one plugin per exchange id, retired versions)
+//!   and its watcher.
+//!
+//! Owns everything between a file in the plugin directory and the [`PluginSet`] workers read.
+//! Must not map a file before its trust checks (mapping runs the library's initializers), run
+//! plugin code other than those and `info()` while loading, or log and count: what happens is
+//! reported as [`PluginEvent`]s for the supervisor and telemetry.
+
+mod elf;
+mod load;
+pub mod pins;
+mod private_copy;
+mod registry;
+pub mod trust;
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+pub use load::{
+    file_sha256, load_plugin, load_plugin_with, mapped_libraries, LoadError, LoadPolicy,
+    LoadedPlugin, MappedLibraries, MAX_PLUGIN_FILE_BYTES,
+};
+pub use private_copy::{
+    private_directory, remove_private_directory, CopyMethod, PRIVATE_DIRECTORY_PREFIX,
+};
+pub use registry::{watch_directory, PluginRegistry, RegistryOptions, RegistrySummary};
+pub use trust::{Refusal, RefusalReason};
+
+/// The platform's shared-library extension; other files in the plugin directory are ignored.
+pub const PLUGIN_EXTENSION: &str = std::env::consts::DLL_EXTENSION;
+
+/// True for files the loader considers (by extension; hidden and temporary files are skipped).
+pub fn is_plugin_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    !name.starts_with('.') && path.extension().and_then(|e| e.to_str()) == Some(PLUGIN_EXTENSION)
+}
+
+/// The candidate plugin files in `dir`, sorted.
+pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_plugin_file(p))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Loaded plugins by exchange id, as seen by workers. Replaced as a whole on every change.
+#[derive(Debug, Default, Clone)]
+pub struct PluginSet {
+    pub by_exchange: BTreeMap<String, Arc<LoadedPlugin>>,
+}
+
+impl PluginSet {
+    pub fn get(&self, exchange_id: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.by_exchange.get(exchange_id)
+    }
+}
+
+/// A change to the plugin set, for logs, telemetry and the event feed.
+#[derive(Debug, Clone)]
+pub enum PluginEvent {
+    /// A plugin now serves its exchange id (`replaced`: another version served it before).
+    Loaded {
+        file: PathBuf,
+        exchange_id: String,
+        version: String,
+        replaced: bool,
+    },
+    /// The file is not a usable plugin (not a plugin, incompatible, panicked, unreadable).
+    Failed { file: PathBuf, error: String },
+    /// The file (or the plugin directory) failed a trust check or declares an exchange id
+    /// another file declares; `error` names the path and the fix.
+    Refused {
+        file: PathBuf,
+        reason: RefusalReason,
+        error: String,
+    },
+    /// A trust check failed and `[plugins] allow_insecure_permissions` waived it.
+    Insecure { file: PathBuf, warning: String },
+    /// The exchange id is no longer served (its file was removed).
+    Removed { file: PathBuf, exchange_id: String },
+    /// The registry's standing after a rescan, when it changed.
+    Summary(RegistrySummary),
+}
