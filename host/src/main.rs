@@ -89,6 +89,10 @@ enum Command {
         #[arg(value_enum)]
         which: SchemaKind,
     },
+    /// Internal: map one plugin copy, run its initializers and `info()`, exit 0 (the probe load
+    /// the collector runs before it maps a plugin itself; see plugins/probe.rs).
+    #[command(name = "__probe-plugin", hide = true)]
+    ProbePlugin { path: PathBuf },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -150,7 +154,24 @@ fn tune_allocator() {
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
+    // Every plugin is first mapped in a probe process of this binary (a file whose mapping
+    // crashes is refused instead of ending the collector).
+    if let Ok(exe) = std::env::current_exe() {
+        futures_collector::plugins::probe::enable_probe(exe);
+    }
     match cli.command {
+        Command::ProbePlugin { path } => {
+            match futures_collector::plugins::probe::probe_in_this_process(&path) {
+                Ok(exchange_id) => {
+                    println!("{exchange_id}");
+                    ExitCode::SUCCESS
+                }
+                Err(reason) => {
+                    eprintln!("{reason}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run { config, profile } => {
             telemetry::init(cli.log_format);
             let result = run(config, profile);

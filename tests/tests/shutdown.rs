@@ -131,7 +131,9 @@ async fn second_signal_exits_at_once() {
     // Up and collecting (its cycles hang) before the first signal.
     assert!(
         wait_until(Duration::from_secs(20), || std::fs::read_to_string(&log)
-            .is_ok_and(|t| t.contains("web server listening")))
+            .is_ok_and(
+                |t| t.contains("web server listening") && t.contains("plugins loaded")
+            ))
         .await
         .is_some(),
         "the collector did not start"

@@ -76,6 +76,8 @@ pub enum LoadError {
     },
     #[error("{file}: not a futures-collector plugin: {reason}")]
     NotAPlugin { file: PathBuf, reason: String },
+    #[error("{file}: refused by the probe load: {reason}")]
+    ProbeFailed { file: PathBuf, reason: String },
     #[error("{file}: incompatible plugin interface: {reason}")]
     Incompatible { file: PathBuf, reason: String },
     #[error("{file}: plugin panicked while loading: {reason}")]
@@ -193,6 +195,10 @@ pub fn load_plugin_with(file: &Path, policy: &LoadPolicy) -> Result<LoadedPlugin
         }
     })?;
     drop(bytes);
+    super::probe::probe(copy.path()).map_err(|reason| LoadError::ProbeFailed {
+        file: file.clone(),
+        reason,
+    })?;
     let (module, mapped_bytes) = open_copy(&file, copy)?;
 
     let info = call_info(&file, module)?;

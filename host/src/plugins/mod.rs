@@ -5,6 +5,8 @@
 //! - `pins`: the SHA-256 of a plugin file and `[plugins.pins]`;
 //! - `elf`: the structure a file must have before it is mapped (no truncated or damaged ELF);
 //! - `private_copy`: the sealed memfd (or private 0700 directory) a plugin is loaded from;
+//! - `probe`: the same copy mapped first in a throwaway process of the collector's binary, so a
+//!   file whose mapping crashes is refused instead of ending the collector;
 //! - `load`: one file to a verified [`LoadedPlugin`];
 //! - `registry`: the plugin set of one directory (one plugin per exchange id, retired versions)
 //!   and its watcher.
@@ -18,6 +20,7 @@ mod elf;
 mod load;
 pub mod pins;
 mod private_copy;
+pub mod probe;
 mod registry;
 pub mod trust;
 
