@@ -7,7 +7,12 @@
 //! while the running server keeps serving. The token never appears in the log or the API.
 //!
 //! The servers listen on `0.0.0.0` where the test needs "beyond loopback", and every request
-//! goes to 127.0.0.1. Clients are raw TCP, one connection per request.
+//! goes to 127.0.0.1. Clients are raw TCP, one connection per request, and headless Chromium
+//! for the dashboard's login (page, assets and event stream on the cookie alone).
+
+#[path = "../browser/chromium.rs"]
+#[allow(dead_code)]
+mod chromium;
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
@@ -476,4 +481,33 @@ fn a_reload_that_needs_a_missing_token_is_rolled_back_and_the_server_keeps_servi
         1,
         "the server was restarted:\n{log}"
     );
+}
+
+#[test]
+fn a_browser_logs_in_once_and_the_dashboard_runs_on_the_cookie() {
+    let c = Collector::start(
+        "listen = \"127.0.0.1:0\"\nlive_interval = \"200ms\"",
+        Some(TOKEN),
+    );
+    let base = format!("http://{}", c.addr);
+    let mut b = chromium::Browser::launch(1280, 800);
+    // Without the token: the page is a 401, nothing of the dashboard.
+    b.open(&format!("{base}/"), 1280, 800);
+    let refused = b.wait_for(
+        "document.body !== null && document.body.innerText.includes('unauthorized')",
+        Duration::from_secs(20),
+    );
+    assert!(refused, "no 401 page: {}", b.html());
+    // Once with the token: redirected to the dashboard, which then loads its assets, its
+    // status and its live event stream with the cookie alone (scripts cannot read it).
+    b.open(&format!("{base}/?token={TOKEN}"), 1280, 800);
+    let live = b.wait_for(
+        "location.pathname === '/' && location.search === '' \
+         && document.body.dataset.state === 'live' && document.body.dataset.ticks >= 2",
+        Duration::from_secs(20),
+    );
+    assert!(live, "the dashboard did not go live: {}", b.html());
+    assert_eq!(b.eval("document.cookie"), serde_json::json!(""));
+    assert!(!b.html().contains(TOKEN), "the token is in the page");
+    assert!(!c.log_text().contains(TOKEN), "the token is in the log");
 }
