@@ -355,6 +355,10 @@ impl Fleet {
     /// Replaces the web server. A new address is bound before the old server stops; the same
     /// address is released first and, if binding fails, the old settings are served again.
     async fn replace_web(&mut self, new: &WebConfig, old: &WebConfig) -> Result<(), StartError> {
+        if new.enabled {
+            // A missing token refuses the reload while the running server keeps serving.
+            crate::web::check_access(new)?;
+        }
         let same_address = new.enabled && old.enabled && new.listen == old.listen;
         if same_address || !new.enabled {
             if let Some(web) = self.web.take() {

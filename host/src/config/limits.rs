@@ -92,7 +92,7 @@ pub const PATH_KEYS: [&str; 4] = [
 
 /// The other classified string keys; `*` is any table key, `[]` any list item. A string
 /// matching no pattern is [`ValueKind::Text`].
-pub const KEY_KINDS: [(&str, ValueKind); 17] = [
+pub const KEY_KINDS: [(&str, ValueKind); 18] = [
     ("sink.url", ValueKind::Url),
     ("exchanges.*.base_url", ValueKind::Url),
     ("alerts.notifiers[].url", ValueKind::Url),
@@ -106,6 +106,7 @@ pub const KEY_KINDS: [(&str, ValueKind); 17] = [
     ("alerts.notifiers[].webhook_url_env", ValueKind::Identifier),
     ("alerts.notifiers[].bot_token_env", ValueKind::Identifier),
     ("alerts.notifiers[].url_env", ValueKind::Identifier),
+    ("web.token_env", ValueKind::Identifier),
     ("sink.exchange", ValueKind::AmqpName),
     ("sink.app_id", ValueKind::AmqpName),
     ("sink.queues[].name", ValueKind::AmqpName),

@@ -1137,6 +1137,9 @@ pub const MAX_WEB_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Largest `max_connections` accepted: every connection is a file descriptor, and more than
 /// this is more than a process is usually allowed to open.
 pub const MAX_WEB_MAX_CONNECTIONS: usize = 65_536;
+/// The environment variable holding the web server's bearer token (`[web] token_env`). The
+/// config names the variable, never the token; it is read when the web server starts.
+pub const DEFAULT_WEB_TOKEN_ENV: &str = "FUTURES_COLLECTOR_WEB_TOKEN";
 /// How often alert rules are evaluated (`[alerts] evaluate_every`).
 pub const DEFAULT_ALERT_EVALUATE_EVERY: Duration = Duration::from_secs(5);
 /// A firing alert is re-sent this often while it stays active (`[alerts] repeat_every`).
@@ -1209,6 +1212,16 @@ pub struct WebConfig {
     #[serde(default = "default_web_max_sse_clients")]
     #[schemars(range(min = 1))]
     pub max_sse_clients: usize,
+    /// Name of the environment variable holding the bearer token (never the token itself).
+    /// When it is set, every route but `/healthz` and `/readyz` requires
+    /// `Authorization: Bearer <token>` (or the dashboard's login cookie); it must be set when
+    /// `listen` is not a loopback address, unless `allow_unauthenticated` is true.
+    #[serde(default = "default_web_token_env")]
+    pub token_env: String,
+    /// Serve without a token on an address beyond loopback (a warning is logged at every
+    /// start). Requests that are not GET or HEAD still need the token.
+    #[serde(default)]
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for WebConfig {
@@ -1221,6 +1234,8 @@ impl Default for WebConfig {
             idle_timeout: default_web_idle_timeout(),
             max_connections: DEFAULT_WEB_MAX_CONNECTIONS,
             max_sse_clients: DEFAULT_WEB_MAX_SSE_CLIENTS,
+            token_env: default_web_token_env(),
+            allow_unauthenticated: false,
         }
     }
 }
@@ -1265,8 +1280,23 @@ impl WebConfig {
                 self.max_sse_clients, self.max_connections
             ));
         }
+        if !is_env_var_name(&self.token_env) {
+            p.push(format!(
+                "web.token_env: {} is not an environment variable name (letters, digits and '_', not starting with a digit)",
+                quote(&self.token_env)
+            ));
+        }
         p
     }
+}
+
+/// A portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_env_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn default_web_listen() -> std::net::SocketAddr {
@@ -1286,6 +1316,9 @@ fn default_web_max_connections() -> usize {
 }
 fn default_web_max_sse_clients() -> usize {
     DEFAULT_WEB_MAX_SSE_CLIENTS
+}
+fn default_web_token_env() -> String {
+    DEFAULT_WEB_TOKEN_ENV.to_owned()
 }
 
 /// Alert rules and where notifications go (`[alerts]`). Rule ids: `exchange_down`,
@@ -1625,6 +1658,36 @@ mod observability_settings_tests {
         assert_eq!(c.web.header_read_timeout.0, Duration::from_secs(2));
         assert_eq!(c.web.idle_timeout.0, Duration::from_millis(500));
         assert_eq!((c.web.max_connections, c.web.max_sse_clients), (2, 1));
+    }
+
+    #[test]
+    fn web_token_settings_name_a_variable_and_default_to_closed() {
+        let c = Config::from_toml_str(BASE, Path::new(".")).unwrap();
+        assert_eq!(c.web.token_env, DEFAULT_WEB_TOKEN_ENV);
+        assert!(!c.web.allow_unauthenticated);
+
+        let text = format!(
+            "{BASE}[web]\nlisten = \"0.0.0.0:9480\"\ntoken_env = \"MY_WEB_TOKEN\"\nallow_unauthenticated = true\n"
+        );
+        let c = Config::from_toml_str(&text, Path::new(".")).unwrap();
+        assert_eq!(c.web.token_env, "MY_WEB_TOKEN");
+        assert!(c.web.allow_unauthenticated);
+
+        for bad in ["", "1TOKEN", "MY-TOKEN", "A=B", "TOKEN VALUE", "ÄTOKEN"] {
+            let text = format!("{BASE}[web]\ntoken_env = {bad:?}\n");
+            let e = Config::from_toml_str(&text, Path::new(".")).unwrap_err();
+            assert!(
+                e.contains("web.token_env:") && e.contains("is not an environment variable name"),
+                "{bad:?}: {e}"
+            );
+        }
+        for good in ["_T", "t", "FC_WEB_TOKEN_2"] {
+            let text = format!("{BASE}[web]\ntoken_env = {good:?}\n");
+            assert!(
+                Config::from_toml_str(&text, Path::new(".")).is_ok(),
+                "{good}"
+            );
+        }
     }
 
     #[test]

@@ -25,7 +25,9 @@ use prometheus_client::{
     registry::{Registry, Unit},
 };
 
-use super::{history::LATENCY_BOUNDS_SECONDS, process::ProcessStats, WebRefusal, WebTimeout};
+use super::{
+    history::LATENCY_BOUNDS_SECONDS, process::ProcessStats, WebRefusal, WebTimeout, WebUnauthorized,
+};
 
 /// Prefix of every metric of ours.
 pub const METRIC_PREFIX: &str = "futures_collector";
@@ -130,6 +132,7 @@ pub struct Metrics {
     pub web_connections_open: Gauge,
     pub web_connections_refused: Family<ReasonLabels, Counter>,
     pub web_connections_timed_out: Family<ReasonLabels, Counter>,
+    pub web_requests_unauthorized: Family<ReasonLabels, Counter>,
 }
 
 impl Metrics {
@@ -176,6 +179,7 @@ impl Metrics {
             web_connections_open: Gauge::default(),
             web_connections_refused: Family::default(),
             web_connections_timed_out: Family::default(),
+            web_requests_unauthorized: Family::default(),
         };
         // Every drop reason is exported from the start (at 0), so alerts see the series.
         for reason in super::DropReason::ALL {
@@ -381,6 +385,11 @@ impl Metrics {
             "Web connections closed by a timeout: header_read (no complete request head in time) or idle (keep-alive connection without a request).",
             m.web_connections_timed_out.clone(),
         );
+        r.register(
+            "web_requests_unauthorized",
+            "Web requests answered 401 for want of a valid bearer token: reason missing (none presented) or invalid (a wrong one).",
+            m.web_requests_unauthorized.clone(),
+        );
         // Every reason from the start: a rate over a series that appears only with the first
         // refusal misses that refusal.
         for reason in WebRefusal::ALL {
@@ -390,6 +399,11 @@ impl Metrics {
         }
         for reason in WebTimeout::ALL {
             let _ = m.web_connections_timed_out.get_or_create(&ReasonLabels {
+                reason: reason.as_str(),
+            });
+        }
+        for reason in WebUnauthorized::ALL {
+            let _ = m.web_requests_unauthorized.get_or_create(&ReasonLabels {
                 reason: reason.as_str(),
             });
         }
@@ -595,6 +609,8 @@ mod tests {
             "futures_collector_web_connections_refused_total{reason=\"max_sse_clients\"} 0",
             "futures_collector_web_connections_timed_out_total{reason=\"header_read\"} 0",
             "futures_collector_web_connections_timed_out_total{reason=\"idle\"} 0",
+            "futures_collector_web_requests_unauthorized_total{reason=\"missing\"} 0",
+            "futures_collector_web_requests_unauthorized_total{reason=\"invalid\"} 0",
         ] {
             assert!(
                 text.contains(&format!("{series}\n")),

@@ -288,6 +288,26 @@ impl WebRefusal {
     }
 }
 
+/// Why the web server answered a request 401 (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebUnauthorized {
+    /// No token was presented (or a request that is not GET or HEAD, with no token set).
+    Missing,
+    /// A token was presented and is not the configured one.
+    Invalid,
+}
+
+impl WebUnauthorized {
+    pub const ALL: [Self; 2] = [Self::Missing, Self::Invalid];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
 /// Which web server timeout closed a connection (the `reason` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebTimeout {
@@ -1428,6 +1448,17 @@ impl Telemetry {
         self.inner
             .metrics
             .web_connections_refused
+            .get_or_create(&metrics::ReasonLabels {
+                reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    /// The web server refused a request without a valid token (401).
+    pub fn web_request_unauthorized(&self, reason: WebUnauthorized) {
+        self.inner
+            .metrics
+            .web_requests_unauthorized
             .get_or_create(&metrics::ReasonLabels {
                 reason: reason.as_str(),
             })

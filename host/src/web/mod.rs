@@ -3,19 +3,23 @@
 //! dashboard at `/`, whose assets are compiled into the binary (no build step, no CDN).
 //!
 //! Owns the routes, the response formats and the server's lifecycle. Must not change anything
-//! it serves: it only reads the `Telemetry` handle (and counts its own connections there).
-//! Listens on loopback unless configured otherwise; every response is bounded (history and
-//! funding rows are capped), and so are the clients: connections (`listener`), their
-//! header-read and idle timeouts (`connection`) and event streams (`api`), so that no client
-//! can take the file descriptors collection needs.
+//! it serves: it only reads the `Telemetry` handle (and counts its own connections and refused
+//! requests there). Listens on loopback unless configured otherwise; beyond loopback it
+//! requires a bearer token, and no request but GET/HEAD passes without one anywhere (`auth`).
+//! Every response is bounded (history and funding rows are capped), and so are the clients:
+//! connections (`listener`), their header-read and idle timeouts (`connection`) and event
+//! streams (`api`), so that no client can take the file descriptors collection needs.
 
 mod api;
+mod auth;
 mod connection;
 mod listener;
 
+pub use auth::{is_loopback, TokenError, MIN_TOKEN_BYTES, TOKEN_COOKIE};
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{routing::get, Router};
+use axum::{middleware, routing::get, Router};
 use tokio::{
     sync::{watch, Semaphore},
     task::JoinHandle,
@@ -38,6 +42,9 @@ pub enum WebError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// No usable token where one is required (names the variable, never the token).
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 /// The `/api/events` streams allowed at once (`[web] max_sse_clients`).
@@ -69,19 +76,32 @@ pub(crate) struct AppState {
 }
 
 /// The routes, for embedding or testing without a socket (event streams capped at
-/// [`DEFAULT_WEB_MAX_SSE_CLIENTS`]; the embedding server bounds connections).
+/// [`DEFAULT_WEB_MAX_SSE_CLIENTS`]; the embedding server bounds connections and its clients:
+/// without a token, only GET and HEAD pass).
 pub fn router(telemetry: Telemetry, live_interval: Duration) -> Router {
     let (tx, rx) = watch::channel(false);
-    build_router(AppState {
-        telemetry,
-        live_interval,
-        event_streams: EventStreamSlots::new(DEFAULT_WEB_MAX_SSE_CLIENTS),
-        stopping: rx,
-        _stop: Some(Arc::new(tx)),
-    })
+    let gate = auth::Gate::new(auth::Access::open(), telemetry.clone());
+    build_router(
+        AppState {
+            telemetry,
+            live_interval,
+            event_streams: EventStreamSlots::new(DEFAULT_WEB_MAX_SSE_CLIENTS),
+            stopping: rx,
+            _stop: Some(Arc::new(tx)),
+        },
+        gate,
+    )
 }
 
-fn build_router(state: AppState) -> Router {
+/// Whether `config` can start as far as its token goes: checked before a reload stops the
+/// running server, so a missing token leaves that server running.
+pub fn check_access(config: &WebConfig) -> Result<(), WebError> {
+    auth::Access::from_environment(config)?;
+    Ok(())
+}
+
+/// The routes behind the token check (which covers the fallback too).
+fn build_router(state: AppState, gate: auth::Gate) -> Router {
     Router::new()
         .route("/", get(api::index))
         .route("/assets/app.js", get(api::app_js))
@@ -96,6 +116,7 @@ fn build_router(state: AppState) -> Router {
         .route("/api/events", get(api::events))
         .fallback(api::not_found)
         .with_state(state)
+        .layer(middleware::from_fn_with_state(gate, auth::authorize))
 }
 
 /// A running web server.
@@ -105,10 +126,12 @@ pub struct WebServer {
     task: JoinHandle<()>,
 }
 
-/// Binds `config.listen` and serves until [`WebServer::shutdown`], within the limits of
-/// `config` (connections, timeouts, event streams). The bound address (useful with port 0) is
-/// also recorded in the telemetry (`Telemetry::web_addr`).
+/// Reads the token (`[web] token_env`), binds `config.listen` and serves until
+/// [`WebServer::shutdown`], within the limits of `config` (connections, timeouts, event
+/// streams). Fails before binding when the address needs a token and there is none. The bound
+/// address (useful with port 0) is also recorded in the telemetry (`Telemetry::web_addr`).
 pub async fn spawn(config: &WebConfig, telemetry: Telemetry) -> Result<WebServer, WebError> {
+    let access = auth::Access::from_environment(config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| WebError::Bind {
@@ -121,13 +144,24 @@ pub async fn spawn(config: &WebConfig, telemetry: Telemetry) -> Result<WebServer
     })?;
     telemetry.set_web_addr(addr);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let app = build_router(AppState {
-        telemetry: telemetry.clone(),
-        live_interval: config.live_interval.0,
-        event_streams: EventStreamSlots::new(config.max_sse_clients),
-        stopping: stop_rx.clone(),
-        _stop: None,
-    });
+    let auth = access.describe();
+    if access.open_beyond_loopback {
+        tracing::warn!(
+            %addr,
+            token_env = %config.token_env,
+            "web server serves WITHOUT AUTHENTICATION beyond loopback ([web] allow_unauthenticated = true): whoever reaches it reads metrics, status and the dashboard; set the token variable to require a bearer token"
+        );
+    }
+    let app = build_router(
+        AppState {
+            telemetry: telemetry.clone(),
+            live_interval: config.live_interval.0,
+            event_streams: EventStreamSlots::new(config.max_sse_clients),
+            stopping: stop_rx.clone(),
+            _stop: None,
+        },
+        auth::Gate::new(access, telemetry.clone()),
+    );
     let limits = listener::Limits {
         max_connections: config.max_connections,
         timeouts: connection::Timeouts {
@@ -138,7 +172,7 @@ pub async fn spawn(config: &WebConfig, telemetry: Telemetry) -> Result<WebServer
     let task = tokio::spawn(listener::accept_connections(
         listener, app, limits, telemetry, stop_rx,
     ));
-    tracing::info!(%addr, "web server listening: dashboard, /metrics, /healthz, /readyz, /api/status");
+    tracing::info!(%addr, auth, "web server listening: dashboard, /metrics, /healthz, /readyz, /api/status");
     Ok(WebServer {
         addr,
         stop: stop_tx,
