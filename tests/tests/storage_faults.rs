@@ -20,8 +20,9 @@ use std::{
 };
 
 use amqp_support::{broker_shared, unique, Broker, Cleanup, Proxy};
-use exchange_emulator::EmulatorConfig;
-use integration_tests::{config_text, deploy_plugin, host_binary, wait_until, REAL_PLUGINS};
+use integration_tests::{
+    config_text, host_binary, plugin_dir_with, spawn_default_emulator, wait_until, REAL_PLUGINS,
+};
 
 /// Size of the small filesystem that fills up.
 const SMALL_FS: &str = "2m";
@@ -95,11 +96,7 @@ fn collector_config(
     web_port: u16,
     sink: &str,
 ) -> PathBuf {
-    let plugin_dir = dir.join("plugins");
-    std::fs::create_dir_all(&plugin_dir).unwrap();
-    for lib in REAL_PLUGINS {
-        deploy_plugin(lib, &plugin_dir);
-    }
+    let plugin_dir = plugin_dir_with(dir, &REAL_PLUGINS);
     let fast = "[exchanges.ID.intervals]\ntickers = \"1s\"\nfunding = \"1s\"\n";
     let (b, y, o) = (
         fast.replace("ID", "binance"),
@@ -278,21 +275,12 @@ fn duplicates(lines: &[String]) -> usize {
     lines.iter().filter(|l| !seen.insert(l.as_str())).count()
 }
 
-async fn emulator() -> exchange_emulator::EmulatorHandle {
-    exchange_emulator::spawn(
-        EmulatorConfig::default_three(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
-}
-
 /// The JSONL file on a disk that fills: the sink reports failing (status, readiness, alert),
 /// collection goes on into the memory buffer, and when space returns every record is written
 /// once: no torn line, no duplicate, nothing dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jsonl_on_a_full_disk_loses_nothing_and_duplicates_nothing() {
-    let emu = emulator().await;
+    let emu = spawn_default_emulator().await;
     let fs = Tmpfs::mount(SMALL_FS);
     let dir = tempfile::tempdir().unwrap();
     let records = fs.path().join("records.jsonl");
@@ -363,7 +351,7 @@ async fn jsonl_on_a_full_disk_loses_nothing_and_duplicates_nothing() {
 /// parses line by line (a torn last line is cut off at open) and holds no duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jsonl_killed_mid_write_keeps_whole_lines_after_restart() {
-    let emu = emulator().await;
+    let emu = spawn_default_emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let records = dir.path().join("out/records.jsonl");
     let web_port = free_port();
@@ -427,7 +415,7 @@ fn deliveries(got: &[amqp_support::Got]) -> BTreeMap<(String, i64), usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_spool_on_a_full_disk_delivers_every_record_once() {
     let _lock = broker_shared().await;
-    let emu = emulator().await;
+    let emu = spawn_default_emulator().await;
     let fs = Tmpfs::mount(SMALL_FS);
     let dir = tempfile::tempdir().unwrap();
     let exchange = unique("full-disk");
@@ -522,7 +510,7 @@ async fn amqp_spool_on_a_full_disk_delivers_every_record_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amqp_killed_while_spooling_replays_everything_once_after_restart() {
     let _lock = broker_shared().await;
-    let emu = emulator().await;
+    let emu = spawn_default_emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let exchange = unique("kill-spool");
     let queue = unique("kill-spool-q");
