@@ -380,16 +380,7 @@ impl Spool {
             let Some(created) = self.segments.pop_back() else {
                 break;
             };
-            if self
-                .writer
-                .as_ref()
-                .is_some_and(|(seq, _)| *seq == created.seq)
-            {
-                self.writer = None;
-            }
-            if self.reader.as_ref().is_some_and(|r| r.seq == created.seq) {
-                self.reader = None;
-            }
+            self.close_handles(created.seq);
             let path = segment_path(&self.dir, created.seq);
             if let Err(e) = fs::remove_file(&path) {
                 // Its entries would be replayed again after a restart (duplicates by
@@ -522,16 +513,7 @@ impl Spool {
             (oldest.messages, oldest.records)
         };
         self.drops.full_records += lost.1;
-        if self
-            .writer
-            .as_ref()
-            .is_some_and(|(seq, _)| *seq == oldest.seq)
-        {
-            self.writer = None;
-        }
-        if self.reader.as_ref().is_some_and(|r| r.seq == oldest.seq) {
-            self.reader = None;
-        }
+        self.close_handles(oldest.seq);
         self.peeked.clear();
         let path = segment_path(&self.dir, oldest.seq);
         fs::remove_file(&path).map_err(io_err(&path))?;
@@ -701,12 +683,7 @@ impl Spool {
     /// Deletes the head segment and moves the head to the start of the next one.
     fn retire_head_segment(&mut self) -> Result<(), SpoolError> {
         if let Some(front) = self.segments.pop_front() {
-            if self.writer.as_ref().is_some_and(|(s, _)| *s == front.seq) {
-                self.writer = None;
-            }
-            if self.reader.as_ref().is_some_and(|r| r.seq == front.seq) {
-                self.reader = None;
-            }
+            self.close_handles(front.seq);
             let path = segment_path(&self.dir, front.seq);
             fs::remove_file(&path).map_err(io_err(&path))?;
         }
@@ -717,6 +694,16 @@ impl Spool {
             records_before: 0,
         };
         Ok(())
+    }
+
+    /// Closes the writer and the reader of segment `seq`, where they are open.
+    fn close_handles(&mut self, seq: u64) {
+        if self.writer.as_ref().is_some_and(|(s, _)| *s == seq) {
+            self.writer = None;
+        }
+        if self.reader.as_ref().is_some_and(|r| r.seq == seq) {
+            self.reader = None;
+        }
     }
 
     fn save_head(&self) -> Result<(), SpoolError> {

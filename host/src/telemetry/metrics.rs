@@ -84,6 +84,18 @@ pub struct NotifierLabels {
     pub outcome: &'static str,
 }
 
+/// Creates the series of every `reason` in `family` (at 0).
+fn export_reasons<M, C>(
+    family: &Family<ReasonLabels, M, C>,
+    reasons: impl IntoIterator<Item = &'static str>,
+) where
+    C: prometheus_client::metrics::family::MetricConstructor<M>,
+{
+    for reason in reasons {
+        let _ = family.get_or_create(&ReasonLabels { reason });
+    }
+}
+
 fn duration_histogram() -> Histogram {
     Histogram::new(LATENCY_BOUNDS_SECONDS.iter().copied())
 }
@@ -181,12 +193,26 @@ impl Metrics {
             web_connections_timed_out: Family::default(),
             web_requests_unauthorized: Family::default(),
         };
-        // Every drop reason is exported from the start (at 0), so alerts see the series.
-        for reason in super::DropReason::ALL {
-            let _ = m.sink_dropped.get_or_create(&ReasonLabels {
-                reason: reason.as_str(),
-            });
-        }
+        // Every reason of every reason-labelled family is exported from the start, at 0: an
+        // alert compares with 0 rather than with a missing series, and a rate over a series
+        // that appears only with the first event misses that event.
+        export_reasons(&m.sink_dropped, super::DropReason::ALL.map(|r| r.as_str()));
+        export_reasons(
+            &m.web_connections_refused,
+            WebRefusal::ALL.map(|r| r.as_str()),
+        );
+        export_reasons(
+            &m.web_connections_timed_out,
+            WebTimeout::ALL.map(|r| r.as_str()),
+        );
+        export_reasons(
+            &m.web_requests_unauthorized,
+            WebUnauthorized::ALL.map(|r| r.as_str()),
+        );
+        export_reasons(
+            &m.plugin_files_refused,
+            crate::plugins::RefusalReason::ALL.map(|r| r.as_str()),
+        );
         let mut r = Registry::with_prefix(METRIC_PREFIX);
         r.register(
             "build",
@@ -390,33 +416,7 @@ impl Metrics {
             "Web requests answered 401 for want of a valid bearer token: reason missing (none presented) or invalid (a wrong one).",
             m.web_requests_unauthorized.clone(),
         );
-        // Every reason from the start: a rate over a series that appears only with the first
-        // refusal misses that refusal.
-        for reason in WebRefusal::ALL {
-            let _ = m.web_connections_refused.get_or_create(&ReasonLabels {
-                reason: reason.as_str(),
-            });
-        }
-        for reason in WebTimeout::ALL {
-            let _ = m.web_connections_timed_out.get_or_create(&ReasonLabels {
-                reason: reason.as_str(),
-            });
-        }
-        for reason in WebUnauthorized::ALL {
-            let _ = m.web_requests_unauthorized.get_or_create(&ReasonLabels {
-                reason: reason.as_str(),
-            });
-        }
         m.config_last_reload_successful.set(1);
-        // Every reason is exported from the start: an alert on a refusal compares with 0, not
-        // with a missing series.
-        for reason in crate::plugins::RefusalReason::ALL {
-            m.plugin_files_refused
-                .get_or_create(&ReasonLabels {
-                    reason: reason.as_str(),
-                })
-                .set(0);
-        }
         m.plugins_retired_max
             .set(i64::try_from(crate::config::DEFAULT_MAX_RETIRED_PLUGINS).unwrap_or(i64::MAX));
         for collector in extra {
