@@ -1,4 +1,4 @@
-//! The `futures-collector` command line: `run`, `check-config`, `plugins`, `schema`. Owns argument parsing,
+//! The `futures-collector` command line: `run`, `check-config`, `plugins`, `canary`, `schema`. Owns argument parsing,
 //! signal handling and exit codes; everything else lives in the library.
 
 use std::{path::PathBuf, process::ExitCode};
@@ -62,6 +62,26 @@ enum Command {
         #[arg(long)]
         allow_insecure_permissions: bool,
     },
+    /// Show or decide a running collector's plugin canaries: a replaced plugin parses beside
+    /// the running version and serves only once it agrees (docs/operations.md). Promote and
+    /// reject need the web token ([web] token_env).
+    Canary {
+        #[arg(value_enum)]
+        action: CanaryAction,
+        /// Exchange id of the plugin (promote, reject).
+        #[arg(required_if_eq_any = [("action", "promote"), ("action", "reject")])]
+        exchange_id: Option<String>,
+        /// Config directory or file of the running collector, as for `run` (its [web] listen
+        /// and token_env are used).
+        #[arg(long, default_value = config::DEFAULT_CONFIG_PATH)]
+        config: PathBuf,
+        /// Profile, as for `run`.
+        #[arg(long)]
+        profile: Option<String>,
+        /// The collector's web address instead of the config's (`http://host:port`).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Measure collection speed, CPU and memory against the exchange emulator (concurrent vs
     /// sequential, and a scale mode). Build with `--release` first. See docs/benchmarks.md.
     Bench {
@@ -93,6 +113,16 @@ enum Command {
     /// the collector runs before it maps a plugin itself; see plugins/probe.rs).
     #[command(name = "__probe-plugin", hide = true)]
     ProbePlugin { path: PathBuf },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CanaryAction {
+    /// Print every canary: versions, progress per kind, divergent fields with examples.
+    Status,
+    /// Make the new version serve now, whatever its comparison says.
+    Promote,
+    /// Drop the new version; the running one keeps serving until the file changes again.
+    Reject,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -198,6 +228,22 @@ fn main() -> ExitCode {
             remove_private_directory();
             code
         }
+        Command::Canary {
+            action,
+            exchange_id,
+            config,
+            profile,
+            url,
+        } => match canary(action, exchange_id, config, profile, url) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Bench {
             plugins,
             emulator,
@@ -329,6 +375,48 @@ fn check_config(path: PathBuf, profile: Option<String>, format: OutputFormat) ->
             ExitCode::FAILURE
         }
     }
+}
+
+/// `canary`: asks the running collector the config describes.
+fn canary(
+    action: CanaryAction,
+    exchange_id: Option<String>,
+    config_path: PathBuf,
+    profile: Option<String>,
+    url: Option<String>,
+) -> anyhow::Result<String> {
+    use futures_collector::web::client;
+    let req = LoadRequest {
+        path: config_path.clone(),
+        profile,
+    };
+    let loaded = config::load(&req, &Environment::from_process())
+        .map_err(|errors| anyhow::anyhow!("invalid config {}:\n{errors}", config_path.display()))?;
+    let web = &loaded.config.web;
+    let base = match url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => client::base_url(web)?,
+    };
+    let token = client::token(web);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let decision = match action {
+            CanaryAction::Status => {
+                return Ok(client::canary_report(&base, token.as_deref()).await?)
+            }
+            CanaryAction::Promote => "promote",
+            CanaryAction::Reject => "reject",
+        };
+        let exchange_id = exchange_id.context("an exchange id is needed")?;
+        let token = token.ok_or_else(|| client::ClientError::NoToken {
+            variable: web.token_env.clone(),
+        })?;
+        let done = client::decide(&base, &token, &exchange_id, decision).await?;
+        Ok(format!("{done}\n"))
+    })
 }
 
 /// Drops `null` values (unset optional keys): TOML has no null.

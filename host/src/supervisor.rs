@@ -21,7 +21,10 @@ use tokio::{
 use crate::{
     config::{Config, PluginsConfig, WebConfig},
     http::HttpClient,
-    plugins::{trust, PluginEvent, PluginRegistry, PluginSet, Refusal, RegistryOptions},
+    plugins::{
+        trust, CanaryEvent, PluginControl, PluginEvent, PluginRegistry, PluginSet, Refusal,
+        RegistryOptions,
+    },
     reload::{ConfigSource, ConfigWatcher, ReloadPlan, WorkerSettings},
     sink::{Batch, SinkControl, SinkTotals},
     telemetry::{ReloadResult, Telemetry},
@@ -98,6 +101,30 @@ fn log_plugin_event(event: &PluginEvent) {
                 "plugin registry"
             )
         }
+        PluginEvent::Canary {
+            exchange_id,
+            file,
+            version,
+            event,
+        } => match event {
+            CanaryEvent::Started { active_version, status } => tracing::info!(
+                file = %file.display(), exchange = %exchange_id, version = %version,
+                active_version = %active_version, cycles = status.cycles_required,
+                "plugin canary started: the new version parses beside the running one and serves once every kind agreed"
+            ),
+            CanaryEvent::Promoted { by } => tracing::info!(
+                file = %file.display(), exchange = %exchange_id, version = %version, by = ?by,
+                "plugin canary promoted"
+            ),
+            CanaryEvent::Rejected { by } => tracing::warn!(
+                file = %file.display(), exchange = %exchange_id, version = %version, by = ?by,
+                "plugin canary rejected: the running version stays until the file changes"
+            ),
+            CanaryEvent::Superseded => tracing::info!(
+                file = %file.display(), exchange = %exchange_id, version = %version,
+                "plugin canary ended: its file changed or went away"
+            ),
+        },
     }
 }
 
@@ -170,6 +197,7 @@ impl PluginDirectory {
         fleet: &watch::Sender<Arc<PluginSet>>,
         events: &mpsc::UnboundedSender<PluginEvent>,
         telemetry: &Telemetry,
+        control: &PluginControl,
     ) -> Result<Self, StartError> {
         let dir = config.dir.clone();
         std::fs::read_dir(&dir).map_err(|source| StartError::PluginDir {
@@ -207,6 +235,9 @@ impl PluginDirectory {
         }
         let loaded = set_rx.borrow_and_update().clone();
         tracing::info!(dir = %config.dir.display(), plugins = loaded.by_exchange.len(), "plugins loaded");
+        // Operators' promotions and rejections reach the registry only while it is watched
+        // (without a watcher nothing is replaced, so there is no canary).
+        control.attach(config.watch.then(|| registry.commands()));
         fleet.send_replace(loaded);
 
         let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -273,6 +304,7 @@ struct Fleet {
     plugins_tx: watch::Sender<Arc<PluginSet>>,
     plugin_dir: Option<PluginDirectory>,
     plugin_events: mpsc::UnboundedSender<PluginEvent>,
+    plugin_control: PluginControl,
     web: Option<crate::web::WebServer>,
     alerts: Option<crate::alerts::Alerts>,
     workers: BTreeMap<String, RunningWorker>,
@@ -344,9 +376,12 @@ impl Fleet {
     async fn start_web(
         config: &WebConfig,
         telemetry: &Telemetry,
+        control: &PluginControl,
     ) -> Result<Option<crate::web::WebServer>, StartError> {
         if config.enabled {
-            Ok(Some(crate::web::spawn(config, telemetry.clone()).await?))
+            Ok(Some(
+                crate::web::spawn(config, telemetry.clone(), control.clone()).await?,
+            ))
         } else {
             Ok(None)
         }
@@ -364,10 +399,10 @@ impl Fleet {
             if let Some(web) = self.web.take() {
                 web.shutdown().await;
             }
-            match Self::start_web(new, &self.telemetry).await {
+            match Self::start_web(new, &self.telemetry, &self.plugin_control).await {
                 Ok(web) => self.web = web,
                 Err(e) => {
-                    self.web = Self::start_web(old, &self.telemetry).await.unwrap_or_else(|e| {
+                    self.web = Self::start_web(old, &self.telemetry, &self.plugin_control).await.unwrap_or_else(|e| {
                         tracing::error!(error = %e, "web server could not be restarted with the previous settings");
                         None
                     });
@@ -375,7 +410,7 @@ impl Fleet {
                 }
             }
         } else {
-            let web = Self::start_web(new, &self.telemetry).await?;
+            let web = Self::start_web(new, &self.telemetry, &self.plugin_control).await?;
             if let Some(old) = std::mem::replace(&mut self.web, web) {
                 old.shutdown().await;
             }
@@ -392,7 +427,13 @@ impl Fleet {
     }
 
     fn replace_plugins(&mut self, new: &PluginsConfig) -> Result<PluginDirectory, StartError> {
-        PluginDirectory::open(new, &self.plugins_tx, &self.plugin_events, &self.telemetry)
+        PluginDirectory::open(
+            new,
+            &self.plugins_tx,
+            &self.plugin_events,
+            &self.telemetry,
+            &self.plugin_control,
+        )
     }
 
     /// Applies `new` as a diff. On error everything done so far is undone and the previous
@@ -535,13 +576,20 @@ pub async fn run_with(
         .unwrap_or_else(|| config_version(&config));
     telemetry.config_loaded(&version);
     // The web server first, so liveness answers while everything else starts.
-    let web = Fleet::start_web(&config.web, &telemetry).await?;
+    let plugin_control = PluginControl::default();
+    let web = Fleet::start_web(&config.web, &telemetry, &plugin_control).await?;
     let alerts = crate::alerts::spawn(&config.alerts, telemetry.clone())?;
     let client = HttpClient::new()?;
 
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<PluginEvent>();
     let (plugins_tx, _) = watch::channel(Arc::new(PluginSet::default()));
-    let plugin_dir = PluginDirectory::open(&config.plugins, &plugins_tx, &events_tx, &telemetry)?;
+    let plugin_dir = PluginDirectory::open(
+        &config.plugins,
+        &plugins_tx,
+        &events_tx,
+        &telemetry,
+        &plugin_control,
+    )?;
     let events_telemetry = telemetry.clone();
     let observer = options.plugin_events;
     let events_task = tokio::spawn(async move {
@@ -569,6 +617,7 @@ pub async fn run_with(
         plugins_tx,
         plugin_dir: Some(plugin_dir),
         plugin_events: events_tx,
+        plugin_control,
         web,
         alerts: Some(alerts),
         workers: BTreeMap::new(),

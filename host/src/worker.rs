@@ -1,9 +1,11 @@
 //! One exchange instance's collection loop: a task per data kind on its own interval, all
 //! sharing the exchange's instruments, record store, HTTP budget and current plugin.
 //!
-//! Owns the cycle: build requests → execute → parse (follow pagination) → merge → sink. Must
-//! not let anything of this exchange block another exchange: every wait here is this
-//! exchange's own (its budget, its timeouts, its sink back-pressure share).
+//! Owns the cycle: build requests → execute → parse (follow pagination) → merge → sink, and
+//! while a replaced plugin is a canary candidate, the candidate's parse of the same responses
+//! for comparison (its records are never published). Must not let anything of this exchange
+//! block another exchange: every wait here is this exchange's own (its budget, its timeouts,
+//! its sink back-pressure share).
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
@@ -26,7 +28,10 @@ use crate::{
     config::{ChangeDetectionConfig, ExchangeConfig, HttpConfig},
     dedup::ChangeDetector,
     http::{now_ms, ExchangeHttp, HttpClient, RawResponse, TransportError},
-    plugins::{LoadedPlugin, PluginSet},
+    plugins::{
+        canary::{CycleComparison, Verdict},
+        Canary, LoadedPlugin, PluginSet,
+    },
     record_store::RecordStore,
     sink::Batch,
     telemetry::{RequestOutcome, Telemetry},
@@ -127,6 +132,35 @@ impl Shared {
 
     fn current_plugin(&self) -> Option<Arc<LoadedPlugin>> {
         self.plugins.borrow().get(self.spec.plugin_id()).cloned()
+    }
+
+    /// The canary candidate compared with `plugin` on `kind`, if one is comparing.
+    fn canary_for(&self, plugin: &LoadedPlugin, kind: &str) -> Option<Arc<Canary>> {
+        self.plugins
+            .borrow()
+            .canary(self.spec.plugin_id())
+            .filter(|c| c.active_generation == plugin.generation && c.compares(kind))
+            .cloned()
+    }
+
+    /// Tells the current canary candidate (if any) which kinds this instance runs.
+    fn enlist_in_canary(&self, plugin: &LoadedPlugin) {
+        let canary = self.plugins.borrow().canary(self.spec.plugin_id()).cloned();
+        if let Some(canary) = canary.filter(|c| c.active_generation == plugin.generation) {
+            let kinds: Vec<(String, Option<Duration>)> = plugin
+                .info
+                .kinds
+                .iter()
+                .map(|k| (k.name.to_string(), interval_for(&self.spec.config, k)))
+                .collect();
+            canary.enlist(&self.spec.instance_id, &kinds);
+            // An enlisted kind the candidate lacks holds it back at once.
+            if canary.state() == crate::plugins::CanaryState::HeldBack {
+                self.spec
+                    .telemetry
+                    .canary_progress(&canary.status(), Verdict::HoldBack);
+            }
+        }
     }
 
     fn on_transition(&self, t: Transition) {
@@ -262,6 +296,9 @@ pub async fn run_exchange(
                 }
                 waiting_logged = false;
             }
+        }
+        if let Some(p) = &plugin {
+            shared.enlist_in_canary(p);
         }
 
         tokio::select! {
@@ -581,6 +618,8 @@ impl KindTask {
         // Requests the plugin classified as worth retrying (rate-limit or transient codes in a
         // body), and how many such retry rounds this cycle has had.
         let mut plugin_retries = 0u32;
+        let canary = self.shared.canary_for(&plugin, &self.kind);
+        let mut comparison = CycleComparison::default();
         while !round.is_empty() {
             let results = join_all(round.iter().map(|r| self.execute(r))).await;
             let mut answered: Vec<(&HttpRequest, RawResponse)> = Vec::with_capacity(round.len());
@@ -632,6 +671,11 @@ impl KindTask {
             let out = timed(&mut outcome.pipeline_cpu.parse, || {
                 plugin.parse(&self.kind, &responses, &ctx)
             });
+            if let Some(canary) = &canary {
+                // The candidate parses the same responses; only the comparison is kept.
+                let shadow = canary.candidate.parse(&self.kind, &responses, &ctx);
+                comparison.add_round(&out, &shadow, canary.declared_changes());
+            }
             for warning in out.warnings.iter() {
                 if self
                     .warnings
@@ -718,6 +762,9 @@ impl KindTask {
             }
         }
 
+        if let Some(canary) = canary.filter(|_| !comparison.is_empty()) {
+            self.report_canary(&canary, comparison);
+        }
         let parsed = records.len();
         outcome.records = parsed;
         if self.emits == RecordKind::INSTRUMENT {
@@ -775,6 +822,25 @@ impl KindTask {
             }
         }
         outcome
+    }
+
+    /// Counts a compared cycle in the canary and reports its standing.
+    fn report_canary(&self, canary: &Canary, comparison: CycleComparison) {
+        let exchange = self.shared.spec.instance_id.as_str();
+        let verdict = canary.observe(exchange, &self.kind, comparison);
+        let status = canary.status();
+        match verdict {
+            Verdict::HoldBack => {
+                tracing::error!(exchange = %exchange, kind = %self.kind, version = %status.version, reason = status.reason.as_deref().unwrap_or(""), "plugin canary held back: the new version disagrees with the running one, which keeps serving")
+            }
+            Verdict::Promote => {
+                tracing::info!(exchange = %exchange, kind = %self.kind, version = %status.version, "plugin canary agreed on every kind: promoting")
+            }
+            Verdict::Continue | Verdict::Ignored => {
+                tracing::debug!(exchange = %exchange, kind = %self.kind, version = %status.version, "plugin canary cycle agreed")
+            }
+        }
+        self.shared.spec.telemetry.canary_progress(&status, verdict);
     }
 
     /// Replaces the instrument snapshot after a complete cycle; after a partial one, only adds

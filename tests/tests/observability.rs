@@ -39,7 +39,7 @@ async fn serve(t: &Telemetry) -> WebServer {
         live_interval: ConfigDuration(Duration::from_millis(200)),
         ..WebConfig::default()
     };
-    web::spawn(&config, t.clone())
+    web::spawn(&config, t.clone(), Default::default())
         .await
         .expect("web server starts")
 }

@@ -23,7 +23,7 @@ pub use notify::{AlertStatus, Notification};
 use rules::Condition;
 
 /// Every rule id (the `rule` label, `[alerts] disabled`).
-pub const RULE_IDS: [&str; 11] = [
+pub const RULE_IDS: [&str; 12] = [
     "exchange_down",
     "breaker_open",
     "error_rate",
@@ -35,6 +35,7 @@ pub const RULE_IDS: [&str; 11] = [
     "config_reload_failed",
     "plugin_refused",
     "plugins_retired",
+    "plugin_canary_held_back",
 ];
 
 /// How long [`Alerts::stop`] waits for the engine task.

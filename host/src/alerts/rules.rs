@@ -9,11 +9,13 @@ use crate::{
     breaker::BreakerState,
     config::AlertsConfig,
     health::HealthStatus,
-    telemetry::{retired_summary, ReloadResult, Severity, SinkState, Snapshot},
+    telemetry::{
+        canary_held_back_summary, retired_summary, ReloadResult, Severity, SinkState, Snapshot,
+    },
 };
 
 use super::notify::human_duration;
-use crate::plugins::RefusalReason;
+use crate::plugins::{CanaryState, RefusalReason};
 
 /// One rule's verdict for one subject.
 #[derive(Debug, Clone, PartialEq)]
@@ -241,6 +243,18 @@ pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
             retired_summary(retired),
         );
     }
+    // plugin_canary_held_back: a replaced plugin disagrees with the running version; it does
+    // not serve until an operator promotes or rejects it.
+    for canary in &snap.plugin_canaries {
+        if canary.state == CanaryState::HeldBack {
+            push(
+                "plugin_canary_held_back",
+                Some(canary.exchange_id.clone()),
+                Severity::Warning,
+                canary_held_back_summary(canary),
+            );
+        }
+    }
     out
 }
 
@@ -338,6 +352,91 @@ mod tests {
         cfg.disabled = vec!["memory".into(), "stale".into()];
         let got = evaluate(&cfg, &t.snapshot(cfg.window.0));
         assert!(!got.iter().any(|c| c.rule == "memory" || c.rule == "stale"));
+    }
+
+    #[test]
+    fn a_held_back_canary_alerts_until_it_is_decided() {
+        use crate::plugins::{
+            canary::{FieldDivergence, FieldExample, SymbolList, Verdict},
+            CanaryEvent, CanaryStatus, Decider, PluginEvent,
+        };
+        let t = Telemetry::default();
+        let mut status = CanaryStatus {
+            exchange_id: "binance".into(),
+            file: "libfc_plugin_binance.so".into(),
+            version: "0.2.0".into(),
+            active_version: "0.1.0".into(),
+            state: CanaryState::Comparing,
+            started_ms: 0,
+            cycles_required: 3,
+            kinds: Vec::new(),
+            records_compared: 0,
+            divergences: Vec::new(),
+            declared_changes: Vec::new(),
+            missing_instruments: SymbolList::default(),
+            added_instruments: SymbolList::default(),
+            new_errors: 0,
+            error_examples: Vec::new(),
+            reason: None,
+        };
+        t.canary_progress(&status, Verdict::Continue);
+        assert!(evaluate(&quick(), &t.snapshot(LIVE_WINDOW)).is_empty());
+
+        status.state = CanaryState::HeldBack;
+        status.reason = Some("binance tickers: field volume_24h_quote differs on 2 instruments".into());
+        status.divergences.push(FieldDivergence {
+            field: "volume_24h_quote".into(),
+            instruments: 2,
+            records: 2,
+            examples: vec![FieldExample {
+                kind: "ticker".into(),
+                raw_symbol: "BTCUSDT".into(),
+                active: serde_json::json!(1.0),
+                candidate: serde_json::json!(1000.0),
+            }],
+        });
+        status.kinds.push(crate::plugins::canary::KindProgress {
+            exchange: "binance".into(),
+            kind: "tickers".into(),
+            required: true,
+            agreed: 0,
+            diverged: 1,
+        });
+        t.canary_progress(&status, Verdict::HoldBack);
+        let c = evaluate(&quick(), &t.snapshot(LIVE_WINDOW));
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0].rule, "plugin_canary_held_back");
+        assert_eq!(c[0].subject.as_deref(), Some("binance"));
+        assert!(
+            c[0].summary.contains("field volume_24h_quote differs")
+                && c[0].summary.contains("canary promote binance"),
+            "{}",
+            c[0].summary
+        );
+        let text = t.render_metrics(crate::telemetry::Format::Prometheus).unwrap();
+        for line in [
+            "futures_collector_plugin_canary{exchange=\"binance\",state=\"held_back\"} 1",
+            "futures_collector_plugin_canary{exchange=\"binance\",state=\"comparing\"} 0",
+            "futures_collector_plugin_canary_cycles_total{exchange=\"binance\",result=\"diverged\"} 1",
+            "futures_collector_plugin_canary_divergent_records_total{exchange=\"binance\",field=\"volume_24h_quote\"} 2",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+
+        t.plugin_event(&PluginEvent::Canary {
+            exchange_id: "binance".into(),
+            file: "/p/libfc_plugin_binance.so".into(),
+            version: "0.2.0".into(),
+            event: CanaryEvent::Rejected {
+                by: Decider::Operator,
+            },
+        });
+        assert!(evaluate(&quick(), &t.snapshot(LIVE_WINDOW)).is_empty());
+        assert!(t.snapshot(LIVE_WINDOW).plugin_canaries.is_empty());
+        let text = t.render_metrics(crate::telemetry::Format::Prometheus).unwrap();
+        assert!(text.contains(
+            "futures_collector_plugin_canary{exchange=\"binance\",state=\"held_back\"} 0"
+        ));
     }
 
     #[test]

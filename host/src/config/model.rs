@@ -60,6 +60,15 @@ pub const DEFAULT_ALLOW_INSECURE_PLUGIN_PERMISSIONS: bool = false;
 /// unloaded) tolerated before an alert says a restart will reclaim their memory
 /// (`[plugins] max_retired`). A debug build of a plugin maps ~20 MB, a release build ~7.5 MB.
 pub const DEFAULT_MAX_RETIRED_PLUGINS: usize = 16;
+/// Agreeing cycles a replaced plugin's canary needs per kind before it serves
+/// (`[plugins] canary_cycles`; 0 promotes at once).
+pub const DEFAULT_CANARY_CYCLES: u32 = 3;
+/// Upper bound of `[plugins] canary_cycles`.
+pub const MAX_CANARY_CYCLES: u32 = 10_000;
+/// Kinds polled more rarely than this are not waited for by a canary
+/// (`[plugins] canary_max_kind_interval`): the hourly instrument list would hold every
+/// replacement back for hours.
+pub const DEFAULT_CANARY_MAX_KIND_INTERVAL: Duration = Duration::from_secs(10 * 60);
 /// Upper bound of `[plugins] max_retired`: beyond it the alert could never matter.
 pub const MAX_RETIRED_PLUGINS_LIMIT: usize = 10_000;
 /// Length of a SHA-256 digest written in hex (`[plugins.pins]` values).
@@ -126,6 +135,16 @@ pub struct PluginsConfig {
     /// mapped) tolerated before the `plugins_retired` alert says a restart will reclaim them.
     #[serde(default = "default_max_retired_plugins")]
     pub max_retired: usize,
+    /// A replaced plugin first parses the same responses as the running version (a shadow
+    /// canary: no extra requests); it serves once every kind agreed field by field for this
+    /// many cycles, and is held back at the first disagreement (see docs/operations.md).
+    /// 0: a replacement serves at once.
+    #[serde(default = "default_canary_cycles")]
+    pub canary_cycles: u32,
+    /// Kinds polled more rarely than this are compared when they run but not waited for
+    /// (unless every kind is).
+    #[serde(default = "default_canary_max_kind_interval")]
+    pub canary_max_kind_interval: ConfigDuration,
     /// Expected SHA-256 (hex) of the plugin file per exchange id. When any pin is set, every
     /// plugin file must match one before it is loaded (its exchange id is only known after its
     /// code runs), and must then declare the exchange id it is pinned for.
@@ -141,6 +160,12 @@ impl PluginsConfig {
             problems.push(format!(
                 "plugins.max_retired: {} is above {MAX_RETIRED_PLUGINS_LIMIT}",
                 self.max_retired
+            ));
+        }
+        if self.canary_cycles > MAX_CANARY_CYCLES {
+            problems.push(format!(
+                "plugins.canary_cycles: {} is above {MAX_CANARY_CYCLES}",
+                self.canary_cycles
             ));
         }
         for (id, hash) in &self.pins {
@@ -911,6 +936,12 @@ fn default_allow_insecure_plugin_permissions() -> bool {
 }
 fn default_max_retired_plugins() -> usize {
     DEFAULT_MAX_RETIRED_PLUGINS
+}
+fn default_canary_cycles() -> u32 {
+    DEFAULT_CANARY_CYCLES
+}
+fn default_canary_max_kind_interval() -> ConfigDuration {
+    ConfigDuration(DEFAULT_CANARY_MAX_KIND_INTERVAL)
 }
 fn default_sink_queue() -> usize {
     DEFAULT_SINK_QUEUE_BATCHES

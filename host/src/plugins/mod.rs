@@ -9,13 +9,16 @@
 //!   file whose mapping crashes is refused instead of ending the collector;
 //! - `load`: one file to a verified [`LoadedPlugin`];
 //! - `registry`: the plugin set of one directory (one plugin per exchange id, retired versions)
-//!   and its watcher.
+//!   and its watcher;
+//! - `canary`: a replacement parses beside the running version and is compared with it before
+//!   it serves; `PluginControl` lets an operator promote or reject it.
 //!
 //! Owns everything between a file in the plugin directory and the [`PluginSet`] workers read.
 //! Must not map a file before its trust checks (mapping runs the library's initializers), run
 //! plugin code other than those and `info()` while loading, or log and count: what happens is
 //! reported as [`PluginEvent`]s for the supervisor and telemetry.
 
+pub mod canary;
 mod elf;
 mod load;
 pub mod pins;
@@ -27,8 +30,10 @@ pub mod trust;
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex},
 };
+
+use tokio::sync::{mpsc, oneshot};
 
 pub use load::{
     file_sha256, load_plugin, load_plugin_with, mapped_libraries, LoadError, LoadPolicy,
@@ -37,6 +42,7 @@ pub use load::{
 pub use private_copy::{
     private_directory, remove_private_directory, CopyMethod, PRIVATE_DIRECTORY_PREFIX,
 };
+pub use canary::{Canary, CanaryState, CanaryStatus, Decider, RegistryCommand};
 pub use registry::{watch_directory, PluginRegistry, RegistryOptions, RegistrySummary};
 pub use trust::{Refusal, RefusalReason};
 
@@ -62,12 +68,100 @@ pub fn plugin_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Loaded plugins by exchange id, as seen by workers. Replaced as a whole on every change.
 #[derive(Debug, Default, Clone)]
 pub struct PluginSet {
+    /// The version serving each exchange id.
     pub by_exchange: BTreeMap<String, Arc<LoadedPlugin>>,
+    /// A newer version per exchange id, parsing beside the serving one until promoted.
+    pub canaries: BTreeMap<String, Arc<Canary>>,
 }
 
 impl PluginSet {
     pub fn get(&self, exchange_id: &str) -> Option<&Arc<LoadedPlugin>> {
         self.by_exchange.get(exchange_id)
+    }
+
+    pub fn canary(&self, exchange_id: &str) -> Option<&Arc<Canary>> {
+        self.canaries.get(exchange_id)
+    }
+}
+
+/// What happened to a canary candidate.
+#[derive(Debug, Clone)]
+pub enum CanaryEvent {
+    /// A new version of a serving plugin was loaded; it parses beside the running one.
+    Started {
+        active_version: String,
+        status: Box<CanaryStatus>,
+    },
+    /// It serves now.
+    Promoted { by: Decider },
+    /// It will not serve; the running version stays.
+    Rejected { by: Decider },
+    /// Its file changed or went away before a decision.
+    Superseded,
+}
+
+/// Why an operator's promotion or rejection did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("the plugin directory is not watched ([plugins] watch = false): replacements go live only at a restart, there is no canary")]
+    NotWatching,
+    /// The registry refused it (no such exchange id, no candidate).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// An operator's handle on the registry of the plugin directory in use: promotes or rejects
+/// canary candidates. Cheap to clone; a reopened directory attaches its registry.
+#[derive(Debug, Clone, Default)]
+pub struct PluginControl {
+    commands: Arc<Mutex<Option<mpsc::UnboundedSender<RegistryCommand>>>>,
+}
+
+impl PluginControl {
+    /// Sends later commands to this registry (`None`: the directory is not watched).
+    pub fn attach(&self, commands: Option<mpsc::UnboundedSender<RegistryCommand>>) {
+        *self.commands.lock().unwrap_or_else(|p| p.into_inner()) = commands;
+    }
+
+    /// Makes the canary candidate of `exchange_id` serve now, whatever its comparison says.
+    pub async fn promote(&self, exchange_id: &str) -> Result<String, ControlError> {
+        self.send(|reply| RegistryCommand::Promote {
+            exchange_id: exchange_id.to_owned(),
+            generation: None,
+            by: Decider::Operator,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    /// Drops the canary candidate of `exchange_id`; the running version keeps serving.
+    pub async fn reject(&self, exchange_id: &str) -> Result<String, ControlError> {
+        self.send(|reply| RegistryCommand::Reject {
+            exchange_id: exchange_id.to_owned(),
+            by: Decider::Operator,
+            reply: Some(reply),
+        })
+        .await
+    }
+
+    async fn send(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<String, String>>) -> RegistryCommand,
+    ) -> Result<String, ControlError> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let sent = self
+            .commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|tx| tx.send(command(reply_tx)).is_ok());
+        if !sent {
+            return Err(ControlError::NotWatching);
+        }
+        match reply_rx.await {
+            Ok(result) => result.map_err(ControlError::Refused),
+            Err(_) => Err(ControlError::NotWatching),
+        }
     }
 }
 
@@ -96,4 +190,11 @@ pub enum PluginEvent {
     Removed { file: PathBuf, exchange_id: String },
     /// The registry's standing after a rescan, when it changed.
     Summary(RegistrySummary),
+    /// A canary candidate started, was decided or was superseded (`version`: the candidate's).
+    Canary {
+        exchange_id: String,
+        file: PathBuf,
+        version: String,
+        event: CanaryEvent,
+    },
 }

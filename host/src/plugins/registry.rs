@@ -4,8 +4,10 @@
 //! Owns the rules of the set: one plugin per exchange id (a second file declaring a served id
 //! is refused naming both, the running one stays; when no file served the id before — at
 //! start-up — every claimant is refused, none is picked); a new version of a file that is
-//! refused or fails leaves the file's running version in place; versions that stop serving
-//! are counted as retired (their code stays mapped).
+//! refused or fails leaves the file's running version in place; a new version of a file that
+//! serves an exchange id becomes that id's canary candidate (`canary`) instead of serving at
+//! once, and serves only when promoted (by the canary's verdict or an operator's command);
+//! versions that stop serving are counted as retired (their code stays mapped).
 //! Must not log or count: it returns [`PluginEvent`]s.
 
 use std::{
@@ -19,12 +21,19 @@ use std::{
 use tokio::sync::{mpsc, watch};
 
 use super::{
+    canary::{Canary, CanarySettings, Decider, RegistryCommand},
     load::{load_plugin_with, mapped_libraries, LoadError, LoadPolicy, LoadedPlugin},
     plugin_files,
     trust::{open_directory, OpenError, Refusal, RefusalReason, Subject},
-    PluginEvent, PluginSet,
+    CanaryEvent, PluginEvent, PluginSet,
 };
-use crate::config::{PluginsConfig, DEFAULT_MAX_RETIRED_PLUGINS};
+use crate::{
+    config::{
+        PluginsConfig, DEFAULT_CANARY_CYCLES, DEFAULT_CANARY_MAX_KIND_INTERVAL,
+        DEFAULT_MAX_RETIRED_PLUGINS,
+    },
+    http::now_ms,
+};
 
 /// How a registry judges files and what it starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +44,8 @@ pub struct RegistryOptions {
     /// The file serving each exchange id before this registry existed (a reopened directory
     /// keeps them serving when duplicates appear).
     pub incumbents: BTreeMap<String, PathBuf>,
+    /// How a replacement is tried before it serves.
+    pub canary: CanarySettings,
 }
 
 impl Default for RegistryOptions {
@@ -43,6 +54,10 @@ impl Default for RegistryOptions {
             policy: LoadPolicy::default(),
             max_retired: DEFAULT_MAX_RETIRED_PLUGINS,
             incumbents: BTreeMap::new(),
+            canary: CanarySettings {
+                cycles: DEFAULT_CANARY_CYCLES,
+                max_kind_interval: DEFAULT_CANARY_MAX_KIND_INTERVAL,
+            },
         }
     }
 }
@@ -53,6 +68,10 @@ impl RegistryOptions {
             policy: LoadPolicy::from_config(config),
             max_retired: config.max_retired,
             incumbents: BTreeMap::new(),
+            canary: CanarySettings {
+                cycles: config.canary_cycles,
+                max_kind_interval: config.canary_max_kind_interval.0,
+            },
         }
     }
 }
@@ -63,8 +82,9 @@ impl RegistryOptions {
 pub struct RegistrySummary {
     /// The plugin directory and files refused now, by path.
     pub refused: Vec<Refusal>,
-    /// Plugin libraries mapped in this process that serve no exchange: replaced or removed
-    /// versions, duplicates, files rejected after mapping. Only a restart frees them.
+    /// Plugin libraries mapped in this process that serve no exchange and are no canary
+    /// candidate: replaced or removed versions, rejected candidates, duplicates, files
+    /// rejected after mapping. Only a restart frees them.
     pub retired_versions: u64,
     /// Address space those libraries map.
     pub retired_mapped_bytes: u64,
@@ -101,8 +121,11 @@ fn fingerprint(path: &Path) -> Option<Fingerprint> {
 #[derive(Debug)]
 struct FileState {
     fingerprint: Fingerprint,
-    /// The file's last good load: it keeps serving when a later version is refused or fails.
+    /// The file's serving version: it keeps serving when a later version is refused or fails,
+    /// and while a later version is a canary candidate.
     good: Option<Arc<LoadedPlugin>>,
+    /// The file's newer version, parsing beside `good` until promoted or rejected.
+    canary: Option<Arc<Canary>>,
     /// Why the file's current content is refused, if it is.
     refusal: Option<Refusal>,
 }
@@ -186,6 +209,9 @@ pub struct PluginRegistry {
     duplicates: BTreeMap<PathBuf, Refusal>,
     summary: Option<RegistrySummary>,
     set_tx: watch::Sender<Arc<PluginSet>>,
+    /// Promotions and rejections: canary verdicts and operators' commands.
+    commands_tx: mpsc::UnboundedSender<RegistryCommand>,
+    commands_rx: Option<mpsc::UnboundedReceiver<RegistryCommand>>,
 }
 
 impl PluginRegistry {
@@ -200,6 +226,7 @@ impl PluginRegistry {
     ) -> (Self, watch::Receiver<Arc<PluginSet>>) {
         let (set_tx, set_rx) = watch::channel(Arc::new(PluginSet::default()));
         let serving = options.incumbents.clone();
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
         (
             Self {
                 dir,
@@ -211,6 +238,8 @@ impl PluginRegistry {
                 duplicates: BTreeMap::new(),
                 summary: None,
                 set_tx,
+                commands_tx,
+                commands_rx: Some(commands_rx),
             },
             set_rx,
         )
@@ -222,6 +251,107 @@ impl PluginRegistry {
 
     pub fn subscribe(&self) -> watch::Receiver<Arc<PluginSet>> {
         self.set_tx.subscribe()
+    }
+
+    /// Where promotions and rejections are sent (see [`PluginRegistry::command`]).
+    pub fn commands(&self) -> mpsc::UnboundedSender<RegistryCommand> {
+        self.commands_tx.clone()
+    }
+
+    /// Carries out a promotion or rejection; answers an operator's command through its reply.
+    pub fn command(&mut self, command: RegistryCommand) -> Vec<PluginEvent> {
+        let mut events = Vec::new();
+        let (result, reply) = match command {
+            RegistryCommand::Promote {
+                exchange_id,
+                generation,
+                by,
+                reply,
+            } => (self.promote(&exchange_id, generation, by, &mut events), reply),
+            RegistryCommand::Reject {
+                exchange_id,
+                by,
+                reply,
+            } => (self.reject(&exchange_id, by, &mut events), reply),
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(result);
+        }
+        self.assign(&mut events);
+        self.summarize(&mut events);
+        events
+    }
+
+    /// The file serving `exchange_id` and its state, when it has a canary candidate
+    /// (of `generation`, if given).
+    fn canary_file(
+        &mut self,
+        exchange_id: &str,
+        generation: Option<u64>,
+    ) -> Result<&mut FileState, String> {
+        let file = self
+            .serving
+            .get(exchange_id)
+            .cloned()
+            .ok_or_else(|| format!("no plugin serves exchange id {exchange_id}"))?;
+        self.by_file
+            .get_mut(&file)
+            .filter(|state| {
+                state.canary.as_ref().is_some_and(|c| {
+                    generation.is_none_or(|g| g == c.candidate.generation)
+                })
+            })
+            .ok_or_else(|| {
+                format!("no new version of {exchange_id} is waiting (no canary candidate)")
+            })
+    }
+
+    fn promote(
+        &mut self,
+        exchange_id: &str,
+        generation: Option<u64>,
+        by: Decider,
+        events: &mut Vec<PluginEvent>,
+    ) -> Result<String, String> {
+        let state = self.canary_file(exchange_id, generation)?;
+        let Some(canary) = state.canary.take() else {
+            return Err(format!("no new version of {exchange_id} is waiting"));
+        };
+        let was = state
+            .good
+            .replace(Arc::clone(&canary.candidate))
+            .map(|p| p.info.plugin_version.to_string())
+            .unwrap_or_default();
+        let version = canary.candidate.info.plugin_version.to_string();
+        events.push(PluginEvent::Canary {
+            exchange_id: exchange_id.to_owned(),
+            file: canary.source().clone(),
+            version: version.clone(),
+            event: CanaryEvent::Promoted { by },
+        });
+        Ok(format!("{exchange_id}: version {version} promoted (was {was})"))
+    }
+
+    fn reject(
+        &mut self,
+        exchange_id: &str,
+        by: Decider,
+        events: &mut Vec<PluginEvent>,
+    ) -> Result<String, String> {
+        let state = self.canary_file(exchange_id, None)?;
+        let Some(canary) = state.canary.take() else {
+            return Err(format!("no new version of {exchange_id} is waiting"));
+        };
+        let version = canary.candidate.info.plugin_version.to_string();
+        events.push(PluginEvent::Canary {
+            exchange_id: exchange_id.to_owned(),
+            file: canary.source().clone(),
+            version: version.clone(),
+            event: CanaryEvent::Rejected { by },
+        });
+        Ok(format!(
+            "{exchange_id}: version {version} rejected; the running version keeps serving until the file changes again"
+        ))
     }
 
     /// Re-examines the directory and every file in it; returns what changed.
@@ -293,7 +423,7 @@ impl PluginRegistry {
             return Vec::new();
         }
         let mut events = Vec::new();
-        let (good, refusal) = match load_plugin_with(file, &self.options.policy) {
+        let (loaded, refusal) = match load_plugin_with(file, &self.options.policy) {
             Ok(plugin) => {
                 events.extend(plugin.warnings.iter().map(|warning| PluginEvent::Insecure {
                     file: file.to_owned(),
@@ -313,12 +443,55 @@ impl PluginRegistry {
                 (None, None)
             }
         };
-        let previous_good = self.by_file.remove(file).and_then(|state| state.good);
+        let (previous_good, previous_canary) = match self.by_file.remove(file) {
+            Some(state) => (state.good, state.canary),
+            None => (None, None),
+        };
+        // The file's content changed: a candidate loaded from its earlier content is over.
+        if let Some(old) = previous_canary {
+            events.push(PluginEvent::Canary {
+                exchange_id: old.exchange_id().to_owned(),
+                file: file.to_owned(),
+                version: old.candidate.info.plugin_version.to_string(),
+                event: CanaryEvent::Superseded,
+            });
+        }
+        // A new version of the plugin serving its exchange id is tried as a canary first.
+        let serving_same_id = previous_good.as_ref().filter(|active| {
+            loaded
+                .as_ref()
+                .is_some_and(|new| new.exchange_id() == active.exchange_id())
+                && self.serving.get(active.exchange_id()).map(PathBuf::as_path) == Some(file)
+        });
+        let (good, canary) = match (loaded, serving_same_id) {
+            (Some(new), Some(active)) if self.options.canary.cycles > 0 => {
+                let canary = Canary::new(
+                    new,
+                    active,
+                    self.options.canary,
+                    now_ms(),
+                    self.commands_tx.clone(),
+                );
+                events.push(PluginEvent::Canary {
+                    exchange_id: canary.exchange_id().to_owned(),
+                    file: file.to_owned(),
+                    version: canary.candidate.info.plugin_version.to_string(),
+                    event: CanaryEvent::Started {
+                        active_version: active.info.plugin_version.to_string(),
+                        status: Box::new(canary.status()),
+                    },
+                });
+                (previous_good, Some(Arc::new(canary)))
+            }
+            (Some(new), _) => (Some(new), None),
+            (None, _) => (previous_good, None),
+        };
         self.by_file.insert(
             file.to_owned(),
             FileState {
                 fingerprint: fp,
-                good: good.or(previous_good),
+                good,
+                canary,
                 refusal,
             },
         );
@@ -352,11 +525,24 @@ impl PluginRegistry {
         let previous = self.set_tx.borrow().clone();
         let mut set = PluginSet::default();
         for (id, file) in &self.serving {
-            if let Some(plugin) = self.by_file.get(file).and_then(|s| s.good.as_ref()) {
+            let Some(state) = self.by_file.get(file) else {
+                continue;
+            };
+            if let Some(plugin) = &state.good {
                 set.by_exchange.insert(id.clone(), Arc::clone(plugin));
             }
+            if let Some(canary) = &state.canary {
+                set.canaries.insert(id.clone(), Arc::clone(canary));
+            }
         }
-        let mut changed = false;
+        let canaries_changed = set.canaries.len() != previous.canaries.len()
+            || set.canaries.iter().any(|(id, c)| {
+                previous
+                    .canaries
+                    .get(id)
+                    .is_none_or(|p| !Arc::ptr_eq(p, c))
+            });
+        let mut changed = canaries_changed;
         for (id, plugin) in &set.by_exchange {
             let before = previous.get(id).map(|p| p.generation);
             if before != Some(plugin.generation) {
@@ -389,11 +575,15 @@ impl PluginRegistry {
         refused.extend(self.by_file.values().filter_map(|s| s.refusal.clone()));
         refused.extend(self.duplicates.values().cloned());
         let set = self.set_tx.borrow().clone();
-        let serving_bytes: u64 = set.by_exchange.values().map(|p| p.mapped_bytes).sum();
+        let live = set
+            .by_exchange
+            .values()
+            .chain(set.canaries.values().map(|c| &c.candidate));
+        let serving_bytes: u64 = live.clone().map(|p| p.mapped_bytes).sum();
         let mapped = mapped_libraries();
         let summary = RegistrySummary {
             refused,
-            retired_versions: mapped.count.saturating_sub(set.by_exchange.len() as u64),
+            retired_versions: mapped.count.saturating_sub(live.count() as u64),
             retired_mapped_bytes: mapped.bytes.saturating_sub(serving_bytes),
             max_retired: self.options.max_retired,
         };
@@ -412,8 +602,9 @@ fn refused_event(refusal: &Refusal) -> PluginEvent {
     }
 }
 
-/// Watches the plugin directory and keeps `registry` current until `stop` fires. Changes are
-/// debounced by `settle` (a file being written is loaded once it is quiet).
+/// Watches the plugin directory and keeps `registry` current until `stop` fires; carries out
+/// the promotions and rejections sent to [`PluginRegistry::commands`]. Changes are debounced
+/// by `settle` (a file being written is loaded once it is quiet).
 pub async fn watch_directory(
     mut registry: PluginRegistry,
     settle: Duration,
@@ -429,10 +620,18 @@ pub async fn watch_directory(
         }
     })?;
     watcher.watch(registry.dir(), RecursiveMode::NonRecursive)?;
+    let Some(mut commands) = registry.commands_rx.take() else {
+        return Ok(());
+    };
 
     loop {
         tokio::select! {
             _ = stop.changed() => return Ok(()),
+            Some(command) = commands.recv() => {
+                for event in registry.command(command) {
+                    let _ = events_tx.send(event);
+                }
+            }
             got = fs_rx.recv() => {
                 if got.is_none() {
                     return Ok(());

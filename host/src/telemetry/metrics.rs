@@ -67,6 +67,27 @@ pub struct PluginLabels {
     pub version: String,
 }
 
+/// A plugin canary's state (`comparing`, `promoting`, `held_back`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CanaryStateLabels {
+    pub exchange: String,
+    pub state: &'static str,
+}
+
+/// A canary cycle's result (`agreed`, `diverged`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CanaryCycleLabels {
+    pub exchange: String,
+    pub result: &'static str,
+}
+
+/// A record field a canary candidate disagrees on.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CanaryFieldLabels {
+    pub exchange: String,
+    pub field: String,
+}
+
 /// A `reason` label (drops, refusals, time-outs, refused plugin files).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
@@ -139,6 +160,9 @@ pub struct Metrics {
     pub plugins_retired: Gauge,
     pub plugins_retired_mapped_bytes: Gauge,
     pub plugins_retired_max: Gauge,
+    pub plugin_canary: Family<CanaryStateLabels, Gauge>,
+    pub plugin_canary_cycles: Family<CanaryCycleLabels, Counter>,
+    pub plugin_canary_divergent_records: Family<CanaryFieldLabels, Counter>,
     pub alerts_firing: Family<RuleLabels, Gauge>,
     pub alert_notifications: Family<NotifierLabels, Counter>,
     pub web_connections_open: Gauge,
@@ -186,6 +210,9 @@ impl Metrics {
             plugins_retired: Gauge::default(),
             plugins_retired_mapped_bytes: Gauge::default(),
             plugins_retired_max: Gauge::default(),
+            plugin_canary: Family::default(),
+            plugin_canary_cycles: Family::default(),
+            plugin_canary_divergent_records: Family::default(),
             alerts_firing: Family::default(),
             alert_notifications: Family::default(),
             web_connections_open: Gauge::default(),
@@ -369,6 +396,21 @@ impl Metrics {
             "plugin_files_refused",
             "Plugin files (and the plugin directory) refused now, by reason: owner, writable, not_a_file, swapped, pin, duplicate.",
             m.plugin_files_refused.clone(),
+        );
+        r.register(
+            "plugin_canary",
+            "A replaced plugin's canary candidate by exchange id and state (comparing, promoting, held_back): 1 for its current state. Absent when no replacement is waiting.",
+            m.plugin_canary.clone(),
+        );
+        r.register(
+            "plugin_canary_cycles",
+            "Cycles a canary candidate parsed beside the running version, by result (agreed, diverged).",
+            m.plugin_canary_cycles.clone(),
+        );
+        r.register(
+            "plugin_canary_divergent_records",
+            "Records whose field differed between a canary candidate and the running version (fields the candidate declares changed excluded).",
+            m.plugin_canary_divergent_records.clone(),
         );
         r.register(
             "plugins_retired",

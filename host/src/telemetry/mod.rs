@@ -44,14 +44,17 @@ use crate::{
     breaker::BreakerState,
     health::{HealthStatus, HealthTable},
     http::{now_ms, TransportErrorKind},
-    plugins::{PluginEvent, RefusalReason, RegistrySummary},
+    plugins::{
+        canary::Verdict, CanaryEvent, CanaryState, CanaryStatus, Decider, PluginEvent,
+        RefusalReason, RegistrySummary,
+    },
 };
 use events::EventFeed;
 use funding::FundingTable;
 use history::History;
 use metrics::{
-    encode_gauge_family, encode_gauge_value, ExchangeKindLabels, ExchangeLabels, Metrics,
-    PluginLabels, ReasonLabels, Registries, RequestLabels, ResultLabels, RuleLabels,
+    encode_gauge_family, encode_gauge_value, CanaryCycleLabels, CanaryFieldLabels,
+    CanaryStateLabels, ExchangeKindLabels, ExchangeLabels, Metrics, PluginLabels, ReasonLabels, Registries, RequestLabels, ResultLabels, RuleLabels,
 };
 
 /// Default filter when neither variable is set.
@@ -527,6 +530,8 @@ pub struct Snapshot {
     /// Plugin files and the plugin directory refused now.
     pub plugin_refusals: Vec<PluginRefusal>,
     pub retired_plugins: RetiredPlugins,
+    /// Replaced plugins parsing beside the running version until promoted (shadow canaries).
+    pub plugin_canaries: Vec<CanaryStatus>,
     pub alerts: Vec<ActiveAlert>,
     pub notifiers: Vec<NotifierInfo>,
     pub process: Option<ProcessStatus>,
@@ -591,6 +596,7 @@ struct State {
     plugins: BTreeMap<String, PluginStatus>,
     plugin_refusals: Vec<PluginRefusal>,
     retired_plugins: RetiredPlugins,
+    plugin_canaries: BTreeMap<String, CanaryStatus>,
     alerts: Vec<ActiveAlert>,
     notifiers: Vec<NotifierInfo>,
     web_addr: Option<SocketAddr>,
@@ -619,6 +625,7 @@ impl State {
             },
             config: ConfigStatus::default(),
             plugins: BTreeMap::new(),
+            plugin_canaries: BTreeMap::new(),
             plugin_refusals: Vec::new(),
             retired_plugins: RetiredPlugins {
                 max: crate::config::DEFAULT_MAX_RETIRED_PLUGINS as u64,
@@ -828,6 +835,19 @@ pub fn retired_summary(retired: &RetiredPlugins) -> String {
         retired.versions,
         retired.mapped_bytes as f64 / 1048576.0,
         retired.max
+    )
+}
+
+/// One line on a held-back canary: what differs, and what the operator can do (events, alert).
+pub fn canary_held_back_summary(status: &CanaryStatus) -> String {
+    format!(
+        "plugin canary held back: {} {} disagrees with the running {}: {}. The running version keeps serving; `futures-collector canary promote {}` or `canary reject {}` decides.",
+        status.file,
+        status.version,
+        status.active_version,
+        status.reason.as_deref().unwrap_or("no reason recorded"),
+        status.exchange_id,
+        status.exchange_id,
     )
 }
 
@@ -1291,6 +1311,12 @@ impl Telemetry {
                 );
             }
             PluginEvent::Summary(summary) => self.plugin_registry(summary),
+            PluginEvent::Canary {
+                exchange_id,
+                file,
+                version,
+                event,
+            } => self.canary_event(exchange_id, &file_name(file), version, event),
             PluginEvent::Removed { file, exchange_id } => {
                 if let Some(old) = self.state().plugins.remove(exchange_id) {
                     m.plugins_loaded.remove(&PluginLabels {
@@ -1305,6 +1331,132 @@ impl Telemetry {
                     format!("plugin file removed: {}", file_name(file)),
                 );
             }
+        }
+    }
+
+    /// A canary candidate started, was decided or superseded.
+    fn canary_event(&self, exchange_id: &str, file: &str, version: &str, event: &CanaryEvent) {
+        let (severity, text) = match event {
+            CanaryEvent::Started {
+                active_version,
+                status,
+            } => {
+                self.canary_progress(status, Verdict::Continue);
+                (
+                    Severity::Info,
+                    format!(
+                        "plugin canary started: {file} {version} parses beside the running {active_version} ({} agreeing cycles per kind before it serves)",
+                        status.cycles_required
+                    ),
+                )
+            }
+            CanaryEvent::Promoted { by } => (
+                Severity::Info,
+                format!(
+                    "plugin canary promoted: {file} {version} serves now ({})",
+                    match by {
+                        Decider::Canary => "every kind agreed",
+                        Decider::Operator => "by an operator",
+                    }
+                ),
+            ),
+            CanaryEvent::Rejected { by } => (
+                Severity::Warning,
+                format!(
+                    "plugin canary rejected{}: {file} {version} will not serve; the running version stays until the file changes",
+                    match by {
+                        Decider::Canary => "",
+                        Decider::Operator => " by an operator",
+                    }
+                ),
+            ),
+            CanaryEvent::Superseded => (
+                Severity::Info,
+                format!("plugin canary ended: {file} {version} was replaced or removed before a decision"),
+            ),
+        };
+        if !matches!(event, CanaryEvent::Started { .. }) {
+            self.state().plugin_canaries.remove(exchange_id);
+            self.set_canary_state(exchange_id, None);
+        }
+        self.publish(EventKind::Plugin, severity, Some(exchange_id), text);
+    }
+
+    /// `plugin_canary{exchange, state}`: 1 for `state`, 0 for the others (all 0: none).
+    fn set_canary_state(&self, exchange_id: &str, state: Option<CanaryState>) {
+        for s in CanaryState::ALL {
+            self.inner
+                .metrics
+                .plugin_canary
+                .get_or_create(&CanaryStateLabels {
+                    exchange: exchange_id.to_owned(),
+                    state: s.as_str(),
+                })
+                .set(i64::from(Some(s) == state));
+        }
+    }
+
+    /// A canary compared a cycle (`verdict`: what it concluded); `status` is its standing now.
+    pub fn canary_progress(&self, status: &CanaryStatus, verdict: Verdict) {
+        let m = &self.inner.metrics;
+        let exchange = status.exchange_id.clone();
+        let result = match verdict {
+            Verdict::Continue | Verdict::Promote => Some("agreed"),
+            Verdict::HoldBack => Some("diverged"),
+            Verdict::Ignored => None,
+        };
+        if result.is_some() {
+            // Both series exist from the first report on, at 0.
+            for result in ["agreed", "diverged"] {
+                let _ = m.plugin_canary_cycles.get_or_create(&CanaryCycleLabels {
+                    exchange: exchange.clone(),
+                    result,
+                });
+            }
+        }
+        let counted = |s: &CanaryStatus| s.kinds.iter().map(|k| k.agreed + k.diverged).sum::<u32>();
+        let previous = {
+            let mut state = self.state();
+            let previous = state.plugin_canaries.get(&exchange).cloned();
+            // Reports of two instances may arrive out of order: never go back.
+            if previous.as_ref().is_some_and(|p| counted(p) > counted(status)) {
+                return;
+            }
+            state.plugin_canaries.insert(exchange.clone(), status.clone());
+            previous
+        };
+        let before = previous.as_ref().map_or(0, counted);
+        if let (Some(result), true) = (result, counted(status) > before) {
+            m.plugin_canary_cycles
+                .get_or_create(&CanaryCycleLabels {
+                    exchange: exchange.clone(),
+                    result,
+                })
+                .inc_by(u64::from(counted(status) - before));
+        }
+        for divergence in &status.divergences {
+            let before = previous
+                .as_ref()
+                .and_then(|p| p.divergences.iter().find(|d| d.field == divergence.field))
+                .map_or(0, |d| d.records);
+            if divergence.records > before {
+                m.plugin_canary_divergent_records
+                    .get_or_create(&CanaryFieldLabels {
+                        exchange: exchange.clone(),
+                        field: divergence.field.clone(),
+                    })
+                    .inc_by(divergence.records - before);
+            }
+        }
+        self.set_canary_state(&exchange, Some(status.state));
+        let was_held = previous.is_some_and(|p| p.state == CanaryState::HeldBack);
+        if status.state == CanaryState::HeldBack && !was_held {
+            self.publish(
+                EventKind::Plugin,
+                Severity::Critical,
+                Some(&exchange),
+                truncate(&canary_held_back_summary(status), MAX_ERROR_TEXT),
+            );
         }
     }
 
@@ -1600,6 +1752,7 @@ impl Telemetry {
             plugins: state.plugins.values().cloned().collect(),
             plugin_refusals: state.plugin_refusals.clone(),
             retired_plugins: state.retired_plugins,
+            plugin_canaries: state.plugin_canaries.values().cloned().collect(),
             alerts: state.alerts.clone(),
             notifiers: state.notifiers.clone(),
             process,

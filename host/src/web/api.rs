@@ -8,7 +8,7 @@
 use std::{collections::VecDeque, convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
-    extract::{Query, State},
+    extract::{Path, Query, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{
         sse::{Event as SseEvent, KeepAlive, Sse},
@@ -98,8 +98,40 @@ pub(super) async fn favicon() -> Response {
 pub(super) async fn not_found() -> Response {
     json_no_store(
         StatusCode::NOT_FOUND,
-        &serde_json::json!({ "error": "not found", "endpoints": ["/", "/metrics", "/healthz", "/readyz", "/api/status", "/api/history", "/api/funding", "/api/events"] }),
+        &serde_json::json!({ "error": "not found", "endpoints": ["/", "/metrics", "/healthz", "/readyz", "/api/status", "/api/history", "/api/funding", "/api/events", "POST /api/plugins/{exchange_id}/promote", "POST /api/plugins/{exchange_id}/reject"] }),
     )
+}
+
+/// `POST /api/plugins/{exchange_id}/promote` or `/reject`: an operator's decision on the
+/// exchange id's canary candidate (the token check in front of every route lets no POST
+/// through without the token). 200 with what was done; 404 when there is no candidate; 409
+/// when the plugin directory is not watched.
+pub(super) async fn canary_decision(
+    State(app): State<AppState>,
+    Path((exchange_id, decision)): Path<(String, String)>,
+) -> Response {
+    use crate::plugins::ControlError;
+    let result = match decision.as_str() {
+        "promote" => app.plugins.promote(&exchange_id).await,
+        "reject" => app.plugins.reject(&exchange_id).await,
+        _ => return not_found().await,
+    };
+    match result {
+        Ok(done) => json_no_store(
+            StatusCode::OK,
+            &serde_json::json!({ "exchange_id": exchange_id, "decision": decision, "result": done }),
+        ),
+        Err(e) => {
+            let status = match e {
+                ControlError::NotWatching => StatusCode::CONFLICT,
+                ControlError::Refused(_) => StatusCode::NOT_FOUND,
+            };
+            json_no_store(
+                status,
+                &serde_json::json!({ "exchange_id": exchange_id, "decision": decision, "error": e.to_string() }),
+            )
+        }
+    }
 }
 
 /// Prometheus text by default; OpenMetrics when the scraper asks for it.

@@ -1,10 +1,12 @@
 //! The web server (axum, on the collector's runtime): `/metrics`, `/healthz`, `/readyz`,
-//! `/api/status`, `/api/history`, `/api/funding`, `/api/events` (server-sent events) and the
-//! dashboard at `/`, whose assets are compiled into the binary (no build step, no CDN).
+//! `/api/status`, `/api/history`, `/api/funding`, `/api/events` (server-sent events), the
+//! dashboard at `/`, whose assets are compiled into the binary (no build step, no CDN), and
+//! `POST /api/plugins/{exchange_id}/promote|reject`, an operator's decision on a plugin canary.
 //!
 //! Owns the routes, the response formats and the server's lifecycle. Must not change anything
-//! it serves: it only reads the `Telemetry` handle (and counts its own connections and refused
-//! requests there). Listens on loopback unless configured otherwise; beyond loopback it
+//! it serves: it reads the `Telemetry` handle (and counts its own connections and refused
+//! requests there); the one change it can ask for, a canary decision, goes through the
+//! registry's `PluginControl` and needs the token. Listens on loopback unless configured otherwise; beyond loopback it
 //! requires a bearer token, and no request but GET/HEAD passes without one anywhere (`auth`).
 //! Every response is bounded (history and funding rows are capped), and so are the clients:
 //! connections (`listener`), their header-read and idle timeouts (`connection`) and event
@@ -12,6 +14,7 @@
 
 mod api;
 mod auth;
+pub mod client;
 mod connection;
 mod listener;
 
@@ -19,7 +22,11 @@ pub use auth::{is_loopback, TokenError, MIN_TOKEN_BYTES, TOKEN_COOKIE};
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{middleware, routing::get, Router};
+use axum::{
+    middleware,
+    routing::{get, post},
+    Router,
+};
 use tokio::{
     sync::{watch, Semaphore},
     task::JoinHandle,
@@ -27,6 +34,7 @@ use tokio::{
 
 use crate::{
     config::{WebConfig, DEFAULT_WEB_MAX_SSE_CLIENTS},
+    plugins::PluginControl,
     telemetry::Telemetry,
 };
 
@@ -69,6 +77,8 @@ pub(crate) struct AppState {
     pub telemetry: Telemetry,
     pub live_interval: Duration,
     pub event_streams: EventStreamSlots,
+    /// Promotes and rejects plugin canaries.
+    pub plugins: PluginControl,
     /// Turns true at shutdown: open event streams end so the server can stop.
     pub stopping: watch::Receiver<bool>,
     /// Keeps the sender of `stopping` alive for a router built without a server.
@@ -86,6 +96,7 @@ pub fn router(telemetry: Telemetry, live_interval: Duration) -> Router {
             telemetry,
             live_interval,
             event_streams: EventStreamSlots::new(DEFAULT_WEB_MAX_SSE_CLIENTS),
+            plugins: PluginControl::default(),
             stopping: rx,
             _stop: Some(Arc::new(tx)),
         },
@@ -114,6 +125,10 @@ fn build_router(state: AppState, gate: auth::Gate) -> Router {
         .route("/api/history", get(api::history))
         .route("/api/funding", get(api::funding))
         .route("/api/events", get(api::events))
+        .route(
+            "/api/plugins/{exchange_id}/{decision}",
+            post(api::canary_decision),
+        )
         .fallback(api::not_found)
         .with_state(state)
         .layer(middleware::from_fn_with_state(gate, auth::authorize))
@@ -130,7 +145,11 @@ pub struct WebServer {
 /// [`WebServer::shutdown`], within the limits of `config` (connections, timeouts, event
 /// streams). Fails before binding when the address needs a token and there is none. The bound
 /// address (useful with port 0) is also recorded in the telemetry (`Telemetry::web_addr`).
-pub async fn spawn(config: &WebConfig, telemetry: Telemetry) -> Result<WebServer, WebError> {
+pub async fn spawn(
+    config: &WebConfig,
+    telemetry: Telemetry,
+    plugins: PluginControl,
+) -> Result<WebServer, WebError> {
     let access = auth::Access::from_environment(config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -157,6 +176,7 @@ pub async fn spawn(config: &WebConfig, telemetry: Telemetry) -> Result<WebServer
             telemetry: telemetry.clone(),
             live_interval: config.live_interval.0,
             event_streams: EventStreamSlots::new(config.max_sse_clients),
+            plugins,
             stopping: stop_rx.clone(),
             _stop: None,
         },
