@@ -107,7 +107,10 @@ fn log_plugin_event(event: &PluginEvent) {
             version,
             event,
         } => match event {
-            CanaryEvent::Started { active_version, status } => tracing::info!(
+            CanaryEvent::Started {
+                active_version,
+                status,
+            } => tracing::info!(
                 file = %file.display(), exchange = %exchange_id, version = %version,
                 active_version = %active_version, cycles = status.cycles_required,
                 "plugin canary started: the new version parses beside the running one and serves once every kind agreed"

@@ -1,6 +1,7 @@
 //! Plugins dropped into the watched directory at run time: a new plugin (write, then rename)
 //! for an enabled exchange starts producing records within 2 seconds, without a restart; a
-//! replaced plugin file is loaded from a new private copy and collection goes on.
+//! replaced plugin file is loaded from a new private copy and collection goes on (with the
+//! canary off: `canary_cycles = 0` serves a replacement at once).
 
 use std::time::Duration;
 
@@ -34,11 +35,14 @@ async fn dropped_in_plugin_starts_collecting_without_restart() {
         ),
     ];
     let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel::<PluginEvent>();
-    let host = RunningHost::start_with_events(
-        dir.path(),
-        &config_text(dir.path(), &plugin_dir, &exchanges),
-        events_tx,
+    // Replacements serve at once here (`canary_cycles = 0`); tests/tests/plugin_canary.rs
+    // covers the canary.
+    let config = config_text(dir.path(), &plugin_dir, &exchanges).replacen(
+        "[plugins]\n",
+        "[plugins]\ncanary_cycles = 0\n",
+        1,
     );
+    let host = RunningHost::start_with_events(dir.path(), &config, events_tx);
 
     assert!(wait_until(Duration::from_secs(15), || host
         .records()

@@ -172,7 +172,9 @@ async fn dashboard_renders_live_data_in_headless_chromium() {
         live_interval: ConfigDuration(Duration::from_millis(500)),
         ..WebConfig::default()
     };
-    let server = web::spawn(&config, t.clone(), Default::default()).await.unwrap();
+    let server = web::spawn(&config, t.clone(), Default::default())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let url = format!("http://{}/", server.local_addr());
 

@@ -6,240 +6,29 @@
 //! retired versions are counted and alert past `[plugins] max_retired`; pins refuse a file whose
 //! SHA-256 does not match; the private-directory fallback leaves nothing behind.
 
+mod collector_process;
+
 use std::{
-    io::{BufRead, BufReader},
     os::unix::fs::{MetadataExt, PermissionsExt},
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
-    sync::{Arc, Mutex},
-    time::Duration,
+    process::Command,
 };
 
-use exchange_emulator::EmulatorHandle;
+use collector_process::{alert, metrics, status, status_where, Collector, Scene, EXCHANGES};
 use futures_collector::plugins::{
     load_plugin_with, private_directory, remove_private_directory, CopyMethod, LoadPolicy,
 };
-use integration_tests::{
-    config_text, deploy_plugin, host_binary, plugin_dir_with, plugin_path, read_records,
-    spawn_default_emulator, wait_until, REAL_PLUGINS,
-};
+use integration_tests::{deploy_plugin, host_binary, plugin_dir_with, plugin_path, REAL_PLUGINS};
 use plugin_api::abi_stable::std_types::{ROption, RSlice, RStr};
 use serde_json::Value;
 
 /// uid and gid of `nobody`: the "other user" of these tests (they run as root).
 const NOBODY: u32 = 65534;
-/// How long a test waits for something the collector should do within a few seconds.
-const PATIENCE: Duration = Duration::from_secs(20);
 /// Contents of the root-owned file a planted symlink points at.
 const VICTIM_TEXT: &str = "root-only secret\n";
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// The real binary, its JSON log lines collected as they come.
-struct Collector {
-    child: Child,
-    log: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Collector {
-    fn spawn(mut command: Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the collector");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().expect("stderr");
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    sink.lock().unwrap().push(v);
-                }
-            }
-        });
-        Self { child, log }
-    }
-
-    /// `futures-collector --log-format json run --config <config>`.
-    fn run(config: &Path) -> Self {
-        let mut command = Command::new(host_binary());
-        command
-            .args(["--log-format", "json", "run", "--config"])
-            .arg(config);
-        Self::spawn(command)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Log lines whose `message` is `message`.
-    fn logged(&self, message: &str) -> Vec<Value> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|v| v["message"] == message)
-            .cloned()
-            .collect()
-    }
-
-    async fn web_base(&self) -> String {
-        let mut addr = None;
-        wait_until(PATIENCE, || {
-            addr = self
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|v| {
-                    v["message"]
-                        .as_str()
-                        .is_some_and(|m| m.starts_with("web server listening"))
-                })
-                .and_then(|v| v["addr"].as_str().map(str::to_owned));
-            addr.is_some()
-        })
-        .await
-        .expect("the web server listens");
-        format!("http://{}", addr.unwrap())
-    }
-
-    fn stop(mut self) -> ExitStatus {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(killed.success());
-        self.child.wait().expect("wait")
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn status(base: &str) -> Value {
-    let text = reqwest::get(format!("{base}/api/status"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-async fn metrics(base: &str) -> String {
-    reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// Polls `/api/status` until `check` holds; returns that status.
-async fn status_where(base: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
-        let s = status(base).await;
-        if check(&s) {
-            return s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "status never matched: {s:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The exchanges every scene configures (the emulator's three).
-const EXCHANGES: [&str; 3] = ["binance", "bybit", "okx"];
-
-/// A test directory with `plugins/` holding some real plugins, the exchange emulator, and a
-/// config collecting every exchange each second with alerts evaluated each second.
-struct Scene {
-    emu: EmulatorHandle,
-    dir: tempfile::TempDir,
-    plugin_dir: PathBuf,
-    config: PathBuf,
-    output: PathBuf,
-}
-
-impl Scene {
-    /// `plugins_keys` go into `[plugins]`, `extra` at the end of the config.
-    async fn new(libs: &[&str], plugins_keys: &str, extra: &str) -> Self {
-        let emu = spawn_default_emulator().await;
-        let dir = tempfile::tempdir().unwrap();
-        let plugin_dir = plugin_dir_with(dir.path(), libs);
-        let exchanges = EXCHANGES.map(|id| (id, emu.base_url(id), ""));
-        let mut text = config_text(dir.path(), &plugin_dir, &exchanges).replacen(
-            "[plugins]\n",
-            &format!("[plugins]\n{plugins_keys}"),
-            1,
-        );
-        for id in EXCHANGES {
-            text.push_str(&format!(
-                "\n[exchanges.{id}.intervals]\ntickers = \"1s\"\nfunding = \"1s\"\nopen_interest = \"off\"\n"
-            ));
-        }
-        text.push_str("\n[alerts]\nevaluate_every = \"1s\"\n");
-        text.push_str(extra);
-        let config = dir.path().join("collector.toml");
-        std::fs::write(&config, text).unwrap();
-        let output = dir.path().join("records.jsonl");
-        Self {
-            emu,
-            dir,
-            plugin_dir,
-            config,
-            output,
-        }
-    }
-
-    fn plugin(&self, name: &str) -> PathBuf {
-        self.plugin_dir.join(name)
-    }
-
-    /// Runs the collector on this scene and waits for its web server.
-    async fn run(&self) -> (Collector, String) {
-        let collector = Collector::run(&self.config);
-        let base = collector.web_base().await;
-        (collector, base)
-    }
-
-    fn records_of(&self, exchange: &str) -> usize {
-        read_records(&self.output)
-            .iter()
-            .filter(|r| r["exchange"] == exchange)
-            .count()
-    }
-
-    /// Waits until `exchange` wrote more records than `than`.
-    async fn more_records(&self, exchange: &str, than: usize) -> bool {
-        wait_until(PATIENCE, || self.records_of(exchange) > than)
-            .await
-            .is_some()
-    }
-
-    /// Stops the collector with SIGTERM (it must exit 0) and the emulator.
-    async fn finish(self, collector: Collector) {
-        assert_eq!(collector.stop().code(), Some(0), "clean exit after SIGTERM");
-        self.emu.shutdown().await;
-        drop(self.dir);
-    }
-}
-
-/// The alert of `rule` in a status, if it fires.
-fn alert<'a>(s: &'a Value, rule: &str) -> Option<&'a Value> {
-    s["alerts"].as_array()?.iter().find(|a| a["rule"] == rule)
 }
 
 /// Plants what the old loader used: `$TMPDIR/futures-collector-$$`, owned by nobody, holding
@@ -592,7 +381,13 @@ async fn two_files_with_one_exchange_id_at_start_up_are_both_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retired_versions_are_counted_and_alert_past_the_limit() {
-    let scene = Scene::new(&["fc_plugin_okx"], "max_retired = 1\n", "").await;
+    // Replacements serve at once here (no canary), so each retires its predecessor.
+    let scene = Scene::new(
+        &["fc_plugin_okx"],
+        "max_retired = 1\ncanary_cycles = 0\n",
+        "",
+    )
+    .await;
     let (collector, base) = scene.run().await;
     assert!(scene.more_records("okx", 0).await);
     let s = status(&base).await;

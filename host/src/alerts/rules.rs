@@ -383,7 +383,8 @@ mod tests {
         assert!(evaluate(&quick(), &t.snapshot(LIVE_WINDOW)).is_empty());
 
         status.state = CanaryState::HeldBack;
-        status.reason = Some("binance tickers: field volume_24h_quote differs on 2 instruments".into());
+        status.reason =
+            Some("binance tickers: field volume_24h_quote differs on 2 instruments".into());
         status.divergences.push(FieldDivergence {
             field: "volume_24h_quote".into(),
             instruments: 2,
@@ -413,7 +414,9 @@ mod tests {
             "{}",
             c[0].summary
         );
-        let text = t.render_metrics(crate::telemetry::Format::Prometheus).unwrap();
+        let text = t
+            .render_metrics(crate::telemetry::Format::Prometheus)
+            .unwrap();
         for line in [
             "futures_collector_plugin_canary{exchange=\"binance\",state=\"held_back\"} 1",
             "futures_collector_plugin_canary{exchange=\"binance\",state=\"comparing\"} 0",
@@ -433,7 +436,9 @@ mod tests {
         });
         assert!(evaluate(&quick(), &t.snapshot(LIVE_WINDOW)).is_empty());
         assert!(t.snapshot(LIVE_WINDOW).plugin_canaries.is_empty());
-        let text = t.render_metrics(crate::telemetry::Format::Prometheus).unwrap();
+        let text = t
+            .render_metrics(crate::telemetry::Format::Prometheus)
+            .unwrap();
         assert!(text.contains(
             "futures_collector_plugin_canary{exchange=\"binance\",state=\"held_back\"} 0"
         ));

@@ -573,10 +573,7 @@ impl CycleComparison {
                 .first()
                 .map(|e| format!(" ({e})"))
                 .unwrap_or_default();
-            parts.push(format!(
-                "{} new errors{example}",
-                self.new_errors
-            ));
+            parts.push(format!("{} new errors{example}", self.new_errors));
         }
         parts.join("; ")
     }
@@ -594,7 +591,12 @@ impl CycleComparison {
         self.compare_errors(&active.errors, &candidate.errors);
     }
 
-    fn compare_records(&mut self, active: &[Record], candidate: &[Record], declared: &BTreeSet<String>) {
+    fn compare_records(
+        &mut self,
+        active: &[Record],
+        candidate: &[Record],
+        declared: &BTreeSet<String>,
+    ) {
         let active = by_identity(active);
         let mut candidate = by_identity(candidate);
         for (key, active_values) in active {
@@ -708,10 +710,7 @@ fn differences(active: &Value, candidate: &Value) -> Vec<(String, Value, Value)>
 
 #[cfg(test)]
 mod tests {
-    use plugin_api::{
-        abi_stable::std_types::RSome,
-        ErrorClass, KeyValue, MarketType, RecordKind,
-    };
+    use plugin_api::{abi_stable::std_types::RSome, ErrorClass, KeyValue, MarketType, RecordKind};
 
     use super::*;
 
@@ -825,8 +824,7 @@ mod tests {
             },
         ];
         for case in cases {
-            let declared: BTreeSet<String> =
-                case.declared.iter().map(|s| s.to_string()).collect();
+            let declared: BTreeSet<String> = case.declared.iter().map(|s| s.to_string()).collect();
             let mut cycle = CycleComparison::default();
             assert!(cycle.is_empty());
             cycle.add_round(
@@ -840,8 +838,18 @@ mod tests {
             assert_eq!(fields, case.fields, "{}", case.name);
             let declared_fields: Vec<&str> = cycle.declared.keys().map(String::as_str).collect();
             assert_eq!(declared_fields, case.declared_fields, "{}", case.name);
-            assert_eq!(cycle.missing.symbols.len() as u64, case.missing, "{}", case.name);
-            assert_eq!(cycle.added.symbols.len() as u64, case.added, "{}", case.name);
+            assert_eq!(
+                cycle.missing.symbols.len() as u64,
+                case.missing,
+                "{}",
+                case.name
+            );
+            assert_eq!(
+                cycle.added.symbols.len() as u64,
+                case.added,
+                "{}",
+                case.name
+            );
             assert_eq!(cycle.reason().is_empty(), case.agrees, "{}", case.name);
         }
     }
@@ -877,7 +885,12 @@ mod tests {
         let parse_error = |tag: &str| PluginError::parse(tag, "bad body");
         let panic = PluginError::new(ErrorClass::PLUGIN_PANIC, "t1", "plugin panicked");
         let cases: [(&str, Vec<PluginError>, Vec<PluginError>, u64); 4] = [
-            ("same errors", vec![parse_error("t1")], vec![parse_error("t1")], 0),
+            (
+                "same errors",
+                vec![parse_error("t1")],
+                vec![parse_error("t1")],
+                0,
+            ),
             ("a new parse error", vec![], vec![parse_error("t1")], 1),
             ("a panic", vec![], vec![panic], 1),
             ("fewer errors are fine", vec![parse_error("t1")], vec![], 0),
@@ -936,15 +949,28 @@ mod tests {
             .filter(|(_, k)| k.required)
             .map(|((_, kind), _)| kind.as_str())
             .collect();
-        assert_eq!(required, ["funding", "tickers"], "hourly and off kinds are not waited for");
-        assert_eq!(tally.observe("binance", "tickers", agreeing(), 2), Verdict::Continue);
-        assert_eq!(tally.observe("binance", "tickers", agreeing(), 2), Verdict::Continue);
+        assert_eq!(
+            required,
+            ["funding", "tickers"],
+            "hourly and off kinds are not waited for"
+        );
+        assert_eq!(
+            tally.observe("binance", "tickers", agreeing(), 2),
+            Verdict::Continue
+        );
+        assert_eq!(
+            tally.observe("binance", "tickers", agreeing(), 2),
+            Verdict::Continue
+        );
         assert_eq!(
             tally.observe("binance", "funding", agreeing(), 2),
             Verdict::Continue,
             "funding has agreed once only"
         );
-        assert_eq!(tally.observe("binance", "funding", agreeing(), 2), Verdict::Promote);
+        assert_eq!(
+            tally.observe("binance", "funding", agreeing(), 2),
+            Verdict::Promote
+        );
         assert_eq!(tally.state, Some(CanaryState::Promoting));
         assert_eq!(
             tally.observe("binance", "funding", agreeing(), 2),
@@ -955,18 +981,29 @@ mod tests {
     #[test]
     fn the_first_disagreeing_cycle_holds_back() {
         let mut tally = comparing();
-        tally.enlist("okx", &kinds(&[("tickers", Some(5))]), &["tickers"], MAX_INTERVAL);
+        tally.enlist(
+            "okx",
+            &kinds(&[("tickers", Some(5))]),
+            &["tickers"],
+            MAX_INTERVAL,
+        );
         let mut wrong = CycleComparison::default();
         wrong.add_round(
             &output(vec![ticker("BTC-USDT-SWAP", Some(1.0))], vec![]),
             &output(vec![ticker("BTC-USDT-SWAP", Some(2.0))], vec![]),
             &BTreeSet::new(),
         );
-        assert_eq!(tally.observe("okx", "tickers", agreeing(), 3), Verdict::Continue);
+        assert_eq!(
+            tally.observe("okx", "tickers", agreeing(), 3),
+            Verdict::Continue
+        );
         assert_eq!(tally.observe("okx", "tickers", wrong, 3), Verdict::HoldBack);
         assert_eq!(tally.state, Some(CanaryState::HeldBack));
         let reason = tally.reason.clone().unwrap_or_default();
-        assert!(reason.starts_with("okx tickers: field mark differs"), "{reason}");
+        assert!(
+            reason.starts_with("okx tickers: field mark differs"),
+            "{reason}"
+        );
         assert_eq!(
             tally.observe("okx", "tickers", agreeing(), 3),
             Verdict::Ignored,
@@ -1000,8 +1037,14 @@ mod tests {
             &["instruments", "off"],
             MAX_INTERVAL,
         );
-        assert_eq!(tally.observe("x", "instruments", agreeing(), 2), Verdict::Continue);
-        assert_eq!(tally.observe("x", "instruments", agreeing(), 2), Verdict::Promote);
+        assert_eq!(
+            tally.observe("x", "instruments", agreeing(), 2),
+            Verdict::Continue
+        );
+        assert_eq!(
+            tally.observe("x", "instruments", agreeing(), 2),
+            Verdict::Promote
+        );
     }
 
     #[test]

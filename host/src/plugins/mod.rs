@@ -35,6 +35,7 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot};
 
+pub use canary::{Canary, CanaryState, CanaryStatus, Decider, RegistryCommand};
 pub use load::{
     file_sha256, load_plugin, load_plugin_with, mapped_libraries, LoadError, LoadPolicy,
     LoadedPlugin, MappedLibraries, MAX_PLUGIN_FILE_BYTES,
@@ -42,7 +43,6 @@ pub use load::{
 pub use private_copy::{
     private_directory, remove_private_directory, CopyMethod, PRIVATE_DIRECTORY_PREFIX,
 };
-pub use canary::{Canary, CanaryState, CanaryStatus, Decider, RegistryCommand};
 pub use registry::{watch_directory, PluginRegistry, RegistryOptions, RegistrySummary};
 pub use trust::{Refusal, RefusalReason};
 

@@ -267,7 +267,10 @@ impl PluginRegistry {
                 generation,
                 by,
                 reply,
-            } => (self.promote(&exchange_id, generation, by, &mut events), reply),
+            } => (
+                self.promote(&exchange_id, generation, by, &mut events),
+                reply,
+            ),
             RegistryCommand::Reject {
                 exchange_id,
                 by,
@@ -297,9 +300,10 @@ impl PluginRegistry {
         self.by_file
             .get_mut(&file)
             .filter(|state| {
-                state.canary.as_ref().is_some_and(|c| {
-                    generation.is_none_or(|g| g == c.candidate.generation)
-                })
+                state
+                    .canary
+                    .as_ref()
+                    .is_some_and(|c| generation.is_none_or(|g| g == c.candidate.generation))
             })
             .ok_or_else(|| {
                 format!("no new version of {exchange_id} is waiting (no canary candidate)")
@@ -329,7 +333,9 @@ impl PluginRegistry {
             version: version.clone(),
             event: CanaryEvent::Promoted { by },
         });
-        Ok(format!("{exchange_id}: version {version} promoted (was {was})"))
+        Ok(format!(
+            "{exchange_id}: version {version} promoted (was {was})"
+        ))
     }
 
     fn reject(
@@ -536,12 +542,10 @@ impl PluginRegistry {
             }
         }
         let canaries_changed = set.canaries.len() != previous.canaries.len()
-            || set.canaries.iter().any(|(id, c)| {
-                previous
-                    .canaries
-                    .get(id)
-                    .is_none_or(|p| !Arc::ptr_eq(p, c))
-            });
+            || set
+                .canaries
+                .iter()
+                .any(|(id, c)| previous.canaries.get(id).is_none_or(|p| !Arc::ptr_eq(p, c)));
         let mut changed = canaries_changed;
         for (id, plugin) in &set.by_exchange {
             let before = previous.get(id).map(|p| p.generation);

@@ -54,7 +54,8 @@ use funding::FundingTable;
 use history::History;
 use metrics::{
     encode_gauge_family, encode_gauge_value, CanaryCycleLabels, CanaryFieldLabels,
-    CanaryStateLabels, ExchangeKindLabels, ExchangeLabels, Metrics, PluginLabels, ReasonLabels, Registries, RequestLabels, ResultLabels, RuleLabels,
+    CanaryStateLabels, ExchangeKindLabels, ExchangeLabels, Metrics, PluginLabels, ReasonLabels,
+    Registries, RequestLabels, ResultLabels, RuleLabels,
 };
 
 /// Default filter when neither variable is set.
@@ -1419,10 +1420,15 @@ impl Telemetry {
             let mut state = self.state();
             let previous = state.plugin_canaries.get(&exchange).cloned();
             // Reports of two instances may arrive out of order: never go back.
-            if previous.as_ref().is_some_and(|p| counted(p) > counted(status)) {
+            if previous
+                .as_ref()
+                .is_some_and(|p| counted(p) > counted(status))
+            {
                 return;
             }
-            state.plugin_canaries.insert(exchange.clone(), status.clone());
+            state
+                .plugin_canaries
+                .insert(exchange.clone(), status.clone());
             previous
         };
         let before = previous.as_ref().map_or(0, counted);

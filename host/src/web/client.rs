@@ -21,6 +21,8 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum ClientError {
     #[error("the web server is disabled ([web] enabled = false): the collector cannot be asked; enable it or pass --url")]
     Disabled,
+    #[error("[web] listen {0} has port 0 (chosen when the collector starts; its log line `web server listening` names it): pass --url")]
+    PortChosenAtStart(SocketAddr),
     #[error("${variable} is not set: a decision needs the web token the collector reads from it ([web] token_env)")]
     NoToken { variable: String },
     #[error("cannot reach the collector at {url}: {reason}")]
@@ -39,12 +41,18 @@ pub fn base_url(config: &WebConfig) -> Result<String, ClientError> {
     if !config.enabled {
         return Err(ClientError::Disabled);
     }
+    if config.listen.port() == 0 {
+        return Err(ClientError::PortChosenAtStart(config.listen));
+    }
     let ip = match config.listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    Ok(format!("http://{}", SocketAddr::new(ip, config.listen.port())))
+    Ok(format!(
+        "http://{}",
+        SocketAddr::new(ip, config.listen.port())
+    ))
 }
 
 /// The token from `[web] token_env`, if set.
@@ -63,11 +71,7 @@ pub async fn decide(
     decision: &str,
 ) -> Result<String, ClientError> {
     let url = format!("{base}/api/plugins/{exchange_id}/{decision}");
-    let body = send(
-        client()?.post(&url).bearer_auth(token),
-        &url,
-    )
-    .await?;
+    let body = send(client()?.post(&url).bearer_auth(token), &url).await?;
     Ok(body["result"].as_str().unwrap_or_default().to_owned())
 }
 
@@ -201,6 +205,10 @@ mod tests {
         assert!(matches!(
             base_url(&web("127.0.0.1:1", false)),
             Err(ClientError::Disabled)
+        ));
+        assert!(matches!(
+            base_url(&web("127.0.0.1:0", true)),
+            Err(ClientError::PortChosenAtStart(_))
         ));
     }
 
