@@ -15,7 +15,10 @@ use futures_collector::{
     config::{AlertsConfig, WebConfig},
     duration::ConfigDuration,
     http::now_ms,
-    plugins::PluginEvent,
+    plugins::{
+        canary::{FieldDivergence, FieldExample, KindProgress, SymbolList, Verdict},
+        CanaryState, CanaryStatus, PluginEvent,
+    },
     telemetry::{RequestOutcome, SinkState, Telemetry},
     web,
 };
@@ -85,6 +88,8 @@ fn feed(t: &Telemetry) {
             replaced: false,
         });
     }
+    // A replaced binance plugin held back by its canary.
+    t.canary_progress(&held_back_canary(), Verdict::HoldBack);
     t.config_loaded("3f9c2a1");
     t.sink_state(SinkState::Ok, "");
     t.sink_sent(120_000);
@@ -108,6 +113,54 @@ fn feed(t: &Telemetry) {
     );
     t.health().breaker("okx", BreakerState::Open);
     t.breaker("okx", BreakerState::Open);
+}
+
+/// What a canary reports after a build that scales the 24 h quote volume disagreed.
+fn held_back_canary() -> CanaryStatus {
+    let example = |symbol: &str, running: f64| FieldExample {
+        kind: "ticker".into(),
+        raw_symbol: symbol.into(),
+        active: serde_json::json!(running),
+        candidate: serde_json::json!(running * 1000.0),
+    };
+    CanaryStatus {
+        exchange_id: "binance".into(),
+        file: "libfc_plugin_binance.so".into(),
+        version: "0.1.1".into(),
+        active_version: "0.1.0".into(),
+        state: CanaryState::HeldBack,
+        started_ms: now_ms() - 5_000,
+        cycles_required: 3,
+        kinds: vec![
+            KindProgress {
+                exchange: "binance".into(),
+                kind: "tickers".into(),
+                required: true,
+                agreed: 0,
+                diverged: 1,
+            },
+            KindProgress {
+                exchange: "binance".into(),
+                kind: "funding".into(),
+                required: true,
+                agreed: 1,
+                diverged: 0,
+            },
+        ],
+        records_compared: 1_310,
+        divergences: vec![FieldDivergence {
+            field: "volume_24h_quote".into(),
+            instruments: 655,
+            records: 655,
+            examples: vec![example("BTCUSDT", 8.1e9), example("ETHUSDT", 4.2e9)],
+        }],
+        declared_changes: Vec::new(),
+        missing_instruments: SymbolList::default(),
+        added_instruments: SymbolList::default(),
+        new_errors: 0,
+        error_examples: Vec::new(),
+        reason: Some("binance tickers: field volume_24h_quote differs on 655 instruments".into()),
+    }
 }
 
 /// Keeps feeding like running workers until the test ends.
@@ -255,6 +308,29 @@ async fn dashboard_renders_live_data_in_headless_chromium() {
         "alert banner: {dom}"
     );
     assert!(dom.contains(">ready<") || dom.contains(">not ready<"));
+    // Plugins: every loaded version, and the held-back canary with the field that differs.
+    for ex in EXCHANGES {
+        assert!(
+            dom.contains(&format!("<tr data-plugin=\"{ex}\">")),
+            "plugin row {ex}"
+        );
+    }
+    assert!(
+        dom.contains("class=\"canary held_back\" data-canary=\"binance\""),
+        "canary block: {dom}"
+    );
+    assert!(
+        dom.contains("<tr data-field=\"volume_24h_quote\"><td>volume_24h_quote</td><td>655</td>"),
+        "divergent field listed: {dom}"
+    );
+    assert!(
+        dom.contains("BTCUSDT: 8100000000 → 8100000000000"),
+        "example: {dom}"
+    );
+    assert!(
+        dom.contains("class=\"rule\">plugin_canary_held_back · binance"),
+        "canary alert banner"
+    );
 
     engine.stop().await;
     server.shutdown().await;

@@ -280,6 +280,59 @@ function appendPoints(snap) {
   }
 }
 
+// ---------- plugins ----------
+const CANARY_STATE = { comparing: "comparing", promoting: "promoting", held_back: "held back" };
+
+function canaryBlock(c) {
+  const kinds = (c.kinds || []).map((k) => k.exchange + " " + k.kind + " " + k.agreed + "/" + c.cycles_required +
+    (k.diverged ? " (" + k.diverged + " diverged)" : "") + (k.required ? "" : " · not waited for")).join(" · ");
+  const rows = (c.divergences || []).map((d) => {
+    const e = (d.examples || [])[0];
+    const example = e ? e.raw_symbol + ": " + JSON.stringify(e.active) + " → " + JSON.stringify(e.candidate) : "";
+    return el("tr", { "data-field": d.field }, el("td", { text: d.field }),
+      el("td", { text: String(d.instruments) }), el("td", { class: "example", text: example }));
+  });
+  const extra = [];
+  if (c.missing_instruments && c.missing_instruments.count) extra.push(c.missing_instruments.count + " instruments missing in the new version");
+  if (c.added_instruments && c.added_instruments.count) extra.push(c.added_instruments.count + " instruments only in the new version");
+  if (c.new_errors) extra.push(c.new_errors + " new errors" + (c.error_examples && c.error_examples[0] ? ": " + c.error_examples[0] : ""));
+  return el("div", { class: "canary " + c.state, "data-canary": c.exchange_id },
+    el("div", { class: "canary-head" },
+      el("strong", { text: c.exchange_id + " " + c.version }),
+      el("span", { class: "pill " + c.state, text: CANARY_STATE[c.state] || c.state }),
+      el("span", { class: "muted", text: "running " + c.active_version + " keeps serving · " + c.records_compared + " records compared" })),
+    el("div", { class: "small", text: kinds || "waiting for the first compared cycle" }),
+    rows.length ? el("table", { class: "divergences" },
+      el("thead", null, el("tr", null, el("th", { text: "Field that differs" }), el("th", { text: "Instruments" }), el("th", { text: "Example (running → new)" }))),
+      el("tbody", null, ...rows)) : null,
+    extra.length ? el("div", { class: "small", text: extra.join(" · ") }) : null,
+    c.state === "held_back" ? el("div", { class: "small muted", text: "Decide: futures-collector canary promote " + c.exchange_id + " (serve it anyway) or canary reject " + c.exchange_id }) : null);
+}
+
+function renderPlugins() {
+  const s = state.snap;
+  if (!s) return;
+  const plugins = s.plugins || [];
+  const canaries = s.plugin_canaries || [];
+  const refusals = s.plugin_refusals || [];
+  const retired = s.retired_plugins || { versions: 0, mapped_bytes: 0, max: 0 };
+  $("canaries").replaceChildren(...canaries.map(canaryBlock));
+  const body = $("plugins").tBodies[0];
+  if (plugins.length === 0) {
+    body.replaceChildren(el("tr", null, el("td", { class: "empty", text: "No plugin loaded yet." })));
+  } else {
+    body.replaceChildren(...plugins.map((p) => el("tr", { "data-plugin": p.exchange_id },
+      el("td", { text: p.exchange_id }), el("td", { text: p.version }), el("td", { text: p.file }),
+      el("td", { text: fmtTime(p.loaded_ms) + (p.replaced ? " (replaced)" : "") }))));
+  }
+  $("plugin-refusals").replaceChildren(...refusals.map((r) => el("li", { class: r.reason === "duplicate" ? "warning" : "critical", text: r.message })));
+  const parts = [plugins.length + " loaded"];
+  if (canaries.length) parts.push(canaries.length + " canary");
+  if (refusals.length) parts.push(refusals.length + " refused");
+  parts.push(retired.versions + " retired (" + (retired.mapped_bytes / 1048576).toFixed(1) + " MiB mapped, alert above " + retired.max + ")");
+  $("plugin-summary").textContent = parts.join(" · ");
+}
+
 // ---------- funding ----------
 function renderFunding() {
   const f = state.funding;
@@ -347,6 +400,7 @@ function applySnapshot(snap) {
   renderHeader();
   renderAlerts();
   renderCards();
+  renderPlugins();
   document.body.dataset.state = "live";
 }
 
