@@ -106,6 +106,7 @@ fn log_plugin_event(event: &PluginEvent) {
             file,
             version,
             event,
+            ..
         } => match event {
             CanaryEvent::Started {
                 active_version,

@@ -836,11 +836,16 @@ impl KindTask {
             Verdict::Promote => {
                 tracing::info!(exchange = %exchange, kind = %self.kind, version = %status.version, "plugin canary agreed on every kind: promoting")
             }
-            Verdict::Continue | Verdict::Ignored => {
+            Verdict::Continue => {
                 tracing::debug!(exchange = %exchange, kind = %self.kind, version = %status.version, "plugin canary cycle agreed")
             }
+            // Already decided by another kind's cycle: nothing to report.
+            Verdict::Ignored => return,
         }
         self.shared.spec.telemetry.canary_progress(&status, verdict);
+        if verdict == Verdict::Promote {
+            canary.request_promotion();
+        }
     }
 
     /// Replaces the instrument snapshot after a complete cycle; after a partial one, only adds

@@ -20,7 +20,10 @@ use futures_collector::{
     config::{AlertsConfig, NotifierConfig, WebConfig},
     duration::ConfigDuration,
     http::now_ms,
-    plugins::PluginEvent,
+    plugins::{
+        canary::{FieldDivergence, KindProgress, Verdict},
+        CanaryState, CanaryStatus, PluginEvent,
+    },
     telemetry::{DropReason, ReloadResult, RequestOutcome, SinkState, Telemetry},
     web::{self, WebServer},
 };
@@ -133,6 +136,30 @@ fn feed_everything(t: &Telemetry) {
         file: "/srv/plugins/libbroken.so".into(),
         error: "not a futures-collector plugin".into(),
     });
+    let mut canary = CanaryStatus::new(
+        "binance",
+        9,
+        "libfc_plugin_binance.so",
+        "0.1.1",
+        "0.1.0",
+        3,
+        now_ms(),
+    );
+    canary.state = CanaryState::HeldBack;
+    canary.divergences.push(FieldDivergence {
+        field: "mark".into(),
+        instruments: 1,
+        records: 1,
+        examples: Vec::new(),
+    });
+    canary.kinds.push(KindProgress {
+        exchange: "binance".into(),
+        kind: "tickers".into(),
+        required: true,
+        agreed: 0,
+        diverged: 1,
+    });
+    t.canary_progress(&canary, Verdict::HoldBack);
     t.set_alerts(Vec::new());
     t.alert_notification("slack", "sent");
 }

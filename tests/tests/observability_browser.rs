@@ -16,7 +16,7 @@ use futures_collector::{
     duration::ConfigDuration,
     http::now_ms,
     plugins::{
-        canary::{FieldDivergence, FieldExample, KindProgress, SymbolList, Verdict},
+        canary::{FieldDivergence, FieldExample, KindProgress, Verdict},
         CanaryState, CanaryStatus, PluginEvent,
     },
     telemetry::{RequestOutcome, SinkState, Telemetry},
@@ -124,13 +124,7 @@ fn held_back_canary() -> CanaryStatus {
         candidate: serde_json::json!(running * 1000.0),
     };
     CanaryStatus {
-        exchange_id: "binance".into(),
-        file: "libfc_plugin_binance.so".into(),
-        version: "0.1.1".into(),
-        active_version: "0.1.0".into(),
         state: CanaryState::HeldBack,
-        started_ms: now_ms() - 5_000,
-        cycles_required: 3,
         kinds: vec![
             KindProgress {
                 exchange: "binance".into(),
@@ -154,12 +148,16 @@ fn held_back_canary() -> CanaryStatus {
             records: 655,
             examples: vec![example("BTCUSDT", 8.1e9), example("ETHUSDT", 4.2e9)],
         }],
-        declared_changes: Vec::new(),
-        missing_instruments: SymbolList::default(),
-        added_instruments: SymbolList::default(),
-        new_errors: 0,
-        error_examples: Vec::new(),
         reason: Some("binance tickers: field volume_24h_quote differs on 655 instruments".into()),
+        ..CanaryStatus::new(
+            "binance",
+            7,
+            "libfc_plugin_binance.so",
+            "0.1.1",
+            "0.1.0",
+            3,
+            now_ms() - 5_000,
+        )
     }
 }
 

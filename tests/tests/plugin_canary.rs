@@ -316,5 +316,56 @@ async fn a_wrong_build_is_held_back_and_a_correct_rebuild_is_promoted() {
         scene.more_records("binance", promoted_at).await,
         "the promoted version collects"
     );
+
+    // The wrong build again, twice: the second file supersedes the first candidate, which is
+    // held back in turn; an operator promotes it anyway (the API needs the token).
+    replace_binance(&scene, &wrong);
+    status_where_as(&base, token, |s| {
+        s["plugin_canaries"][0]["state"] == "held_back"
+    })
+    .await;
+    let first = status_as(&base, token).await["plugin_canaries"][0]["generation"].clone();
+    replace_binance(&scene, &wrong);
+    let s = status_where_as(&base, token, |s| {
+        s["plugin_canaries"][0]["state"] == "held_back"
+            && s["plugin_canaries"][0]["generation"] != first
+    })
+    .await;
+    assert!(
+        s["recent_events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("plugin canary ended")),
+        "the superseded candidate is reported"
+    );
+    let promote = format!("{base}/api/plugins/binance/promote");
+    let client = reqwest::Client::new();
+    let refused = client.post(&promote).send().await.unwrap();
+    assert_eq!(refused.status(), 401, "no decision without the token");
+    let answer = client
+        .post(&promote)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer: Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
+    assert_eq!(
+        answer["result"],
+        "binance: version 0.1.1 promoted (was 0.1.2)"
+    );
+    let s = status_where_as(&base, token, |s| plugin_version(s) == Some("0.1.1")).await;
+    assert_eq!(s["plugin_canaries"], serde_json::json!([]));
+    let gone = client
+        .post(format!("{base}/api/plugins/okx/reject"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404, "no plugin serves okx here");
     scene.finish(collector).await;
 }

@@ -357,28 +357,19 @@ mod tests {
     #[test]
     fn a_held_back_canary_alerts_until_it_is_decided() {
         use crate::plugins::{
-            canary::{FieldDivergence, FieldExample, SymbolList, Verdict},
+            canary::{FieldDivergence, FieldExample, Verdict},
             CanaryEvent, CanaryStatus, Decider, PluginEvent,
         };
         let t = Telemetry::default();
-        let mut status = CanaryStatus {
-            exchange_id: "binance".into(),
-            file: "libfc_plugin_binance.so".into(),
-            version: "0.2.0".into(),
-            active_version: "0.1.0".into(),
-            state: CanaryState::Comparing,
-            started_ms: 0,
-            cycles_required: 3,
-            kinds: Vec::new(),
-            records_compared: 0,
-            divergences: Vec::new(),
-            declared_changes: Vec::new(),
-            missing_instruments: SymbolList::default(),
-            added_instruments: SymbolList::default(),
-            new_errors: 0,
-            error_examples: Vec::new(),
-            reason: None,
-        };
+        let mut status = CanaryStatus::new(
+            "binance",
+            7,
+            "libfc_plugin_binance.so",
+            "0.2.0",
+            "0.1.0",
+            3,
+            0,
+        );
         t.canary_progress(&status, Verdict::Continue);
         assert!(evaluate(&quick(), &t.snapshot(LIVE_WINDOW)).is_empty());
 
@@ -430,12 +421,18 @@ mod tests {
             exchange_id: "binance".into(),
             file: "/p/libfc_plugin_binance.so".into(),
             version: "0.2.0".into(),
+            generation: 7,
             event: CanaryEvent::Rejected {
                 by: Decider::Operator,
             },
         });
         assert!(evaluate(&quick(), &t.snapshot(LIVE_WINDOW)).is_empty());
         assert!(t.snapshot(LIVE_WINDOW).plugin_canaries.is_empty());
+        // A worker's report that was on its way does not bring it back.
+        status.kinds[0].diverged = 2;
+        t.canary_progress(&status, Verdict::HoldBack);
+        assert!(t.snapshot(LIVE_WINDOW).plugin_canaries.is_empty());
+        assert!(evaluate(&quick(), &t.snapshot(LIVE_WINDOW)).is_empty());
         let text = t
             .render_metrics(crate::telemetry::Format::Prometheus)
             .unwrap();

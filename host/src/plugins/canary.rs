@@ -213,6 +213,8 @@ pub struct KindProgress {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CanaryStatus {
     pub exchange_id: String,
+    /// The candidate's load number in this process (tells two builds of one version apart).
+    pub generation: u64,
     pub file: String,
     /// The candidate's version.
     pub version: String,
@@ -239,12 +241,45 @@ pub struct CanaryStatus {
     pub reason: Option<String>,
 }
 
+impl CanaryStatus {
+    /// A canary that has compared nothing yet.
+    pub fn new(
+        exchange_id: &str,
+        generation: u64,
+        file: &str,
+        version: &str,
+        active_version: &str,
+        cycles_required: u32,
+        started_ms: i64,
+    ) -> Self {
+        Self {
+            exchange_id: exchange_id.to_owned(),
+            generation,
+            file: file.to_owned(),
+            version: version.to_owned(),
+            active_version: active_version.to_owned(),
+            state: CanaryState::Comparing,
+            started_ms,
+            cycles_required,
+            kinds: Vec::new(),
+            records_compared: 0,
+            divergences: Vec::new(),
+            declared_changes: Vec::new(),
+            missing_instruments: SymbolList::default(),
+            added_instruments: SymbolList::default(),
+            new_errors: 0,
+            error_examples: Vec::new(),
+            reason: None,
+        }
+    }
+}
+
 /// What one cycle's comparison amounted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// Keep comparing.
     Continue,
-    /// This cycle completed every required kind: the registry has been asked to promote.
+    /// This cycle completed every required kind: the registry is to be asked to promote.
     Promote,
     /// This cycle disagreed: held back.
     HoldBack,
@@ -325,21 +360,21 @@ impl Canary {
         );
     }
 
-    /// Counts one cycle of `kind` on `exchange`; asks the registry to promote once every
-    /// required kind agreed often enough.
+    /// Counts one cycle of `kind` on `exchange`. After [`Verdict::Promote`] the caller reports
+    /// the final standing, then calls [`Canary::request_promotion`].
     pub fn observe(&self, exchange: &str, kind: &str, cycle: CycleComparison) -> Verdict {
-        let verdict = self
-            .tally()
-            .observe(exchange, kind, cycle, self.settings.cycles);
-        if verdict == Verdict::Promote {
-            let _ = self.commands.send(RegistryCommand::Promote {
-                exchange_id: self.exchange_id().to_owned(),
-                generation: Some(self.candidate.generation),
-                by: Decider::Canary,
-                reply: None,
-            });
-        }
-        verdict
+        self.tally()
+            .observe(exchange, kind, cycle, self.settings.cycles)
+    }
+
+    /// Asks the registry to make this candidate serve (after a [`Verdict::Promote`]).
+    pub fn request_promotion(&self) {
+        let _ = self.commands.send(RegistryCommand::Promote {
+            exchange_id: self.exchange_id().to_owned(),
+            generation: Some(self.candidate.generation),
+            by: Decider::Canary,
+            reply: None,
+        });
     }
 
     /// Fields the candidate declares it changes on purpose.
@@ -359,19 +394,14 @@ impl Canary {
                 })
                 .collect()
         };
+        let file = self
+            .candidate
+            .source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         CanaryStatus {
-            exchange_id: self.exchange_id().to_owned(),
-            file: self
-                .candidate
-                .source
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            version: self.candidate.info.plugin_version.to_string(),
-            active_version: self.active_version.clone(),
             state: tally.state.unwrap_or(CanaryState::Comparing),
-            started_ms: self.started_ms,
-            cycles_required: self.settings.cycles,
             kinds: tally
                 .kinds
                 .iter()
@@ -391,6 +421,15 @@ impl Canary {
             new_errors: tally.new_errors,
             error_examples: tally.error_examples.clone(),
             reason: tally.reason.clone(),
+            ..CanaryStatus::new(
+                self.exchange_id(),
+                self.candidate.generation,
+                &file,
+                self.candidate.info.plugin_version.as_str(),
+                &self.active_version,
+                self.settings.cycles,
+                self.started_ms,
+            )
         }
     }
 

@@ -195,6 +195,8 @@ pub enum PluginEvent {
         exchange_id: String,
         file: PathBuf,
         version: String,
+        /// The candidate's load number ([`CanaryStatus::generation`]).
+        generation: u64,
         event: CanaryEvent,
     },
 }

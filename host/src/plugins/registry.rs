@@ -331,6 +331,7 @@ impl PluginRegistry {
             exchange_id: exchange_id.to_owned(),
             file: canary.source().clone(),
             version: version.clone(),
+            generation: canary.candidate.generation,
             event: CanaryEvent::Promoted { by },
         });
         Ok(format!(
@@ -353,6 +354,7 @@ impl PluginRegistry {
             exchange_id: exchange_id.to_owned(),
             file: canary.source().clone(),
             version: version.clone(),
+            generation: canary.candidate.generation,
             event: CanaryEvent::Rejected { by },
         });
         Ok(format!(
@@ -459,6 +461,7 @@ impl PluginRegistry {
                 exchange_id: old.exchange_id().to_owned(),
                 file: file.to_owned(),
                 version: old.candidate.info.plugin_version.to_string(),
+                generation: old.candidate.generation,
                 event: CanaryEvent::Superseded,
             });
         }
@@ -482,6 +485,7 @@ impl PluginRegistry {
                     exchange_id: canary.exchange_id().to_owned(),
                     file: file.to_owned(),
                     version: canary.candidate.info.plugin_version.to_string(),
+                    generation: canary.candidate.generation,
                     event: CanaryEvent::Started {
                         active_version: active.info.plugin_version.to_string(),
                         status: Box::new(canary.status()),

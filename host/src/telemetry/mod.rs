@@ -598,6 +598,8 @@ struct State {
     plugin_refusals: Vec<PluginRefusal>,
     retired_plugins: RetiredPlugins,
     plugin_canaries: BTreeMap<String, CanaryStatus>,
+    /// Candidates (by generation) decided or superseded lately: late reports are ignored.
+    ended_canaries: std::collections::VecDeque<u64>,
     alerts: Vec<ActiveAlert>,
     notifiers: Vec<NotifierInfo>,
     web_addr: Option<SocketAddr>,
@@ -627,6 +629,7 @@ impl State {
             config: ConfigStatus::default(),
             plugins: BTreeMap::new(),
             plugin_canaries: BTreeMap::new(),
+            ended_canaries: std::collections::VecDeque::new(),
             plugin_refusals: Vec::new(),
             retired_plugins: RetiredPlugins {
                 max: crate::config::DEFAULT_MAX_RETIRED_PLUGINS as u64,
@@ -838,6 +841,9 @@ pub fn retired_summary(retired: &RetiredPlugins) -> String {
         retired.max
     )
 }
+
+/// Decided or superseded canaries remembered so that late worker reports are ignored.
+const MAX_ENDED_CANARIES: usize = 64;
 
 /// One line on a held-back canary: what differs, and what the operator can do (events, alert).
 pub fn canary_held_back_summary(status: &CanaryStatus) -> String {
@@ -1316,8 +1322,9 @@ impl Telemetry {
                 exchange_id,
                 file,
                 version,
+                generation,
                 event,
-            } => self.canary_event(exchange_id, &file_name(file), version, event),
+            } => self.canary_event(exchange_id, &file_name(file), version, *generation, event),
             PluginEvent::Removed { file, exchange_id } => {
                 if let Some(old) = self.state().plugins.remove(exchange_id) {
                     m.plugins_loaded.remove(&PluginLabels {
@@ -1336,7 +1343,14 @@ impl Telemetry {
     }
 
     /// A canary candidate started, was decided or superseded.
-    fn canary_event(&self, exchange_id: &str, file: &str, version: &str, event: &CanaryEvent) {
+    fn canary_event(
+        &self,
+        exchange_id: &str,
+        file: &str,
+        version: &str,
+        generation: u64,
+        event: &CanaryEvent,
+    ) {
         let (severity, text) = match event {
             CanaryEvent::Started {
                 active_version,
@@ -1377,8 +1391,21 @@ impl Telemetry {
             ),
         };
         if !matches!(event, CanaryEvent::Started { .. }) {
-            self.state().plugin_canaries.remove(exchange_id);
-            self.set_canary_state(exchange_id, None);
+            let mut state = self.state();
+            // A worker's report still on its way must not bring the canary back.
+            if state.ended_canaries.len() >= MAX_ENDED_CANARIES {
+                state.ended_canaries.pop_front();
+            }
+            state.ended_canaries.push_back(generation);
+            if state
+                .plugin_canaries
+                .get(exchange_id)
+                .is_some_and(|c| c.generation == generation)
+            {
+                state.plugin_canaries.remove(exchange_id);
+                drop(state);
+                self.set_canary_state(exchange_id, None);
+            }
         }
         self.publish(EventKind::Plugin, severity, Some(exchange_id), text);
     }
@@ -1418,7 +1445,14 @@ impl Telemetry {
         let counted = |s: &CanaryStatus| s.kinds.iter().map(|k| k.agreed + k.diverged).sum::<u32>();
         let previous = {
             let mut state = self.state();
-            let previous = state.plugin_canaries.get(&exchange).cloned();
+            if state.ended_canaries.contains(&status.generation) {
+                return;
+            }
+            let previous = state
+                .plugin_canaries
+                .get(&exchange)
+                .filter(|p| p.generation == status.generation)
+                .cloned();
             // Reports of two instances may arrive out of order: never go back.
             if previous
                 .as_ref()
