@@ -20,7 +20,6 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::PathBuf,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -433,9 +432,15 @@ impl Canary {
         }
     }
 
-    /// The file the candidate was loaded from.
-    pub fn source(&self) -> &PathBuf {
-        &self.candidate.source
+    /// `event` about this candidate, for logs and telemetry.
+    pub(crate) fn event(&self, event: super::CanaryEvent) -> super::PluginEvent {
+        super::PluginEvent::Canary {
+            exchange_id: self.exchange_id().to_owned(),
+            file: self.candidate.source.clone(),
+            version: self.candidate.info.plugin_version.to_string(),
+            generation: self.candidate.generation,
+            event,
+        }
     }
 }
 

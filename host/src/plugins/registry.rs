@@ -285,13 +285,13 @@ impl PluginRegistry {
         events
     }
 
-    /// The file serving `exchange_id` and its state, when it has a canary candidate
-    /// (of `generation`, if given).
-    fn canary_file(
+    /// Takes the canary candidate (of `generation`, if given) of the file serving
+    /// `exchange_id`; returns the file's state with it.
+    fn take_canary(
         &mut self,
         exchange_id: &str,
         generation: Option<u64>,
-    ) -> Result<&mut FileState, String> {
+    ) -> Result<(&mut FileState, Arc<Canary>), String> {
         let file = self
             .serving
             .get(exchange_id)
@@ -299,11 +299,11 @@ impl PluginRegistry {
             .ok_or_else(|| format!("no plugin serves exchange id {exchange_id}"))?;
         self.by_file
             .get_mut(&file)
-            .filter(|state| {
-                state
+            .and_then(|state| {
+                let canary = state
                     .canary
-                    .as_ref()
-                    .is_some_and(|c| generation.is_none_or(|g| g == c.candidate.generation))
+                    .take_if(|c| generation.is_none_or(|g| g == c.candidate.generation))?;
+                Some((state, canary))
             })
             .ok_or_else(|| {
                 format!("no new version of {exchange_id} is waiting (no canary candidate)")
@@ -317,25 +317,16 @@ impl PluginRegistry {
         by: Decider,
         events: &mut Vec<PluginEvent>,
     ) -> Result<String, String> {
-        let state = self.canary_file(exchange_id, generation)?;
-        let Some(canary) = state.canary.take() else {
-            return Err(format!("no new version of {exchange_id} is waiting"));
-        };
+        let (state, canary) = self.take_canary(exchange_id, generation)?;
         let was = state
             .good
             .replace(Arc::clone(&canary.candidate))
             .map(|p| p.info.plugin_version.to_string())
             .unwrap_or_default();
-        let version = canary.candidate.info.plugin_version.to_string();
-        events.push(PluginEvent::Canary {
-            exchange_id: exchange_id.to_owned(),
-            file: canary.source().clone(),
-            version: version.clone(),
-            generation: canary.candidate.generation,
-            event: CanaryEvent::Promoted { by },
-        });
+        events.push(canary.event(CanaryEvent::Promoted { by }));
         Ok(format!(
-            "{exchange_id}: version {version} promoted (was {was})"
+            "{exchange_id}: version {} promoted (was {was})",
+            canary.candidate.info.plugin_version
         ))
     }
 
@@ -345,20 +336,11 @@ impl PluginRegistry {
         by: Decider,
         events: &mut Vec<PluginEvent>,
     ) -> Result<String, String> {
-        let state = self.canary_file(exchange_id, None)?;
-        let Some(canary) = state.canary.take() else {
-            return Err(format!("no new version of {exchange_id} is waiting"));
-        };
-        let version = canary.candidate.info.plugin_version.to_string();
-        events.push(PluginEvent::Canary {
-            exchange_id: exchange_id.to_owned(),
-            file: canary.source().clone(),
-            version: version.clone(),
-            generation: canary.candidate.generation,
-            event: CanaryEvent::Rejected { by },
-        });
+        let (_, canary) = self.take_canary(exchange_id, None)?;
+        events.push(canary.event(CanaryEvent::Rejected { by }));
         Ok(format!(
-            "{exchange_id}: version {version} rejected; the running version keeps serving until the file changes again"
+            "{exchange_id}: version {} rejected; the running version keeps serving until the file changes again",
+            canary.candidate.info.plugin_version
         ))
     }
 
@@ -457,13 +439,7 @@ impl PluginRegistry {
         };
         // The file's content changed: a candidate loaded from its earlier content is over.
         if let Some(old) = previous_canary {
-            events.push(PluginEvent::Canary {
-                exchange_id: old.exchange_id().to_owned(),
-                file: file.to_owned(),
-                version: old.candidate.info.plugin_version.to_string(),
-                generation: old.candidate.generation,
-                event: CanaryEvent::Superseded,
-            });
+            events.push(old.event(CanaryEvent::Superseded));
         }
         // A new version of the plugin serving its exchange id is tried as a canary first.
         let serving_same_id = previous_good.as_ref().filter(|active| {
@@ -481,16 +457,10 @@ impl PluginRegistry {
                     now_ms(),
                     self.commands_tx.clone(),
                 );
-                events.push(PluginEvent::Canary {
-                    exchange_id: canary.exchange_id().to_owned(),
-                    file: file.to_owned(),
-                    version: canary.candidate.info.plugin_version.to_string(),
-                    generation: canary.candidate.generation,
-                    event: CanaryEvent::Started {
-                        active_version: active.info.plugin_version.to_string(),
-                        status: Box::new(canary.status()),
-                    },
-                });
+                events.push(canary.event(CanaryEvent::Started {
+                    active_version: active.info.plugin_version.to_string(),
+                    status: Box::new(canary.status()),
+                }));
                 (previous_good, Some(Arc::new(canary)))
             }
             (Some(new), _) => (Some(new), None),
