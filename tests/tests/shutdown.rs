@@ -150,5 +150,10 @@ async fn second_signal_exits_at_once() {
         started.elapsed()
     );
     assert_eq!(status.code(), Some(130));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains('\x1b'),
+        "a log written to a file has no colour codes: {text}"
+    );
     emu.shutdown().await;
 }

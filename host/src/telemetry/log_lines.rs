@@ -358,6 +358,7 @@ mod tests {
                 format,
                 tracing_subscriber::EnvFilter::new("info"),
                 move || writer.clone(),
+                false,
             );
             tracing::subscriber::with_default(subscriber, || {
                 tracing::error!(error = %huge, "config reload rejected");
@@ -369,6 +370,7 @@ mod tests {
             assert!(lines[0].len() < MAX_LOG_LINE_BYTES, "{format:?}");
             assert!(lines[0].contains("… [truncated "), "{format:?}");
             assert!(lines[1].contains("next"), "{format:?}");
+            assert!(!out.contains('\x1b'), "no colour codes in a log file: {out:?}");
             if format == LogFormat::Json {
                 let v: Value = serde_json::from_str(lines[0]).unwrap();
                 assert_eq!(v["level"], "ERROR");

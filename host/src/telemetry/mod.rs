@@ -75,20 +75,29 @@ pub fn init(format: LogFormat) {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_LOG_FILTER));
-    let _ = subscriber(format, filter, std::io::stderr).try_init();
+    let _ = subscriber(format, filter, std::io::stderr, colours_on_stderr()).try_init();
+}
+
+/// ANSI colours only where a person reads them: stderr is a terminal and `NO_COLOR`
+/// (no-color.org) is not set. A log written to a file or a journal stays plain text.
+fn colours_on_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The subscriber [`init`] installs: `format` lines through `filter` to `writer`, each line cut
-/// at [`log_lines::MAX_LOG_LINE_BYTES`].
+/// at [`log_lines::MAX_LOG_LINE_BYTES`], with ANSI colours only when `colours` (pretty format).
 fn subscriber<W>(
     format: LogFormat,
     filter: EnvFilter,
     writer: W,
+    colours: bool,
 ) -> Box<dyn tracing::Subscriber + Send + Sync>
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let builder = fmt()
+        .with_ansi(colours && format == LogFormat::Pretty)
         .with_env_filter(filter)
         .with_writer(log_lines::BoundedLines::new(writer, format));
     match format {
