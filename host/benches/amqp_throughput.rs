@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use futures_collector::{
     config::{AmqpOverflow, AmqpQueueConfig, AmqpQueueType, AmqpSinkConfig},
-    sink::{amqp::AmqpSink, Batch, Sink},
+    output::sink::{amqp::AmqpSink, Batch, Sink},
 };
 use lapin::{
     options::{ExchangeDeleteOptions, QueueDeleteOptions},

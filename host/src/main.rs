@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use futures_collector::{
     config::{self, Environment, LoadRequest},
+    observe::telemetry::{self, LogFormat},
     plugins::{file_sha256, load_plugin_with, plugin_files, remove_private_directory, LoadPolicy},
-    reload::LayeredSource,
-    supervisor::{ReloadOptions, RunOptions},
-    telemetry::{self, LogFormat},
+    run::reload::LayeredSource,
+    run::supervisor::{ReloadOptions, RunOptions},
 };
 
 /// Collects perpetual-futures tickers and funding rates from many exchanges through plugins.
@@ -264,13 +264,19 @@ fn main() -> ExitCode {
         Command::Schema {
             which: SchemaKind::Records,
         } => {
-            print!("{}", futures_collector::message::records_schema_text());
+            print!(
+                "{}",
+                futures_collector::output::message::records_schema_text()
+            );
             ExitCode::SUCCESS
         }
         Command::Schema {
             which: SchemaKind::Batch,
         } => {
-            print!("{}", futures_collector::message::batch_schema_text());
+            print!(
+                "{}",
+                futures_collector::output::message::batch_schema_text()
+            );
             ExitCode::SUCCESS
         }
         Command::Schema {
@@ -321,7 +327,7 @@ fn run(config_path: PathBuf, profile: Option<String>) -> anyhow::Result<()> {
             ..RunOptions::default()
         };
         let summary =
-            futures_collector::supervisor::run_with(loaded.config, options, signals.first())
+            futures_collector::run::supervisor::run_with(loaded.config, options, signals.first())
                 .await?;
         tracing::debug!(?summary, "run finished");
         Ok(())
@@ -385,7 +391,7 @@ fn canary(
     profile: Option<String>,
     url: Option<String>,
 ) -> anyhow::Result<String> {
-    use futures_collector::web::client;
+    use futures_collector::observe::web::client;
     let req = LoadRequest {
         path: config_path.clone(),
         profile,

@@ -92,7 +92,7 @@ pub async fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> O
 
 /// The record schema compiled for validation.
 pub fn record_validator() -> jsonschema::Validator {
-    let schema = futures_collector::message::records_schema();
+    let schema = futures_collector::output::message::records_schema();
     jsonschema::validator_for(&schema).expect("records schema compiles")
 }
 
@@ -100,14 +100,14 @@ pub fn record_validator() -> jsonschema::Validator {
 pub struct RunningHost {
     pub output: PathBuf,
     /// The exchange health table the host's workers write.
-    pub health: futures_collector::health::HealthTable,
+    pub health: futures_collector::collect::health::HealthTable,
     /// The host's telemetry (metrics, events; `web_addr()` once its web server listens).
-    pub telemetry: futures_collector::telemetry::Telemetry,
+    pub telemetry: futures_collector::observe::telemetry::Telemetry,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<
         Result<
-            futures_collector::supervisor::RunSummary,
-            futures_collector::supervisor::StartError,
+            futures_collector::run::supervisor::RunSummary,
+            futures_collector::run::supervisor::StartError,
         >,
     >,
 }
@@ -131,8 +131,10 @@ impl RunningHost {
     /// [`RunningHost::write_config`] replaces it as an editor would).
     pub fn start_reloading(dir: &Path, config_text: &str) -> Self {
         let path = dir.join("collector.toml");
-        let reload = futures_collector::supervisor::ReloadOptions::watching(
-            std::sync::Arc::new(futures_collector::reload::LayeredSource::path(path.clone())),
+        let reload = futures_collector::run::supervisor::ReloadOptions::watching(
+            std::sync::Arc::new(futures_collector::run::reload::LayeredSource::path(
+                path.clone(),
+            )),
             vec![path],
         );
         Self::launch_with(dir, config_text, None, Some(reload))
@@ -162,7 +164,7 @@ impl RunningHost {
         dir: &Path,
         config_text: &str,
         events: Option<tokio::sync::mpsc::UnboundedSender<futures_collector::plugins::PluginEvent>>,
-        reload: Option<futures_collector::supervisor::ReloadOptions>,
+        reload: Option<futures_collector::run::supervisor::ReloadOptions>,
     ) -> Self {
         let config_path = dir.join("collector.toml");
         std::fs::write(&config_path, config_text).expect("write config");
@@ -172,15 +174,15 @@ impl RunningHost {
             _ => dir.join("stdout"),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let health = futures_collector::health::HealthTable::default();
-        let telemetry = futures_collector::telemetry::Telemetry::new(health.clone());
-        let options = futures_collector::supervisor::RunOptions {
+        let health = futures_collector::collect::health::HealthTable::default();
+        let telemetry = futures_collector::observe::telemetry::Telemetry::new(health.clone());
+        let options = futures_collector::run::supervisor::RunOptions {
             plugin_events: events,
             telemetry: telemetry.clone(),
             reload,
             config_version: None,
         };
-        let task = tokio::spawn(futures_collector::supervisor::run_with(
+        let task = tokio::spawn(futures_collector::run::supervisor::run_with(
             config,
             options,
             async move {
@@ -200,7 +202,7 @@ impl RunningHost {
         read_records(&self.output)
     }
 
-    pub async fn stop(mut self) -> futures_collector::supervisor::RunSummary {
+    pub async fn stop(mut self) -> futures_collector::run::supervisor::RunSummary {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

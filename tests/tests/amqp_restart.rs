@@ -9,9 +9,9 @@ use std::{collections::BTreeSet, process::Command, time::Duration};
 
 use amqp_support::*;
 use futures_collector::{
+    config::duration::ConfigDuration,
     config::{AmqpQueueConfig, AmqpQueueType},
-    duration::ConfigDuration,
-    sink::{
+    output::sink::{
         amqp::{record_message_id, LinkState},
         run_sink, Sink,
     },

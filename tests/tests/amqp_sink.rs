@@ -12,9 +12,9 @@ use std::{collections::BTreeSet, time::Duration};
 
 use amqp_support::*;
 use futures_collector::{
+    config::duration::ConfigDuration,
     config::{AmqpOverflow, AmqpQueueConfig, AmqpQueueType},
-    duration::ConfigDuration,
-    sink::{
+    output::sink::{
         amqp::{record_message_id, AmqpSink, LinkState},
         run_sink, Sink,
     },
@@ -78,7 +78,7 @@ async fn records_arrive_with_routing_keys_properties_and_valid_bodies() {
         write(&mut sink, &batch("binance", funding.clone())).await,
         3
     );
-    let ticker_batch = futures_collector::sink::Batch {
+    let ticker_batch = futures_collector::output::sink::Batch {
         exchange: "okx".into(),
         kind: "tickers".into(),
         records: tickers.clone(),
@@ -170,7 +170,7 @@ async fn batches_are_json_arrays_valid_against_the_batch_schema() {
         .map(|g| g.body.as_array().unwrap().len())
         .collect();
     assert_eq!(sizes, [40, 40, 20]);
-    let schema = futures_collector::message::batch_schema();
+    let schema = futures_collector::output::message::batch_schema();
     let validator = jsonschema::validator_for(&schema).unwrap();
     for g in &got {
         assert_eq!(g.routing_key, "funding.bybit.batch");
@@ -221,7 +221,7 @@ async fn configured_queues_are_declared_with_type_and_limits() {
     s.message_ttl = Some(ConfigDuration(Duration::from_secs(3600)));
     config.queues = vec![c.clone(), q.clone(), s.clone()];
     let mut sink = open_sink(&config).await;
-    let tickers = futures_collector::sink::Batch {
+    let tickers = futures_collector::output::sink::Batch {
         exchange: "okx".into(),
         kind: "tickers".into(),
         records: (0..5).map(|i| ticker(&format!("T{i}"), 1.0)).collect(),
@@ -236,7 +236,7 @@ async fn configured_queues_are_declared_with_type_and_limits() {
         (&q, FieldTable::default()),
         (&s, FieldTable::default()),
     ] {
-        let same = futures_collector::sink::amqp::queue_arguments(cfg);
+        let same = futures_collector::output::sink::amqp::queue_arguments(cfg);
         let channel = broker.connection.create_channel().await.unwrap();
         channel
             .queue_declare(
@@ -581,11 +581,11 @@ async fn linger_packs_several_cycles_into_one_message() {
     config.queues = vec![queue(&q, &["funding.#"])];
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
-    let (_control, task) = futures_collector::sink::spawn_sink(
+    let (_control, task) = futures_collector::output::sink::spawn_sink(
         &futures_collector::config::SinkConfig::Amqp(config),
         rx,
         abandon_rx,
-        futures_collector::telemetry::Telemetry::default(),
+        futures_collector::observe::telemetry::Telemetry::default(),
     )
     .await
     .unwrap();
@@ -639,11 +639,11 @@ async fn swapping_amqp_sinks_under_load_delivers_every_record() {
     second.batch_max = 10;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let (_abandon_tx, abandon_rx) = tokio::sync::watch::channel(false);
-    let (control, task) = futures_collector::sink::spawn_sink(
+    let (control, task) = futures_collector::output::sink::spawn_sink(
         &futures_collector::config::SinkConfig::Amqp(first),
         rx,
         abandon_rx,
-        futures_collector::telemetry::Telemetry::default(),
+        futures_collector::observe::telemetry::Telemetry::default(),
     )
     .await
     .unwrap();

@@ -9,7 +9,7 @@ mod amqp_support;
 use std::{collections::BTreeSet, time::Duration};
 
 use amqp_support::*;
-use futures_collector::sink::{amqp::record_message_id, Sink};
+use futures_collector::output::sink::{amqp::record_message_id, Sink};
 
 /// The spool's size limit: past it the oldest records are dropped and counted, the folder
 /// stays within the limit, memory stays flat, and what is left is delivered afterwards.

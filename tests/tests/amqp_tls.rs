@@ -14,7 +14,7 @@ use std::{
 };
 
 use amqp_support::*;
-use futures_collector::sink::{amqp::LinkState, Sink};
+use futures_collector::output::sink::{amqp::LinkState, Sink};
 
 struct Terminator(Child);
 

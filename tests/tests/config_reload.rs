@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use exchange_emulator::{EmulatorConfig, EmulatorHandle, ExchangeKind, FaultSpec, InstanceConfig};
-use futures_collector::telemetry::{ExchangeStatus, ReloadResult, Telemetry};
+use futures_collector::observe::telemetry::{ExchangeStatus, ReloadResult, Telemetry};
 use integration_tests::{config_text, deploy_plugin, wait_until, RunningHost, REAL_PLUGINS};
 use serde_json::json;
 
@@ -234,7 +234,7 @@ async fn interval_change_restarts_only_that_exchange_within_2s() {
     );
     assert_ne!(
         after_bybit.breaker,
-        futures_collector::breaker::BreakerState::Closed,
+        futures_collector::collect::breaker::BreakerState::Closed,
         "bybit's breaker was reset by a reload that did not concern it"
     );
     host.stop().await;

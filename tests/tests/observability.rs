@@ -16,16 +16,16 @@ use std::{
 };
 
 use futures_collector::{
-    breaker::BreakerState,
+    clock::now_ms,
+    collect::breaker::BreakerState,
+    config::duration::ConfigDuration,
     config::{AlertsConfig, NotifierConfig, WebConfig},
-    duration::ConfigDuration,
-    http::now_ms,
+    observe::telemetry::{DropReason, ReloadResult, RequestOutcome, SinkState, Telemetry},
+    observe::web::{self, WebServer},
     plugins::{
         canary::{FieldDivergence, KindProgress, Verdict},
         CanaryState, CanaryStatus, PluginEvent,
     },
-    telemetry::{DropReason, ReloadResult, RequestOutcome, SinkState, Telemetry},
-    web::{self, WebServer},
 };
 use plugin_api::{abi_stable::std_types::ROption, MarketType, Record, RecordKind};
 
@@ -327,7 +327,7 @@ async fn shipped_rules_and_dashboard_use_real_metrics() {
     let t = Telemetry::default();
     feed_everything(&t);
     let exposition = t
-        .render_metrics(futures_collector::telemetry::Format::Prometheus)
+        .render_metrics(futures_collector::observe::telemetry::Format::Prometheus)
         .unwrap();
     let exported: BTreeSet<String> = exposition
         .lines()
@@ -433,7 +433,7 @@ async fn status_api_reports_everything_and_redacts_secrets() {
         ],
         ..AlertsConfig::default()
     };
-    let engine = futures_collector::alerts::spawn(&alerts, t.clone()).unwrap();
+    let engine = futures_collector::observe::alerts::spawn(&alerts, t.clone()).unwrap();
     let server = serve(&t).await;
     let (status, text) = get(&server, "/api/status").await;
     assert_eq!(status, 200);

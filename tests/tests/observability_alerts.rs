@@ -13,12 +13,12 @@ use std::{
 
 use axum::{body::Bytes, http::Uri, Router};
 use futures_collector::{
-    alerts::RULE_IDS,
-    breaker::BreakerState,
+    clock::now_ms,
+    collect::breaker::BreakerState,
+    config::duration::ConfigDuration,
     config::{AlertsConfig, NotifierConfig},
-    duration::ConfigDuration,
-    http::now_ms,
-    telemetry::{EventKind, Format, Telemetry},
+    observe::alerts::RULE_IDS,
+    observe::telemetry::{EventKind, Format, Telemetry},
 };
 use integration_tests::wait_until;
 
@@ -104,7 +104,7 @@ async fn breaker_alert_fires_repeats_and_resolves_in_slack_telegram_and_webhook_
     );
     let t = Telemetry::default();
     t.health().success("binance", now_ms());
-    let engine = futures_collector::alerts::spawn(&config, t.clone()).unwrap();
+    let engine = futures_collector::observe::alerts::spawn(&config, t.clone()).unwrap();
 
     // The breaker opens.
     t.health().breaker("binance", BreakerState::Open);
@@ -233,9 +233,9 @@ async fn a_hanging_notifier_delays_nobody_and_sending_is_rate_limited() {
     config.repeat_every = ConfigDuration(Duration::from_millis(100));
     config.notify_max_per_minute = 2;
     let t = Telemetry::default();
-    let engine = futures_collector::alerts::spawn(&config, t.clone()).unwrap();
+    let engine = futures_collector::observe::alerts::spawn(&config, t.clone()).unwrap();
     t.config_reload(
-        futures_collector::telemetry::ReloadResult::RolledBack,
+        futures_collector::observe::telemetry::ReloadResult::RolledBack,
         "v7",
         "plugin dir missing",
     );
@@ -280,7 +280,7 @@ async fn a_missing_secret_is_a_start_error_naming_the_variable() {
         }],
         ..AlertsConfig::default()
     };
-    let e = futures_collector::alerts::spawn(&config, Telemetry::default())
+    let e = futures_collector::observe::alerts::spawn(&config, Telemetry::default())
         .err()
         .expect("start fails");
     assert!(

@@ -11,16 +11,16 @@ mod chromium;
 use std::{path::PathBuf, time::Duration};
 
 use futures_collector::{
-    breaker::BreakerState,
+    clock::now_ms,
+    collect::breaker::BreakerState,
+    config::duration::ConfigDuration,
     config::{AlertsConfig, WebConfig},
-    duration::ConfigDuration,
-    http::now_ms,
+    observe::telemetry::{RequestOutcome, SinkState, Telemetry},
+    observe::web,
     plugins::{
         canary::{FieldDivergence, FieldExample, KindProgress, Verdict},
         CanaryState, CanaryStatus, PluginEvent,
     },
-    telemetry::{RequestOutcome, SinkState, Telemetry},
-    web,
 };
 use plugin_api::{abi_stable::std_types::ROption, MarketType, Record, RecordKind};
 
@@ -217,7 +217,7 @@ async fn dashboard_renders_live_data_in_headless_chromium() {
         breaker_open_after: ConfigDuration(Duration::ZERO),
         ..AlertsConfig::default()
     };
-    let engine = futures_collector::alerts::spawn(&alerts, t.clone()).unwrap();
+    let engine = futures_collector::observe::alerts::spawn(&alerts, t.clone()).unwrap();
     let config = WebConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         live_interval: ConfigDuration(Duration::from_millis(500)),

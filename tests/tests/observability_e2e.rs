@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use exchange_emulator::{EmulatorConfig, ExchangeKind, FaultSpec, InstanceConfig};
-use futures_collector::telemetry::Telemetry;
+use futures_collector::observe::telemetry::Telemetry;
 use integration_tests::{config_text, deploy_plugin, wait_until, REAL_PLUGINS};
 
 const UNIVERSE: usize = 20;
@@ -73,11 +73,11 @@ async fn host_reports_faults_and_recovery_through_the_web_server() {
 
     let telemetry = Telemetry::default();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let options = futures_collector::supervisor::RunOptions {
+    let options = futures_collector::run::supervisor::RunOptions {
         telemetry: telemetry.clone(),
         ..Default::default()
     };
-    let host = tokio::spawn(futures_collector::supervisor::run_with(
+    let host = tokio::spawn(futures_collector::run::supervisor::run_with(
         config,
         options,
         async {

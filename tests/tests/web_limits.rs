@@ -562,10 +562,10 @@ async fn the_event_stream_past_max_sse_clients_gets_503_and_the_first_ones_keep_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_event_streams_and_closes_waiting_connections_without_the_grace() {
     use futures_collector::{
+        config::duration::ConfigDuration,
         config::WebConfig,
-        duration::ConfigDuration,
-        telemetry::Telemetry,
-        web::{self, SHUTDOWN_GRACE},
+        observe::telemetry::Telemetry,
+        observe::web::{self, SHUTDOWN_GRACE},
     };
     // Timeouts far longer than the test: only the shutdown may close these connections.
     let config = WebConfig {

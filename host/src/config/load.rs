@@ -722,7 +722,7 @@ pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, Config
         .map(|w| secrets::redact_text(&w, &secret_values))
         .collect();
     // Whoever can write the config chooses the plugin directory: judged like a plugin file.
-    let insecure = crate::plugins::trust::config_location_problems(&files);
+    let insecure = crate::trust::config_location_problems(&files);
     if config.plugins.allow_insecure_permissions {
         warnings.extend(insecure);
     } else if !insecure.is_empty() {

@@ -1,6 +1,9 @@
 //! Configuration. Owns what an operator can set and how it is read; must not start anything
-//! (the supervisor applies a config).
+//! (the supervisor applies a config) and depends on nothing that runs: the runtime modules
+//! take their settings and defaults from here, never the other way round.
 //!
+//! - `breaker`: `[breaker]` (the circuit breaker's thresholds);
+//! - `duration`: durations as written in config (`"5s"`, `"off"`);
 //! - `model`: the typed model, named defaults, semantic checks (re-exported here, so
 //!   `crate::config::Config` and friends keep their paths);
 //! - `load`: formats, layers, profiles, `extends`, environment overrides ([`load()`]);
@@ -9,6 +12,8 @@
 //! - `limits`: size limits of files, environment overrides, strings (by kind), lists, tables;
 //! - `quote`: offending values quoted by a prefix, text cut to a budget with a visible mark.
 
+mod breaker;
+pub mod duration;
 mod limits;
 mod load;
 mod model;
@@ -16,6 +21,10 @@ mod quote;
 mod secrets;
 mod validate;
 
+pub use breaker::{
+    BreakerConfig, DEFAULT_FAILURE_RATIO, DEFAULT_FAILURE_THRESHOLD, DEFAULT_MIN_SAMPLES,
+    DEFAULT_OPEN_BASE, DEFAULT_OPEN_MAX, DEFAULT_SUCCESS_THRESHOLD, DEFAULT_WINDOW,
+};
 pub use limits::{
     ValueKind, KEY_KINDS, MAX_CONFIG_FILE_BYTES, MAX_ENV_OVERRIDE_BYTES, MAX_IDENTIFIER_BYTES,
     MAX_LIST_ITEMS, MAX_PATH_BYTES, MAX_TABLE_ENTRIES, MAX_TEXT_BYTES, MAX_URL_BYTES, PATH_KEYS,

@@ -19,8 +19,8 @@ use super::{
     ConfigProblem,
 };
 use crate::{
-    breaker::BreakerConfig,
-    duration::{ConfigDuration, PollInterval},
+    config::breaker::BreakerConfig,
+    config::duration::{ConfigDuration, PollInterval},
 };
 
 /// Per-request timeout used when `[http] timeout` is not set.
@@ -69,6 +69,31 @@ pub const MAX_CANARY_CYCLES: u32 = 10_000;
 /// (`[plugins] canary_max_kind_interval`): the hourly instrument list would hold every
 /// replacement back for hours.
 pub const DEFAULT_CANARY_MAX_KIND_INTERVAL: Duration = Duration::from_secs(10 * 60);
+/// Re-send an unchanged record this often (`[change_detection] heartbeat`).
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(60);
+/// Most cached hashes per exchange; beyond it the entries seen longest ago are evicted
+/// (`[change_detection] max_entries`).
+pub const DEFAULT_MAX_ENTRIES: usize = 50_000;
+/// How long the config files must be quiet after a change before they are read: editors
+/// write a file in several steps (temporary file, rename, chmod), and one save should cause
+/// one reload. Well inside the 2-second "live after saving" promise (`[reload] settle`).
+pub const DEFAULT_RELOAD_SETTLE: Duration = Duration::from_millis(300);
+/// Every alert rule id (the `rule` label of alerts, the values `[alerts] disabled` accepts).
+pub const ALERT_RULE_IDS: [&str; 12] = [
+    "exchange_down",
+    "breaker_open",
+    "error_rate",
+    "latency",
+    "stale",
+    "sink_failing",
+    "sink_spooling",
+    "memory",
+    "config_reload_failed",
+    "plugin_refused",
+    "plugins_retired",
+    "plugin_canary_held_back",
+];
+
 /// Upper bound of `[plugins] max_retired`: beyond it the alert could never matter.
 pub const MAX_RETIRED_PLUGINS_LIMIT: usize = 10_000;
 /// Length of a SHA-256 digest written in hex (`[plugins.pins]` values).
@@ -220,7 +245,7 @@ pub enum SinkConfig {
     Amqp(AmqpSinkConfig),
 }
 
-// ---- AMQP sink settings (owned by the AMQP sink work; see host/src/sink/amqp.rs) ----
+// ---- AMQP sink settings (owned by the AMQP sink work; see host/src/output/sink/amqp.rs) ----
 
 /// Topic exchange the AMQP sink declares and publishes to (`[sink] exchange`).
 pub const DEFAULT_AMQP_EXCHANGE: &str = "futures-collector";
@@ -854,16 +879,16 @@ impl Default for ChangeDetectionConfig {
         Self {
             enabled: true,
             heartbeat: default_heartbeat(),
-            max_entries: crate::dedup::DEFAULT_MAX_ENTRIES,
+            max_entries: DEFAULT_MAX_ENTRIES,
         }
     }
 }
 
 fn default_heartbeat() -> ConfigDuration {
-    ConfigDuration(crate::dedup::DEFAULT_HEARTBEAT)
+    ConfigDuration(DEFAULT_HEARTBEAT)
 }
 fn default_dedup_entries() -> usize {
-    crate::dedup::DEFAULT_MAX_ENTRIES
+    DEFAULT_MAX_ENTRIES
 }
 
 /// Graceful shutdown on SIGINT/SIGTERM.
@@ -909,7 +934,7 @@ impl Default for ReloadConfig {
 }
 
 fn default_reload_settle() -> ConfigDuration {
-    ConfigDuration(crate::reload::DEFAULT_RELOAD_SETTLE)
+    ConfigDuration(DEFAULT_RELOAD_SETTLE)
 }
 
 /// Default of `[shutdown] grace`.
@@ -1483,11 +1508,11 @@ impl AlertsConfig {
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         for id in &self.disabled {
-            if !crate::alerts::RULE_IDS.contains(&id.as_str()) {
+            if !ALERT_RULE_IDS.contains(&id.as_str()) {
                 p.push(format!(
                     "alerts.disabled: unknown rule {} (rules: {})",
                     quote(id),
-                    crate::alerts::RULE_IDS.join(", ")
+                    ALERT_RULE_IDS.join(", ")
                 ));
             }
         }

@@ -262,7 +262,7 @@ pub fn plugin_warnings(config: &Config) -> Vec<String> {
             .map(|e| e.path())
             .filter(|p| {
                 p.extension()
-                    .is_some_and(|e| e == crate::plugins::PLUGIN_EXTENSION)
+                    .is_some_and(|e| e == std::env::consts::DLL_EXTENSION)
             })
             .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().to_lowercase()))
             .collect(),

@@ -30,7 +30,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::LoadedPlugin;
-use crate::message::RecordMessage;
+use crate::output::message::RecordMessage;
 
 /// Key of the candidate's `PluginInfo::extra` listing the record fields it changes on purpose
 /// (comma-separated, as in the published records: `mark,volume_24h_quote`); differences in

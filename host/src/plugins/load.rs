@@ -29,9 +29,11 @@ use super::{
     elf::check_shared_object,
     pins::{sha256_hex, Pins},
     private_copy::{CopyMethod, PrivateCopy},
+};
+use crate::{
+    config::{is_identifier, PluginsConfig},
     trust::{open_plugin_file, OpenError, Refusal},
 };
-use crate::config::{is_identifier, PluginsConfig};
 
 /// Largest plugin file read (a debug build of an adapter is ~17 MB, a release build ~3 MB): a
 /// bound on the memory one file in the plugin directory can make the loader allocate.

@@ -1,7 +1,7 @@
 //! Plugins: loading, trust checks and the watched plugin set.
 //!
-//! - `trust`: who owns and who can write a plugin file, its directory and the config location;
-//!   the race-free open of a plugin file;
+//! - the trust checks themselves (owner, permissions, the race-free open) are the crate's
+//!   `trust` module, shared with the config loader;
 //! - `pins`: the SHA-256 of a plugin file and `[plugins.pins]`;
 //! - `elf`: the structure a file must have before it is mapped (no truncated or damaged ELF);
 //! - `private_copy`: the sealed memfd (or private 0700 directory) a plugin is loaded from;
@@ -25,7 +25,6 @@ pub mod pins;
 mod private_copy;
 pub mod probe;
 mod registry;
-pub mod trust;
 
 use std::{
     collections::BTreeMap,
@@ -35,6 +34,7 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot};
 
+pub use crate::trust::{Refusal, RefusalReason};
 pub use canary::{Canary, CanaryState, CanaryStatus, Decider, RegistryCommand};
 pub use load::{
     file_sha256, load_plugin, load_plugin_with, mapped_libraries, LoadError, LoadPolicy,
@@ -44,7 +44,6 @@ pub use private_copy::{
     private_directory, remove_private_directory, CopyMethod, PRIVATE_DIRECTORY_PREFIX,
 };
 pub use registry::{watch_directory, PluginRegistry, RegistryOptions, RegistrySummary};
-pub use trust::{Refusal, RefusalReason};
 
 /// The platform's shared-library extension; other files in the plugin directory are ignored.
 pub const PLUGIN_EXTENSION: &str = std::env::consts::DLL_EXTENSION;

@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, path::Path};
 
 use sha2::{Digest, Sha256};
 
-use super::trust::{Refusal, RefusalReason};
+use crate::trust::{Refusal, RefusalReason};
 
 /// The SHA-256 of `bytes` in lowercase hex (what `sha256sum` prints).
 pub fn sha256_hex(bytes: &[u8]) -> String {

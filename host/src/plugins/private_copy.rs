@@ -197,7 +197,7 @@ fn create_private_directory() -> io::Result<PathBuf> {
             Ok(()) => {
                 let meta = std::fs::symlink_metadata(&dir)?;
                 if !meta.is_dir()
-                    || meta.uid() != super::trust::service_uid()
+                    || meta.uid() != crate::trust::service_uid()
                     || meta.mode() & 0o077 != 0
                 {
                     return Err(io::Error::other(format!(

@@ -23,16 +23,15 @@ use tokio::sync::{mpsc, watch};
 use super::{
     canary::{Canary, CanarySettings, Decider, RegistryCommand},
     load::{load_plugin_with, mapped_libraries, LoadError, LoadPolicy, LoadedPlugin},
-    plugin_files,
-    trust::{open_directory, OpenError, Refusal, RefusalReason, Subject},
-    CanaryEvent, PluginEvent, PluginSet,
+    plugin_files, CanaryEvent, PluginEvent, PluginSet,
 };
 use crate::{
+    clock::now_ms,
     config::{
         PluginsConfig, DEFAULT_CANARY_CYCLES, DEFAULT_CANARY_MAX_KIND_INTERVAL,
         DEFAULT_MAX_RETIRED_PLUGINS,
     },
-    http::now_ms,
+    trust::{open_directory, OpenError, Refusal, RefusalReason, Subject},
 };
 
 /// How a registry judges files and what it starts from.

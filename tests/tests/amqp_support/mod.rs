@@ -14,9 +14,9 @@ use std::{
 };
 
 use futures_collector::{
+    config::duration::ConfigDuration,
     config::AmqpSinkConfig,
-    duration::ConfigDuration,
-    sink::{amqp::AmqpSink, Batch, Sink},
+    output::sink::{amqp::AmqpSink, Batch, Sink},
 };
 use futures_util::StreamExt as _;
 use lapin::{

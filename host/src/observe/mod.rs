@@ -1,0 +1,10 @@
+//! What operators watch: `telemetry` (logging, metrics, status, events, history), `alerts`
+//! (rules over telemetry snapshots and their notifiers) and `web` (metrics, health, status API,
+//! event stream and the dashboard; the canary decisions of operators).
+//!
+//! Must not change what is collected or written: it receives reports through the `Telemetry`
+//! handle, and the one change it can ask for (a canary decision) goes through `PluginControl`.
+
+pub mod alerts;
+pub mod telemetry;
+pub mod web;
