@@ -100,7 +100,7 @@ pub fn record_validator() -> jsonschema::Validator {
 pub struct RunningHost {
     pub output: PathBuf,
     /// The exchange health table the host's workers write.
-    pub health: futures_collector::collect::health::HealthTable,
+    pub health: futures_collector::observe::health::HealthTable,
     /// The host's telemetry (metrics, events; `web_addr()` once its web server listens).
     pub telemetry: futures_collector::observe::telemetry::Telemetry,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -174,7 +174,7 @@ impl RunningHost {
             _ => dir.join("stdout"),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let health = futures_collector::collect::health::HealthTable::default();
+        let health = futures_collector::observe::health::HealthTable::default();
         let telemetry = futures_collector::observe::telemetry::Telemetry::new(health.clone());
         let options = futures_collector::run::supervisor::RunOptions {
             plugin_events: events,

@@ -234,7 +234,7 @@ async fn interval_change_restarts_only_that_exchange_within_2s() {
     );
     assert_ne!(
         after_bybit.breaker,
-        futures_collector::collect::breaker::BreakerState::Closed,
+        futures_collector::observe::health::BreakerState::Closed,
         "bybit's breaker was reset by a reload that did not concern it"
     );
     host.stop().await;

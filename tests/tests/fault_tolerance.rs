@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use exchange_emulator::{EmulatorConfig, EmulatorHandle, ExchangeKind, FaultSpec, InstanceConfig};
-use futures_collector::collect::health::HealthStatus;
+use futures_collector::observe::health::HealthStatus;
 use integration_tests::{config_text, deploy_plugin, wait_until, RunningHost, REAL_PLUGINS};
 use serde_json::json;
 

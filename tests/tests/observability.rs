@@ -17,9 +17,9 @@ use std::{
 
 use futures_collector::{
     clock::now_ms,
-    collect::breaker::BreakerState,
     config::duration::ConfigDuration,
     config::{AlertsConfig, NotifierConfig, WebConfig},
+    observe::health::BreakerState,
     observe::telemetry::{DropReason, ReloadResult, RequestOutcome, SinkState, Telemetry},
     observe::web::{self, WebServer},
     plugins::{

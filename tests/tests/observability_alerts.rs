@@ -14,10 +14,10 @@ use std::{
 use axum::{body::Bytes, http::Uri, Router};
 use futures_collector::{
     clock::now_ms,
-    collect::breaker::BreakerState,
     config::duration::ConfigDuration,
     config::{AlertsConfig, NotifierConfig},
     observe::alerts::RULE_IDS,
+    observe::health::BreakerState,
     observe::telemetry::{EventKind, Format, Telemetry},
 };
 use integration_tests::wait_until;

@@ -12,9 +12,9 @@ use std::{path::PathBuf, time::Duration};
 
 use futures_collector::{
     clock::now_ms,
-    collect::breaker::BreakerState,
     config::duration::ConfigDuration,
     config::{AlertsConfig, WebConfig},
+    observe::health::BreakerState,
     observe::telemetry::{RequestOutcome, SinkState, Telemetry},
     observe::web,
     plugins::{

@@ -10,18 +10,10 @@
 
 use std::{collections::VecDeque, time::Duration};
 
-use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::config::BreakerConfig;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BreakerState {
-    Closed,
-    Open,
-    HalfOpen,
-}
+use crate::observe::health::BreakerState;
 
 /// A state change, for logs and (later) the event feed.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -4,13 +4,11 @@
 //! - `worker`: the exchange's kind tasks and their cycle (build requests, execute, parse, merge,
 //!   change detection, send);
 //! - `http`: the HTTP executor (pooled client, rate-limit budget, timeouts, retries);
-//! - `breaker`: the per-exchange circuit breaker;
-//! - `health`: the exchange health table operators see.
+//! - `breaker`: the per-exchange circuit breaker.
 //!
 //! Must not write records anywhere but the sink queue, and must not reach into the web server,
-//! alerts or the sinks: what it observes goes to telemetry.
+//! alerts or the sinks: what it observes goes to telemetry and the health table (`observe`).
 
 pub mod breaker;
-pub mod health;
 pub mod http;
 pub mod worker;

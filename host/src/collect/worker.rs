@@ -26,9 +26,10 @@ use tokio::{
 use crate::{
     bench::instruments::{timed, PipelineCpu, ResponseClock},
     clock::now_ms,
-    collect::breaker::{BreakerState, CircuitBreaker, Transition},
+    collect::breaker::{CircuitBreaker, Transition},
     collect::http::{ExchangeHttp, HttpClient, RawResponse, TransportError},
     config::{BreakerConfig, ChangeDetectionConfig, ExchangeConfig, HttpConfig},
+    observe::health::BreakerState,
     observe::telemetry::{RequestOutcome, Telemetry},
     output::sink::Batch,
     plugins::{

@@ -1,4 +1,5 @@
-//! What operators watch: `telemetry` (logging, metrics, status, events, history), `alerts`
+//! What operators watch: `telemetry` (logging, metrics, status, events, history), `health`
+//! (the exchange health table workers report into), `alerts`
 //! (rules over telemetry snapshots and their notifiers) and `web` (metrics, health, status API,
 //! event stream and the dashboard; the canary decisions of operators).
 //!
@@ -6,5 +7,6 @@
 //! handle, and the one change it can ask for (a canary decision) goes through `PluginControl`.
 
 pub mod alerts;
+pub mod health;
 pub mod telemetry;
 pub mod web;

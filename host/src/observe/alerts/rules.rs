@@ -6,9 +6,9 @@
 //! (`alerts/mod.rs`) turns conditions into firing / repeat / resolved messages.
 
 use crate::{
-    collect::breaker::BreakerState,
-    collect::health::HealthStatus,
     config::AlertsConfig,
+    observe::health::BreakerState,
+    observe::health::HealthStatus,
     observe::telemetry::{
         canary_held_back_summary, retired_summary, ReloadResult, Severity, SinkState, Snapshot,
     },

@@ -42,8 +42,8 @@ pub use metrics::Format;
 
 use crate::{
     clock::now_ms,
-    collect::breaker::BreakerState,
-    collect::health::{HealthStatus, HealthTable},
+    observe::health::BreakerState,
+    observe::health::{HealthStatus, HealthTable},
     plugins::{
         canary::Verdict, CanaryEvent, CanaryState, CanaryStatus, Decider, PluginEvent,
         RefusalReason, RegistrySummary,
@@ -1581,7 +1581,7 @@ impl Telemetry {
 
     /// The alerts firing now (replaces the previous list) and the `alerts_firing` gauges.
     pub fn set_alerts(&self, active: Vec<ActiveAlert>) {
-        for rule in crate::observe::alerts::RULE_IDS {
+        for rule in crate::config::ALERT_RULE_IDS {
             let n = active.iter().filter(|a| a.rule == rule).count();
             self.inner
                 .metrics

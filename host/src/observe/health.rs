@@ -1,8 +1,10 @@
-//! Exchange health as operators and (later) metrics, the status API and alerts see it:
+//! Exchange health as operators, metrics, the status API and alerts see it:
 //! `healthy` / `degraded` / `down`, the breaker state, last success and last error.
 //!
-//! Owns the shared health table. Must not decide anything: workers report outcomes and breaker
-//! transitions; this module only derives and stores the status.
+//! Owns the shared health table and the vocabulary of breaker states it reports
+//! ([`BreakerState`]; the breaker in `collect` moves between them). Must not decide anything:
+//! workers report outcomes and breaker transitions; this module only derives and stores the
+//! status.
 
 use std::{
     collections::BTreeMap,
@@ -11,7 +13,14 @@ use std::{
 
 use serde::Serialize;
 
-use crate::collect::breaker::BreakerState;
+/// A circuit breaker's state, as reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
