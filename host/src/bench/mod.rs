@@ -27,7 +27,10 @@ use tokio::{
 
 use crate::{
     collect::http::HttpClient,
-    collect::worker::{CycleOutcome, OnDemandCollector, WorkerSpec},
+    collect::{
+        cycle::CycleOutcome,
+        worker::{OnDemandCollector, WorkerSpec},
+    },
     config::{BreakerConfig, ChangeDetectionConfig, ExchangeConfig, HttpConfig},
     output::sink::{encode_json_lines, Batch},
     plugins::{PluginRegistry, PluginSet},

@@ -1,8 +1,9 @@
 //! Collection: everything between a plugin and a batch of records for the sink, per exchange
 //! instance.
 //!
-//! - `worker`: the exchange's kind tasks and their cycle (build requests, execute, parse, merge,
-//!   change detection, send);
+//! - `worker`: an exchange instance: its shared state and its kind tasks' lifecycle;
+//! - `cycle`: one kind's schedule and cycle (build requests, execute, parse, merge, change
+//!   detection, send);
 //! - `http`: the HTTP executor (pooled client, rate-limit budget, timeouts, retries);
 //! - `breaker`: the per-exchange circuit breaker.
 //!
@@ -10,5 +11,6 @@
 //! alerts or the sinks: what it observes goes to telemetry and the health table (`observe`).
 
 pub mod breaker;
+pub mod cycle;
 pub mod http;
 pub mod worker;
