@@ -65,7 +65,7 @@ use super::{
 };
 use crate::{
     config::{AmqpQueueConfig, AmqpQueueType, AmqpSinkConfig, AMQP_SHORT_STRING_MAX},
-    output::message::RecordMessage,
+    output::message::write_json,
 };
 
 /// Times a nacked message is published again within one write before it goes to the spool
@@ -90,6 +90,8 @@ const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
 const REPEAT_LOG_INTERVAL: Duration = Duration::from_secs(30);
 /// Largest exponent of the reconnection backoff (the cap applies long before).
 const MAX_BACKOFF_DOUBLINGS: u32 = 20;
+/// Initial capacity of one record's JSON body (a ticker is ~400 bytes).
+const ENCODED_RECORD_CAPACITY: usize = 512;
 /// Third word of the routing key of batch messages.
 const BATCH_ROUTING_WORD: &str = "batch";
 /// Initial capacity of the buffer a record's identity is hashed from.
@@ -350,8 +352,9 @@ struct Encoded {
 impl Encoder {
     fn encode_record(&mut self, r: &Record) -> Result<Encoded, String> {
         let kind = r.kind.as_str().ok_or("unknown record kind")?;
-        let message = RecordMessage::from_record(r).map_err(|e| e.to_string())?;
-        let body = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
+        // The one encoder of the message format, as the JSONL and stdout sinks write it.
+        let mut body = Vec::with_capacity(ENCODED_RECORD_CAPACITY);
+        write_json(r, &mut body).map_err(|e| e.to_string())?;
         let routing_key = record_routing_key(kind, r);
         if routing_key.len() > AMQP_SHORT_STRING_MAX {
             return Err(format!(
@@ -1778,6 +1781,40 @@ mod tests {
         let again = batched.encode(&batch, &stats);
         assert_eq!(many[0].message_id, again[0].message_id, "stable");
         assert_ne!(many[0].message_id, many[1].message_id);
+    }
+
+    /// One encoder for every sink: an AMQP body is the JSONL line without its newline, and a
+    /// batch body is those objects in an array; the bytes are pinned.
+    #[test]
+    fn amqp_bodies_are_the_jsonl_lines() {
+        let stats = AmqpStats::default();
+        let mut r = funding("BTCUSDT", 0.0001, 1_700_000_000_123);
+        r.next_funding_ts = RSome(1_700_028_800_000);
+        r.extra.push(KeyValue::new("raw_status", "TRADING"));
+        let pinned = r#"{"kind":"funding","exchange":"binance","symbol":"BTC/USDT:USDT","raw_symbol":"BTCUSDT","base":"BTC","quote":"USDT","settle":"USDT","market_type":"linear_perpetual","exchange_ts":null,"received_ts":1700000000123,"rate":0.0001,"interval_hours":8.0,"interval_source":"reported","next_funding_ts":1700028800000,"predicted_rate":null,"rate_8h":null,"rate_annualized":null,"rate_cap":null,"rate_floor":null,"mark":null,"index":null,"extra":{"raw_status":"TRADING"}}"#;
+        let mut line = Vec::new();
+        crate::output::message::write_json_line(&r, &mut line).unwrap();
+        assert_eq!(String::from_utf8_lossy(&line), format!("{pinned}\n"));
+        let batch = Batch {
+            exchange: "binance".into(),
+            kind: "funding".into(),
+            records: vec![r.clone(), r],
+        };
+        let mut single = Encoder {
+            batch_max: 1,
+            id_buf: Vec::new(),
+        };
+        let one = single.encode(&batch, &stats);
+        assert_eq!(String::from_utf8_lossy(&one[0].body), pinned);
+        let mut batched = Encoder {
+            batch_max: 10,
+            id_buf: Vec::new(),
+        };
+        let many = batched.encode(&batch, &stats);
+        assert_eq!(
+            String::from_utf8_lossy(&many[0].body),
+            format!("[{pinned},{pinned}]")
+        );
     }
 
     #[test]
