@@ -21,6 +21,7 @@ pub mod config;
 pub mod observe;
 pub mod output;
 pub mod plugins;
+mod record_fields;
 pub mod run;
 pub mod state;
 pub mod trust;

@@ -100,42 +100,28 @@ pub fn assign(dst: &mut Record, src: &Record) {
 /// Copies every field that is absent in `new` from `old`. Identity and `received_ts` stay new.
 pub fn fill_missing(new: &mut Record, old: &Record) {
     macro_rules! fill {
-        ($($field:ident),* $(,)?) => {
-            $(if new.$field.is_none() {
-                new.$field = old.$field.clone();
+        (
+            identity: [$($identity:ident),*],
+            received: [$($received:ident),*],
+            carried: [$($carried:ident),* $(,)?],
+            interval: [$interval_hours:ident, $interval_source:ident],
+            derived: [$($derived:ident),*],
+            extra: [$extra:ident] $(,)?
+        ) => {
+            $(if new.$carried.is_none() {
+                new.$carried = old.$carried.clone();
             })*
+            // An interval and its source travel together.
+            if new.$interval_hours.is_none() {
+                new.$interval_hours = old.$interval_hours;
+                new.$interval_source = old.$interval_source;
+            }
+            if new.$extra.is_empty() {
+                new.$extra = old.$extra.clone();
+            }
         };
     }
-    fill!(
-        exchange_ts,
-        last,
-        bid,
-        ask,
-        mark,
-        index,
-        volume_24h_base,
-        volume_24h_quote,
-        open_interest_base,
-        open_interest_quote,
-        rate,
-        next_funding_ts,
-        predicted_rate,
-        rate_cap,
-        rate_floor,
-        contract_size,
-        tick_size,
-        status,
-        listing_ts,
-        delisting_ts,
-    );
-    // An interval and its source travel together.
-    if new.interval_hours.is_none() {
-        new.interval_hours = old.interval_hours;
-        new.interval_source = old.interval_source;
-    }
-    if new.extra.is_empty() {
-        new.extra = old.extra.clone();
-    }
+    crate::record_fields::record_fields!(fill);
 }
 
 /// True when no two records share (kind, raw symbol). Plugins normally emit one record per
