@@ -245,7 +245,7 @@ pub enum SinkConfig {
     Amqp(AmqpSinkConfig),
 }
 
-// ---- AMQP sink settings (owned by the AMQP sink work; see host/src/output/sink/amqp.rs) ----
+// ---- AMQP sink settings (owned by the AMQP sink work; see host/src/output/sink/amqp/) ----
 
 /// Topic exchange the AMQP sink declares and publishes to (`[sink] exchange`).
 pub const DEFAULT_AMQP_EXCHANGE: &str = "futures-collector";

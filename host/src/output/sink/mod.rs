@@ -15,7 +15,7 @@
 //! part that made it; a torn last line left by a crash is cut off when the file is opened.
 //!
 //! A sink implementation lives in its own file next to this one when it grows beyond a few
-//! lines (e.g. `amqp.rs`).
+//! lines (e.g. `amqp/`, with `spool.rs` and `wire.rs` beside it).
 
 pub mod amqp;
 mod spool;
