@@ -354,7 +354,7 @@ mod tests {
         for format in [LogFormat::Pretty, LogFormat::Json] {
             let captured = Captured::default();
             let writer = captured.clone();
-            let subscriber = super::super::subscriber(
+            let subscriber = super::super::logging::subscriber(
                 format,
                 tracing_subscriber::EnvFilter::new("info"),
                 move || writer.clone(),
