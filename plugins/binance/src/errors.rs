@@ -10,7 +10,7 @@
 //! throttled → transient; every other code (-11xx bad parameters, -1121 invalid symbol, -2xxx,
 //! -4xxx, ...) → permanent.
 
-use plugin_api::{helpers, ErrorClass, HttpResponse, PluginError};
+use plugin_api::{ErrorClass, HttpResponse, PluginError};
 
 use crate::model::ErrorEnvelope;
 
@@ -63,7 +63,7 @@ pub fn check_response(response: &HttpResponse<'_>, now_ms: i64) -> Result<(), Pl
         return Ok(());
     }
     let class = class_of_status(status);
-    let text = helpers::snippet(body);
+    let text = plugin_kit::snippet(body);
     let message = if text.is_empty() {
         format!("HTTP {status} with an empty body")
     } else {
@@ -125,7 +125,7 @@ fn banned_until_ms(message: &str) -> Option<i64> {
         .chars()
         .take_while(|c| c.is_ascii_digit())
         .collect();
-    helpers::timestamp_ms(&digits)
+    plugin_kit::timestamp_ms(&digits)
 }
 
 #[cfg(test)]

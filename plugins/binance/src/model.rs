@@ -9,7 +9,7 @@
 
 use std::{borrow::Cow, fmt};
 
-use plugin_api::helpers::de::{opt_f64, opt_ts};
+use plugin_kit::de::{opt_f64, opt_ts};
 use serde::{
     de::{MapAccess, Visitor},
     Deserialize, Deserializer,
@@ -247,8 +247,7 @@ mod tests {
     fn positional_arrays_are_not_rows() {
         let body = br#"[["BTCUSDT","1.5"]]"#;
         assert!(serde_json::from_slice::<Vec<Obj<PremiumIndexRow<'_>>>>(body).is_err());
-        let e =
-            plugin_api::helpers::json_from_body::<Vec<Obj<PremiumIndexRow<'_>>>>(body).unwrap_err();
+        let e = plugin_kit::json_from_body::<Vec<Obj<PremiumIndexRow<'_>>>>(body).unwrap_err();
         assert!(e.to_string().contains("expected a JSON object"), "{e}");
         // Without the wrapper serde would have accepted it.
         assert!(serde_json::from_slice::<Vec<PremiumIndexRow<'_>>>(body).is_ok());

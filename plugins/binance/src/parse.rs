@@ -13,9 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use plugin_api::abi_stable::std_types::ROption;
 use plugin_api::{
-    helpers, Context, HttpResponse, InstrumentTable, IntervalSource, MarketType, ParseOutput,
-    PluginError, Record, RecordKind,
+    Context, HttpResponse, IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
 };
+use plugin_kit::InstrumentTable;
 use serde::Deserialize;
 
 use crate::errors;
@@ -428,10 +428,10 @@ fn decode_rows<'a, T: Deserialize<'a>>(
 ) -> Result<Vec<T>, PluginError> {
     let body = checked_body(response, ctx)?;
     let decoded = if first_byte(body) == Some(b'[') {
-        helpers::json_from_body::<Vec<Obj<T>>>(body)
+        plugin_kit::json_from_body::<Vec<Obj<T>>>(body)
             .map(|rows| rows.into_iter().map(|Obj(row)| row).collect())
     } else {
-        helpers::json_from_body::<Obj<T>>(body).map(|Obj(row)| vec![row])
+        plugin_kit::json_from_body::<Obj<T>>(body).map(|Obj(row)| vec![row])
     };
     decoded.map_err(|e| shape_error(response, &e))
 }
@@ -441,7 +441,7 @@ fn decode_object<'a, T: Deserialize<'a>>(
     ctx: &Context<'_>,
 ) -> Result<T, PluginError> {
     let body = checked_body(response, ctx)?;
-    helpers::json_from_body::<Obj<T>>(body)
+    plugin_kit::json_from_body::<Obj<T>>(body)
         .map(|Obj(object)| object)
         .map_err(|e| shape_error(response, &e))
 }
@@ -453,7 +453,7 @@ fn checked_body<'a>(
 ) -> Result<&'a [u8], PluginError> {
     errors::check_response(response, ctx.now_ms)?;
     let body = response.body();
-    helpers::check_json_body(body, response.tag())?;
+    plugin_kit::check_json_body(body, response.tag())?;
     Ok(body)
 }
 
@@ -474,7 +474,7 @@ fn shape_error(response: &HttpResponse<'_>, e: &serde_json::Error) -> PluginErro
         format!(
             "{what} from {}: {e}; body starts {}",
             response.request.path,
-            helpers::snippet(response.body())
+            plugin_kit::snippet(response.body())
         ),
     )
 }

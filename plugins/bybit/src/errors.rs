@@ -17,10 +17,8 @@
 //!   other 4xx;
 //! - parse: a 2xx whose body is empty, HTML, not JSON, truncated, or not the documented shape.
 
-use plugin_api::{
-    helpers::{check_json_body, snippet, timestamp_ms},
-    Context, ErrorClass, HttpResponse, PluginError,
-};
+use plugin_api::{Context, ErrorClass, HttpResponse, PluginError};
+use plugin_kit::{check_json_body, snippet, timestamp_ms};
 use serde::Deserialize;
 
 use crate::model::{Envelope, EnvelopeHead};
@@ -64,7 +62,7 @@ pub(crate) fn open<'a, T: Deserialize<'a>>(
 
     check_json_body(body, tag)?;
 
-    match plugin_api::helpers::json_from_body::<Envelope<T>>(body) {
+    match plugin_kit::json_from_body::<Envelope<T>>(body) {
         Ok(envelope) => match (envelope.ret_code, envelope.result) {
             (Some(0), Some(result)) => Ok(Payload {
                 result,
@@ -127,7 +125,7 @@ pub(crate) fn envelope_error(
 /// A classified error for a non-2xx response without a Bybit error envelope.
 fn http_error(response: &HttpResponse<'_>, ctx: &Context<'_>) -> PluginError {
     let tag = response.tag();
-    let text = plugin_api::helpers::http_error_text(response.status, response.body());
+    let text = plugin_kit::envelope::http_error_text(response.status, response.body());
     if response.status == 403 {
         return PluginError::rate_limited(
             tag,
@@ -135,7 +133,7 @@ fn http_error(response: &HttpResponse<'_>, ctx: &Context<'_>) -> PluginError {
             Some(IP_BAN_MS),
         );
     }
-    match plugin_api::helpers::class_of_status(response.status) {
+    match plugin_kit::envelope::class_of_status(response.status) {
         ErrorClass::RATE_LIMITED => {
             PluginError::rate_limited(tag, text, reset_wait_ms(response, ctx))
         }

@@ -6,7 +6,7 @@
 //! Unknown JSON fields are ignored; every value field is optional, so a missing field stays
 //! `None` and never turns into 0.
 
-use plugin_api::helpers::de::{opt_f64, opt_ts};
+use plugin_kit::de::{opt_f64, opt_ts};
 use serde::Deserialize;
 
 /// A whole v5 response: `{"retCode":0,"retMsg":"OK","result":{...},"retExtInfo":{},"time":..}`.

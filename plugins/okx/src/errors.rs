@@ -18,10 +18,8 @@
 //! - parse: a 2xx whose body is empty, HTML, not JSON, truncated, without `code`, or whose
 //!   `data` is not the documented array of rows.
 
-use plugin_api::{
-    helpers::{check_json_body, snippet},
-    ErrorClass, HttpResponse, PluginError,
-};
+use plugin_api::{ErrorClass, HttpResponse, PluginError};
+use plugin_kit::{check_json_body, snippet};
 use serde::Deserialize;
 
 use crate::model::{Envelope, EnvelopeHead};
@@ -58,7 +56,7 @@ pub fn open<'a, T: Deserialize<'a>>(response: &HttpResponse<'a>) -> Result<Vec<T
 
     check_json_body(body, tag)?;
 
-    match plugin_api::helpers::json_from_body::<Envelope<T>>(body) {
+    match plugin_kit::json_from_body::<Envelope<T>>(body) {
         Ok(envelope) => match (envelope.code.as_deref(), envelope.data) {
             (Some("0"), Some(rows)) => Ok(rows),
             (Some("0"), None) => Err(PluginError::parse(
@@ -113,8 +111,8 @@ pub fn envelope_error(code: &str, message: &str, response: &HttpResponse<'_>) ->
 /// A classified error for a non-2xx response without an OKX error envelope.
 fn http_error(response: &HttpResponse<'_>) -> PluginError {
     let tag = response.tag();
-    let text = plugin_api::helpers::http_error_text(response.status, response.body());
-    match plugin_api::helpers::class_of_status(response.status) {
+    let text = plugin_kit::envelope::http_error_text(response.status, response.body());
+    match plugin_kit::envelope::class_of_status(response.status) {
         ErrorClass::RATE_LIMITED => PluginError::rate_limited(tag, text, retry_after_ms(response)),
         class => PluginError::new(class, tag, text),
     }

@@ -10,7 +10,7 @@
 
 use std::{borrow::Cow, fmt};
 
-use plugin_api::helpers::de::{opt_f64, opt_ts};
+use plugin_kit::de::{opt_f64, opt_ts};
 use serde::{
     de::{self, Visitor},
     Deserialize, Deserializer,

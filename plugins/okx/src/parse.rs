@@ -14,9 +14,10 @@ use std::{
 };
 
 use plugin_api::{
-    abi_stable::std_types::ROption, helpers::hours_between, Context, HttpResponse, InstrumentTable,
-    IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
+    abi_stable::std_types::ROption, Context, HttpResponse, IntervalSource, MarketType, ParseOutput,
+    PluginError, Record, RecordKind,
 };
+use plugin_kit::{hours_between, InstrumentTable};
 
 use crate::{
     errors::{open, INSTRUMENT_NOT_FOUND, PARAMETER_ERROR},
