@@ -340,7 +340,8 @@ impl<'de> Deserialize<'de> for Text<'de> {
     }
 }
 
-/// An exchange code written as a string (`"51001"`) or an integer (`10006`, `-1121`).
+/// An exchange code written as a string (`"51001"`, surrounding blanks ignored) or an integer
+/// (`10006`, `-1121`).
 struct Code<'a>(Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Code<'de> {
@@ -352,10 +353,10 @@ impl<'de> Deserialize<'de> for Code<'de> {
                 f.write_str("a code as a string or an integer")
             }
             fn visit_borrowed_str<Err: de::Error>(self, v: &'de str) -> Result<Self::Value, Err> {
-                Ok(Code(Cow::Borrowed(v)))
+                Ok(Code(Cow::Borrowed(v.trim())))
             }
             fn visit_str<Err: de::Error>(self, v: &str) -> Result<Self::Value, Err> {
-                Ok(Code(Cow::Owned(v.to_owned())))
+                Ok(Code(Cow::Owned(v.trim().to_owned())))
             }
             fn visit_i64<Err: de::Error>(self, v: i64) -> Result<Self::Value, Err> {
                 Ok(Code(Cow::Owned(v.to_string())))
@@ -494,6 +495,13 @@ mod tests {
                 Rows(1),
             ),
             (200, &[], r#"{"code":"0","msg":"","data":[]}"#, Rows(0)),
+            (200, &[], r#"{"code":" 0 ","msg":"","data":[4]}"#, Rows(1)),
+            (
+                200,
+                &[],
+                r#"{"code":null,"data":[4]}"#,
+                Error(C::PARSE, "", None),
+            ),
             (200, &[], r#"{"code":"0","msg":"x\"y","data":[1]}"#, Rows(1)),
             (
                 200,

@@ -28,7 +28,7 @@ pub fn check_json_body(body: &[u8], tag: &str) -> Result<(), PluginError> {
 /// The first 120 characters of a body, for error messages.
 pub fn snippet(body: &[u8]) -> String {
     const MAX: usize = 120;
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
+    let text = String::from_utf8_lossy(body.get(..MAX).unwrap_or(body));
     let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })

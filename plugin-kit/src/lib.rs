@@ -9,6 +9,16 @@
 //! plugin to be rebuilt), do I/O, read clocks (time comes from `Context::now_ms`), keep state
 //! between calls, log, or panic on any input.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 pub mod envelope;
 mod fast_json;
 mod instrument_table;
@@ -20,4 +30,4 @@ pub mod wait;
 pub use instrument_table::InstrumentTable;
 pub use json::{check_json_body, json_from_body, snippet};
 pub use numbers::{de, decimal, hours_between, nonzero_decimal, timestamp_ms};
-pub use skipped::{SkippedSymbols, MAX_EXAMPLES};
+pub use skipped::{examples, SkippedSymbols, MAX_EXAMPLES};

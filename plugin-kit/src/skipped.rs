@@ -2,9 +2,9 @@
 //! incomplete), reported as ONE warning with a count and a few examples, never one per row.
 //!
 //! Owns: counting distinct symbols and the warning's text.
-//! Must not: decide what is skipped (the adapter does), or allocate for a symbol seen before.
+//! Must not: decide what is skipped (the adapter does), or copy a symbol seen before.
 
-use std::{borrow::Cow, collections::BTreeSet};
+use std::collections::BTreeSet;
 
 use plugin_api::ParseOutput;
 
@@ -13,20 +13,19 @@ pub const MAX_EXAMPLES: usize = 5;
 
 /// Distinct symbols skipped for one reason during one parse call, in sorted order.
 #[derive(Debug, Default)]
-pub struct SkippedSymbols<'a> {
-    symbols: BTreeSet<Cow<'a, str>>,
+pub struct SkippedSymbols {
+    symbols: BTreeSet<String>,
 }
 
-impl<'a> SkippedSymbols<'a> {
+impl SkippedSymbols {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Notes `symbol` (borrowed from the body, or an owned text such as `BTCUSDZ (SomethingNew)`).
-    pub fn add(&mut self, symbol: impl Into<Cow<'a, str>>) {
-        let symbol = symbol.into();
-        if !self.symbols.contains(symbol.as_ref()) {
-            self.symbols.insert(symbol);
+    /// Notes `symbol` (or a text such as `BTCUSDZ (SomethingNew)`), copied the first time.
+    pub fn add(&mut self, symbol: &str) {
+        if !self.symbols.contains(symbol) {
+            self.symbols.insert(symbol.to_owned());
         }
     }
 
@@ -40,25 +39,15 @@ impl<'a> SkippedSymbols<'a> {
 
     /// `skipped <n> symbol(s) <why>, e.g. A, B, C, D, E, …`; `None` when nothing was skipped.
     pub fn summary(&self, why: &str) -> Option<String> {
-        if self.symbols.is_empty() {
-            return None;
-        }
-        let examples: Vec<&str> = self
-            .symbols
-            .iter()
-            .take(MAX_EXAMPLES)
-            .map(AsRef::as_ref)
-            .collect();
-        let more = if self.symbols.len() > MAX_EXAMPLES {
-            ", …"
-        } else {
-            ""
-        };
-        Some(format!(
-            "skipped {} symbol(s) {why}, e.g. {}{more}",
-            self.symbols.len(),
-            examples.join(", ")
-        ))
+        let (count, examples) = self.examples()?;
+        Some(format!("skipped {count} symbol(s) {why}, e.g. {examples}"))
+    }
+
+    /// `<what>: <n> symbol(s), e.g. A, B, …`, for symbols kept but worth a note (a value taken
+    /// in another unit, say); `None` when there are none.
+    pub fn summary_as(&self, what: &str) -> Option<String> {
+        let (count, examples) = self.examples()?;
+        Some(format!("{what}: {count} symbol(s), e.g. {examples}"))
     }
 
     /// Adds the [`summary`](Self::summary) to `out`'s warnings, if anything was skipped.
@@ -67,11 +56,54 @@ impl<'a> SkippedSymbols<'a> {
             out.warn(warning);
         }
     }
+
+    /// Adds the [`summary_as`](Self::summary_as) to `out`'s warnings, if there is any symbol.
+    pub fn report_as(&self, out: &mut ParseOutput, what: &str) {
+        if let Some(warning) = self.summary_as(what) {
+            out.warn(warning);
+        }
+    }
+
+    /// The count and its [`examples`].
+    fn examples(&self) -> Option<(usize, String)> {
+        if self.symbols.is_empty() {
+            return None;
+        }
+        Some((
+            self.symbols.len(),
+            examples(self.symbols.iter().map(String::as_str)),
+        ))
+    }
+}
+
+/// `A, B, C, D, E, …`: the first [`MAX_EXAMPLES`] items, and an ellipsis when there are more.
+pub fn examples<'s>(items: impl Iterator<Item = &'s str>) -> String {
+    let mut list: Vec<&str> = items.take(MAX_EXAMPLES + 1).collect();
+    let more = list.len() > MAX_EXAMPLES;
+    list.truncate(MAX_EXAMPLES);
+    let mut text = list.join(", ");
+    if more {
+        text.push_str(", …");
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn examples_are_capped() {
+        let cases: &[(&[&str], &str)] = &[
+            (&[], ""),
+            (&["A", "B"], "A, B"),
+            (&["A", "B", "C", "D", "E"], "A, B, C, D, E"),
+            (&["A", "B", "C", "D", "E", "F", "G"], "A, B, C, D, E, …"),
+        ];
+        for (items, want) in cases {
+            assert_eq!(examples(items.iter().copied()), *want, "{items:?}");
+        }
+    }
 
     #[test]
     fn one_warning_with_a_count_and_a_few_examples() {
@@ -94,15 +126,26 @@ mod tests {
         for (symbols, want) in cases {
             let mut skipped = SkippedSymbols::new();
             for s in *symbols {
-                skipped.add(*s);
+                skipped.add(s);
             }
             assert_eq!(skipped.summary("because").as_deref(), *want, "{symbols:?}");
             let mut out = ParseOutput::default();
             skipped.report(&mut out, "because");
             assert_eq!(out.warnings.len(), usize::from(want.is_some()));
         }
+        let mut noted = SkippedSymbols::new();
+        assert_eq!(noted.summary_as("taken as hours"), None);
+        noted.add("ETHUSDT");
+        noted.add("BTCUSDT");
+        assert_eq!(
+            noted.summary_as("taken as hours").as_deref(),
+            Some("taken as hours: 2 symbol(s), e.g. BTCUSDT, ETHUSDT")
+        );
+        let mut out = ParseOutput::default();
+        noted.report_as(&mut out, "taken as hours");
+        assert_eq!(out.warnings.len(), 1);
         let mut skipped = SkippedSymbols::new();
-        skipped.add(String::from("BTCUSDZ (SomethingNew)"));
+        skipped.add(&String::from("BTCUSDZ (SomethingNew)"));
         skipped.add("BTCUSDZ (SomethingNew)");
         assert_eq!(skipped.len(), 1);
         assert!(!skipped.is_empty());

@@ -1,9 +1,9 @@
 //! Serde wire types for the Binance USDⓈ-M public endpoints this plugin reads.
 //!
-//! Owns: the shape of each response body, field names as Binance spells them, and which fields
+//! Owns: the shape of each success body (`errors.rs` describes the error envelope), field names as Binance spells them, and which fields
 //! are required (a row without them is the wrong shape, hence a `PARSE` error). Strings borrow
 //! from the response body (`Cow` falls back to an owned copy only for JSON escapes); numbers go
-//! through plugin-api's `opt_f64`/`opt_ts`, so `""`, `null` and a missing field stay `None`.
+//! through plugin-kit's `opt_f64`/`opt_ts`, so `""`, `null` and a missing field stay `None`.
 //! Unknown fields are ignored: Binance adds fields without notice.
 //! Must not: interpret values (zero-as-absent, sentinels, status words): that is `parse`'s job.
 
@@ -198,15 +198,6 @@ pub struct OpenInterest<'a> {
     pub open_interest: Option<f64>,
     #[serde(default, deserialize_with = "opt_ts")]
     pub time: Option<i64>,
-}
-
-/// Binance's error body: `{"code":-1121,"msg":"Invalid symbol."}`.
-#[derive(Debug, Deserialize)]
-pub struct ErrorEnvelope<'a> {
-    #[serde(default)]
-    pub code: Option<i64>,
-    #[serde(borrow, default)]
-    pub msg: Cow<'a, str>,
 }
 
 #[cfg(test)]
