@@ -301,7 +301,13 @@ impl<'de, E: Envelope, T: Deserialize<'de>> Visitor<'de> for WireVisitor<E, T> {
         while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             let key = key.as_ref();
             if key == E::CODE_FIELD {
-                wire.code = map.next_value::<Option<Code<'de>>>()?.map(|c| c.0);
+                // Surrounding blanks are no part of a code (`" 0"` is success).
+                wire.code = map
+                    .next_value::<Option<Text<'de>>>()?
+                    .map(|Text(code)| match code {
+                        Cow::Borrowed(code) => Cow::Borrowed(code.trim()),
+                        Cow::Owned(code) => Cow::Owned(code.trim().to_owned()),
+                    });
             } else if key == E::MESSAGE_FIELD {
                 wire.message = map
                     .next_value::<Option<Text<'de>>>()?
@@ -318,7 +324,8 @@ impl<'de, E: Envelope, T: Deserialize<'de>> Visitor<'de> for WireVisitor<E, T> {
     }
 }
 
-/// A JSON string, borrowed from the body when it has no escapes.
+/// A key, a message or an exchange code: a JSON string (borrowed from the body when it has no
+/// escapes) or an integer (codes such as `10006`, `-1121`), as text.
 struct Text<'a>(Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Text<'de> {
@@ -327,7 +334,7 @@ impl<'de> Deserialize<'de> for Text<'de> {
         impl<'de> Visitor<'de> for TextVisitor {
             type Value = Text<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
+                f.write_str("a string or an integer")
             }
             fn visit_borrowed_str<Err: de::Error>(self, v: &'de str) -> Result<Self::Value, Err> {
                 Ok(Text(Cow::Borrowed(v)))
@@ -335,37 +342,14 @@ impl<'de> Deserialize<'de> for Text<'de> {
             fn visit_str<Err: de::Error>(self, v: &str) -> Result<Self::Value, Err> {
                 Ok(Text(Cow::Owned(v.to_owned())))
             }
-        }
-        deserializer.deserialize_str(TextVisitor)
-    }
-}
-
-/// An exchange code written as a string (`"51001"`, surrounding blanks ignored) or an integer
-/// (`10006`, `-1121`).
-struct Code<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Code<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CodeVisitor;
-        impl<'de> Visitor<'de> for CodeVisitor {
-            type Value = Code<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a code as a string or an integer")
-            }
-            fn visit_borrowed_str<Err: de::Error>(self, v: &'de str) -> Result<Self::Value, Err> {
-                Ok(Code(Cow::Borrowed(v.trim())))
-            }
-            fn visit_str<Err: de::Error>(self, v: &str) -> Result<Self::Value, Err> {
-                Ok(Code(Cow::Owned(v.trim().to_owned())))
-            }
             fn visit_i64<Err: de::Error>(self, v: i64) -> Result<Self::Value, Err> {
-                Ok(Code(Cow::Owned(v.to_string())))
+                Ok(Text(Cow::Owned(v.to_string())))
             }
             fn visit_u64<Err: de::Error>(self, v: u64) -> Result<Self::Value, Err> {
-                Ok(Code(Cow::Owned(v.to_string())))
+                Ok(Text(Cow::Owned(v.to_string())))
             }
         }
-        deserializer.deserialize_any(CodeVisitor)
+        deserializer.deserialize_any(TextVisitor)
     }
 }
 
@@ -383,7 +367,7 @@ mod tests {
     use plugin_api::{HttpRequest, KeyValueRef};
 
     use super::*;
-    use crate::wait::MAX_WAIT_MS;
+    use crate::{testing::response, wait::MAX_WAIT_MS};
 
     /// `{"code":"0","msg":"","data":[...]}`, codes as strings (OKX v5).
     struct CodeMsgData;
@@ -398,13 +382,14 @@ mod tests {
         };
     }
 
-    /// `{"retCode":0,"retMsg":"OK","result":{...},"time":...}` (Bybit v5).
+    /// `{"errorCode":0,"errorMessage":"OK","result":{...},"serverTime":...}`: other names,
+    /// integer codes, a server time, an IP-ban status and a reset header (Bybit's kind).
     struct RetCodeResult;
     impl Envelope for RetCodeResult {
-        const CODE_FIELD: &'static str = "retCode";
-        const MESSAGE_FIELD: &'static str = "retMsg";
+        const CODE_FIELD: &'static str = "errorCode";
+        const MESSAGE_FIELD: &'static str = "errorMessage";
         const PAYLOAD_FIELD: Option<&'static str> = Some("result");
-        const TIME_FIELD: Option<&'static str> = Some("time");
+        const TIME_FIELD: Option<&'static str> = Some("serverTime");
         const CODES: CodeTable = CodeTable {
             success: &["0"],
             rate_limited: &["10006"],
@@ -419,11 +404,11 @@ mod tests {
         const WAIT_HINTS: &'static [WaitHint] = &[WaitHint::ResetTimestampHeader("x-reset")];
     }
 
-    /// A bare payload; `{"code":-1121,"msg":"..."}` only on errors (Binance).
+    /// A bare payload; `{"error":-1121,"reason":"..."}` only on errors (Binance's kind).
     struct BarePayload;
     impl Envelope for BarePayload {
-        const CODE_FIELD: &'static str = "code";
-        const MESSAGE_FIELD: &'static str = "msg";
+        const CODE_FIELD: &'static str = "error";
+        const MESSAGE_FIELD: &'static str = "reason";
         const PAYLOAD_FIELD: Option<&'static str> = None;
         const CODES: CodeTable = CodeTable {
             success: &["0", "200"],
@@ -441,21 +426,6 @@ mod tests {
     }
 
     const NOW_MS: i64 = 1_700_000_000_000;
-
-    fn response<'a>(
-        request: &'a HttpRequest,
-        status: u16,
-        headers: &'a [KeyValueRef<'a>],
-        body: &'a [u8],
-    ) -> HttpResponse<'a> {
-        HttpResponse {
-            request,
-            status,
-            headers: headers.into(),
-            body: body.into(),
-            received_ts: 1,
-        }
-    }
 
     /// What a case must give: the payload's length, or an error's class, code and wait.
     #[derive(Debug, PartialEq)]
@@ -619,7 +589,7 @@ mod tests {
             (
                 200,
                 &[],
-                r#"{"retCode":0,"retMsg":"OK","result":[7],"time":1700000000001}"#,
+                r#"{"errorCode":0,"errorMessage":"OK","result":[7],"serverTime":1700000000001}"#,
                 Rows(1),
             ),
             (
@@ -631,26 +601,26 @@ mod tests {
             (
                 200,
                 &[],
-                r#"{"retCode":10001,"retMsg":"params error","result":{}}"#,
+                r#"{"errorCode":10001,"errorMessage":"params error","result":{}}"#,
                 Error(C::PERMANENT, "10001", None),
             ),
             (
                 200,
                 &reset,
-                r#"{"retCode":10006,"retMsg":"Too many visits","result":{}}"#,
+                r#"{"errorCode":10006,"errorMessage":"Too many visits","result":{}}"#,
                 Error(C::RATE_LIMITED, "10006", Some(4_000)),
             ),
             (
                 200,
                 &[],
-                r#"{"retCode":10016,"retMsg":"restarting","result":null}"#,
+                r#"{"errorCode":10016,"errorMessage":"restarting","result":null}"#,
                 Error(C::TRANSIENT, "10016", None),
             ),
             (403, &[], "", Error(C::RATE_LIMITED, "", Some(MAX_WAIT_MS))),
             (
                 403,
                 &[],
-                r#"{"retCode":10001,"retMsg":"no"}"#,
+                r#"{"errorCode":10001,"errorMessage":"no"}"#,
                 Error(C::PERMANENT, "10001", None),
             ),
             (429, &reset, "", Error(C::RATE_LIMITED, "", Some(4_000))),
@@ -661,7 +631,7 @@ mod tests {
             let got = outcome(open::<RetCodeResult, Vec<u32>>(&r, NOW_MS).map(|o| o.payload));
             assert_eq!(got, *want, "HTTP {status} {body}");
         }
-        let body = br#"{"retCode":0,"result":[7],"time":"1700000000001"}"#;
+        let body = br#"{"errorCode":0,"result":[7],"serverTime":"1700000000001"}"#;
         let opened =
             open::<RetCodeResult, Vec<u32>>(&response(&request, 200, &[], body), NOW_MS).unwrap();
         assert_eq!(opened.time_ms, Some(1_700_000_000_001));
@@ -671,19 +641,19 @@ mod tests {
             e.message.contains("HTTP 403") && e.message.contains("IP banned"),
             "{e}"
         );
-        let body = br#"{"retCode":10001,"retMsg":"Illegal category"}"#;
+        let body = br#"{"errorCode":10001,"errorMessage":"Illegal category"}"#;
         let e = open::<RetCodeResult, Vec<u32>>(&response(&request, 400, &[], body), NOW_MS)
             .unwrap_err();
         assert_eq!(
             e.message.as_str(),
-            "HTTP 400, retCode 10001: Illegal category"
+            "HTTP 400, errorCode 10001: Illegal category"
         );
     }
 
     #[test]
     fn bare_payloads_are_checked_for_error_envelopes() {
         use ErrorClass as C;
-        let banned = br#"{"code":-1003,"msg":"Way too much request weight used; IP banned until 1700000001178. Please use the websocket for live updates to avoid bans."}"#;
+        let banned = br#"{"error":-1003,"reason":"Way too much request weight used; IP banned until 1700000001178. Please use the websocket for live updates to avoid bans."}"#;
         let retry = [KeyValueRef {
             key: "retry-after".into(),
             value: "7".into(),
@@ -699,29 +669,29 @@ mod tests {
             (200, &[], b"[]", None),
             (200, &[], b"<html>", None),
             (200, &[], b"", None),
-            (200, &[], br#"{"code":200,"msg":"success"}"#, None),
+            (200, &[], br#"{"error":200,"reason":"success"}"#, None),
             (
                 200,
                 &[],
-                br#"{"code":-1121,"msg":"Invalid symbol."}"#,
+                br#"{"error":-1121,"reason":"Invalid symbol."}"#,
                 Some(Error(C::PERMANENT, "-1121", None)),
             ),
             (
                 400,
                 &[],
-                br#"{"code":-1121,"msg":"Invalid symbol."}"#,
+                br#"{"error":-1121,"reason":"Invalid symbol."}"#,
                 Some(Error(C::PERMANENT, "-1121", None)),
             ),
             (
                 503,
                 &[],
-                br#"{"code":-1001,"msg":"Internal error; unable to process your request."}"#,
+                br#"{"error":-1001,"reason":"Internal error; unable to process your request."}"#,
                 Some(Error(C::TRANSIENT, "-1001", None)),
             ),
             (
                 429,
                 &retry,
-                br#"{"code":-1003,"msg":"Too many requests."}"#,
+                br#"{"error":-1003,"reason":"Too many requests."}"#,
                 Some(Error(C::RATE_LIMITED, "-1003", Some(7_000))),
             ),
             (
@@ -752,10 +722,15 @@ mod tests {
             (
                 400,
                 &[],
-                br#"{"code":0,"msg":""}"#,
+                br#"{"error":0,"reason":""}"#,
                 Some(Error(C::PERMANENT, "", None)),
             ),
-            (502, &[], b"{\"code\":", Some(Error(C::TRANSIENT, "", None))),
+            (
+                502,
+                &[],
+                b"{\"error\":",
+                Some(Error(C::TRANSIENT, "", None)),
+            ),
         ];
         let request = HttpRequest::get("/x", "tag");
         for (status, headers, body, want) in cases {

@@ -25,6 +25,7 @@ mod instrument_table;
 pub mod json;
 pub mod numbers;
 mod skipped;
+pub mod testing;
 pub mod wait;
 
 pub use instrument_table::InstrumentTable;

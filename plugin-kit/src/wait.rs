@@ -130,6 +130,7 @@ mod tests {
     use plugin_api::{HttpRequest, KeyValueRef};
 
     use super::*;
+    use crate::testing::response;
 
     /// 2026-12-05T16:00:00Z.
     const NOW_MS: i64 = 1_796_486_400_000;
@@ -190,13 +191,7 @@ mod tests {
                 value: "1796486405000".into(),
             },
         ];
-        let response = HttpResponse {
-            request: &request,
-            status: 429,
-            headers: headers.as_slice().into(),
-            body: b"".as_slice().into(),
-            received_ts: 1,
-        };
+        let response = response(&request, 429, &headers, b"");
         let banned = "Way too much request weight used; IP banned until 1796486410000. Please use the websocket.";
         let cases: &[(WaitHint, &str, Option<u64>)] = &[
             (WaitHint::RetryAfter, "", Some(3_000)),

@@ -46,25 +46,13 @@ impl Envelope for BinanceEnvelope {
 mod tests {
     use super::*;
     use plugin_api::{HttpRequest, HttpResponse, KeyValueRef, PluginError};
-    use plugin_kit::envelope::{check, class_of_code};
+    use plugin_kit::{
+        envelope::{check, class_of_code},
+        testing::response,
+    };
 
     fn check_response(response: &HttpResponse<'_>, now_ms: i64) -> Result<(), PluginError> {
         check::<BinanceEnvelope>(response, now_ms)
-    }
-
-    fn response<'a>(
-        request: &'a HttpRequest,
-        status: u16,
-        headers: &'a [KeyValueRef<'a>],
-        body: &'a [u8],
-    ) -> HttpResponse<'a> {
-        HttpResponse {
-            request,
-            status,
-            headers: headers.into(),
-            body: body.into(),
-            received_ts: 1,
-        }
     }
 
     #[test]
