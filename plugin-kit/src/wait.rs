@@ -17,6 +17,10 @@ pub const MAX_WAIT_MS: u64 = 600_000;
 
 /// Milliseconds per second.
 const MS_PER_SECOND: u64 = 1_000;
+/// Seconds per day, hour and minute (UTC has no leap seconds in Unix time).
+const SECONDS_PER_DAY: i64 = 86_400;
+const SECONDS_PER_HOUR: u32 = 3_600;
+const SECONDS_PER_MINUTE: u32 = 60;
 
 /// Where an exchange puts its wait hint. An envelope lists the ones its exchange uses, in
 /// order; the first that gives a wait wins.
@@ -110,11 +114,14 @@ pub fn http_date_ms(text: &str) -> Option<i64> {
         return None;
     }
     let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + i64::from(hour * 3_600 + minute * 60 + second);
+    let seconds = days * SECONDS_PER_DAY
+        + i64::from(hour * SECONDS_PER_HOUR + minute * SECONDS_PER_MINUTE + second);
     seconds.checked_mul(MS_PER_SECOND as i64)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`:
+/// years counted from March, in 400-year eras of 146,097 days; 719,468 days from 0000-03-01 to
+/// 1970-01-01).
 fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = year.div_euclid(400);

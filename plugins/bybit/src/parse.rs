@@ -3,7 +3,8 @@
 //! Owns: the field mapping from Bybit rows onto [`Record`], unit conversions (funding interval
 //! minutes → hours), status normalization, skipping rows that are not collected (dated futures,
 //! symbols missing from `ctx`) and summarising them in one warning per call.
-//! Must not: classify transport or envelope failures (`errors.rs` does), set `rate_8h` /
+//! Must not: classify transport or envelope failures (`errors.rs` describes the envelope,
+//! plugin-kit's `envelope::open` classifies), set `rate_8h` /
 //! `rate_annualized` (the host computes them), write 0 for a missing value, or panic.
 
 use abi_stable::std_types::ROption::{self, RNone, RSome};

@@ -2,9 +2,10 @@
 //! endpoints by `instId`, contract-size conversions, and the `instId=ANY` funding fallback.
 //!
 //! Owns: field mapping (which OKX field fills which record field), status normalization,
-//! base/quote conversions with the instrument's contract size, the one-warning-per-call summary
-//! of skipped symbols.
-//! Must not: classify failures itself (`errors.rs` does), invent values (a missing input stays
+//! base/quote conversions with the instrument's contract size, which symbols are skipped (one
+//! warning per call, plugin-kit's `SkippedSymbols`).
+//! Must not: classify failures itself (`errors.rs` describes the envelope, plugin-kit's
+//! `envelope::open` classifies), invent values (a missing input stays
 //! `RNone`, never 0), compute `rate_8h`/`rate_annualized` (the host does), panic, or let one bad
 //! response discard the records of the others.
 
