@@ -105,7 +105,9 @@ fn abi_text() -> String {
     out
 }
 
+/// The pin is taken on 64-bit targets (sizes and alignments are part of it).
 #[test]
+#[cfg(target_pointer_width = "64")]
 fn abi_layout_is_pinned() {
     let text = abi_text();
     let fingerprint = fnv1a(text.as_bytes());
@@ -115,11 +117,16 @@ fn abi_layout_is_pinned() {
         "\nThe plugin ABI's layout fingerprint is {fingerprint:#018x} at INTERFACE_VERSION \
          {INTERFACE_VERSION}; the pin says {pinned_fingerprint:#018x} at {pinned_version}.\n\
          - If you changed a type that crosses the plugin boundary: that breaks every built \
-         plugin. Bump INTERFACE_VERSION (plugin-api/src/module.rs) and the 0.y of plugin-api's \
-         crate version, then set PINNED in plugin-api/src/layout_pin.rs to (\"<new version>\", \
-         {fingerprint:#018x}).\n\
+         plugin. Bump INTERFACE_VERSION (plugin-api/src/module.rs): its patch number when you only \
+         appended an entry point to the root module (older hosts keep loading newer plugins), \
+         else its 0.y (plugins of the old interface are refused with a clear message); then set PINNED in plugin-api/src/layout_pin.rs to \
+         (\"<new version>\", {fingerprint:#018x}) and note the change in docs/plugin-api.md.\n\
          - If you did not mean to change the ABI: undo the change to the type.\n\
-         The layout as pinned (diff it against the old one with `git stash`):\n{text}"
+         - If you bumped INTERFACE_VERSION without changing the ABI: undo the bump (it would \
+         refuse every deployed plugin for nothing).\n\
+         - An abi_stable upgrade can change the layout too: plugins built with the older \
+         abi_stable no longer match either, so that is an interface bump as well.\n\
+         The layout now (compare it with the pinned commit's output):\n{text}"
     );
 }
 

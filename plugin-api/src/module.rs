@@ -17,7 +17,9 @@ use crate::{Context, HttpRequest, HttpResponse, KeyValue, ParseOutput, PluginErr
 ///
 /// Bump it only when the ABI changes (a field added, removed, retyped or reordered in any type
 /// reachable from [`ExchangePlugin`]), never for a change to code: the unit test
-/// `abi_layout_is_pinned` fails until the bump and its pin update are made together.
+/// `abi_layout_is_pinned` fails until the bump and its pin update are made together. An entry
+/// point appended to the root module bumps the patch number (an older host still loads the
+/// newer plugins); any other change bumps the `0.y` (plugins of the old one are refused).
 ///
 /// abi_stable also stamps every type's layout with the crate version it was compiled as and
 /// refuses another `0.y`: `build.rs` compiles this crate as version `INTERFACE_VERSION` (it reads
