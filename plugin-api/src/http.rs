@@ -6,7 +6,7 @@ use abi_stable::{
     StableAbi,
 };
 
-use crate::Record;
+use crate::{identity::sort_prefix, Record};
 
 /// An owned key/value pair (query parameters, headers, `extra` fields).
 #[repr(C)]
@@ -162,7 +162,7 @@ impl<'a> Context<'a> {
     /// The instrument with this exchange-native symbol (binary search; `instruments` is sorted).
     pub fn instrument(&self, raw_symbol: &str) -> Option<&'a Record> {
         let instruments = self.instruments.as_slice();
-        instruments.get(crate::instrument_table::position(instruments, raw_symbol)?)
+        instruments.get(instrument_position(instruments, raw_symbol)?)
     }
 
     pub fn option(&self, key: &str) -> Option<&'a str> {
@@ -171,4 +171,14 @@ impl<'a> Context<'a> {
             .find(|kv| kv.key.as_str() == key)
             .map(|kv| kv.value.as_str())
     }
+}
+
+/// Where the instrument `raw_symbol` sits in `instruments`, which are sorted by raw symbol (as
+/// `Context::instruments` are): the one binary search over them. The first 8 bytes of a symbol
+/// decide almost every probe.
+pub fn instrument_position(instruments: &[Record], raw_symbol: &str) -> Option<usize> {
+    let prefix = sort_prefix(raw_symbol);
+    instruments
+        .binary_search_by(|r| r.raw_symbol.cmp_with_prefix(prefix, raw_symbol))
+        .ok()
 }

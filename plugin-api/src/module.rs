@@ -4,7 +4,6 @@
 use abi_stable::{
     declare_root_module_statics,
     library::RootModule,
-    package_version_strings,
     sabi_types::VersionStrings,
     std_types::{RResult, RSlice, RStr, RString, RVec},
     StableAbi,
@@ -12,8 +11,20 @@ use abi_stable::{
 
 use crate::{Context, HttpRequest, HttpResponse, KeyValue, ParseOutput, PluginError, RecordKind};
 
-/// The interface version plugins are built against: this crate's version.
-pub const INTERFACE_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The version of the ABI (the root module and every type that crosses it), which host and
+/// plugin must share: a host loads a plugin whose interface has the same `0.y`, whatever
+/// plugin-api *crate* version either was built from.
+///
+/// Bump it only when the ABI changes (a field added, removed, retyped or reordered in any type
+/// reachable from [`ExchangePlugin`]), never for a change to code: the unit test
+/// `abi_layout_is_pinned` fails until the bump and its pin update are made together. An entry
+/// point appended to the root module bumps the patch number (an older host still loads the
+/// newer plugins); any other change bumps the `0.y` (plugins of the old one are refused).
+///
+/// abi_stable also stamps every type's layout with the crate version it was compiled as and
+/// refuses another `0.y`: `build.rs` compiles this crate as version `INTERFACE_VERSION` (it reads
+/// the line below, keep it one literal), so the crate's own version is free.
+pub const INTERFACE_VERSION: &str = "0.2.0";
 
 /// The functions a plugin exports. Build it with [`crate::export_plugin!`], never by hand:
 /// the macro wraps every entry point so a panic becomes a [`PluginError`].
@@ -41,7 +52,8 @@ impl RootModule for ExchangePluginRef {
     declare_root_module_statics! {ExchangePluginRef}
     const BASE_NAME: &'static str = "futures_collector_plugin";
     const NAME: &'static str = "futures_collector_plugin";
-    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+    /// What abi_stable compares when it loads a plugin: the interface, not the crate version.
+    const VERSION_STRINGS: VersionStrings = VersionStrings::new(INTERFACE_VERSION);
 }
 
 /// What a plugin is and what it can collect.

@@ -158,7 +158,7 @@ impl Record {
     ) -> Self {
         Self {
             exchange: exchange.into(),
-            symbol: crate::helpers::unified_symbol(base, quote, settle).into(),
+            symbol: unified_symbol(base, quote, settle).into(),
             raw_symbol: raw_symbol.into(),
             base: base.into(),
             quote: quote.into(),
@@ -278,9 +278,43 @@ impl ParseOutput {
     }
 }
 
+/// The ccxt unified symbol every record carries: `BTC/USDT:USDT`, inverse `BTC/USD:BTC`.
+fn unified_symbol(base: &str, quote: &str, settle: &str) -> String {
+    let mut s = String::with_capacity(base.len() + quote.len() + settle.len() + 2);
+    s.push_str(base);
+    s.push('/');
+    s.push_str(quote);
+    s.push(':');
+    s.push_str(settle);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symbols_are_ccxt_unified() {
+        let cases = [
+            (("BTC", "USDT", "USDT"), "BTC/USDT:USDT"),
+            (("BTC", "USD", "BTC"), "BTC/USD:BTC"),
+            (("1000PEPE", "USDT", "USDT"), "1000PEPE/USDT:USDT"),
+        ];
+        for ((base, quote, settle), want) in cases {
+            assert_eq!(unified_symbol(base, quote, settle), want);
+            let record = Record::new(
+                RecordKind::TICKER,
+                "x",
+                "raw",
+                base,
+                quote,
+                settle,
+                MarketType::LINEAR_PERPETUAL,
+                1,
+            );
+            assert_eq!(record.symbol.as_str(), want);
+        }
+    }
 
     /// The sizes docs/benchmarks.md reasons with (memory per record in flight): a change to
     /// `Record`'s layout shows up here first.

@@ -246,3 +246,152 @@ pub fn host_binary() -> PathBuf {
     );
     bin
 }
+
+/// The workspace's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}
+
+/// The `[dependencies]` of the workspace crate in `crate_dir` as a crate *outside* the
+/// workspace must write them: each `workspace = true` entry replaced by the workspace's own
+/// (`[workspace.dependencies]`, keeping the entry's extra `features`), every `path` absolute.
+/// Follows the adapter's Cargo.toml, so a dependency added there needs no change here.
+pub fn standalone_dependencies(crate_dir: &Path) -> toml::Table {
+    let root = workspace_root();
+    let read = |path: &Path| -> toml::Table {
+        let text = std::fs::read_to_string(path).expect("read Cargo.toml");
+        text.parse().expect("Cargo.toml is TOML")
+    };
+    let workspace = read(&root.join("Cargo.toml"));
+    let shared = workspace["workspace"]["dependencies"]
+        .as_table()
+        .expect("[workspace.dependencies]")
+        .clone();
+    let manifest = read(&crate_dir.join("Cargo.toml"));
+    let own = manifest["dependencies"].as_table().expect("[dependencies]");
+    let mut resolved = toml::Table::new();
+    for (name, spec) in own {
+        let inherits = spec.get("workspace").and_then(toml::Value::as_bool) == Some(true);
+        let source = if inherits {
+            shared.get(name)
+        } else {
+            Some(spec)
+        };
+        let mut resolved_spec = match (inherits, source) {
+            (true, Some(toml::Value::String(version))) => {
+                let mut table = toml::Table::new();
+                table.insert("version".into(), version.clone().into());
+                table
+            }
+            (true, Some(toml::Value::Table(table))) => {
+                let mut table = table.clone();
+                if let Some(extra) = spec.get("features").and_then(toml::Value::as_array) {
+                    let features = table
+                        .entry("features")
+                        .or_insert_with(|| toml::Value::Array(Vec::new()));
+                    if let Some(list) = features.as_array_mut() {
+                        list.extend(extra.iter().cloned());
+                    }
+                }
+                table
+            }
+            (true, _) => panic!("{name} inherits from the workspace, which does not list it"),
+            (false, Some(toml::Value::String(version))) => {
+                let mut table = toml::Table::new();
+                table.insert("version".into(), version.clone().into());
+                table
+            }
+            (false, other) => other
+                .and_then(toml::Value::as_table)
+                .cloned()
+                .expect("dependency table"),
+        };
+        let base = if inherits { &root } else { crate_dir };
+        if let Some(toml::Value::String(path)) = resolved_spec.get("path") {
+            let absolute = base.join(path).display().to_string();
+            resolved_spec.insert("path".into(), absolute.into());
+        }
+        resolved.insert(name.clone(), resolved_spec.into());
+    }
+    resolved
+}
+
+/// A cdylib crate built outside the workspace: the `.rs` files of `src` (after `patch` has
+/// edited the copies in the directory it is given), package `lib` with `-` for `_` at
+/// `version`, `dependencies` as its `[dependencies]`. Built offline with the workspace's
+/// Cargo.lock into the test's target directory, where every dependency is already built;
+/// returns the built file.
+pub fn build_out_of_tree_plugin(
+    lib: &str,
+    version: &str,
+    src: &Path,
+    dependencies: &toml::Table,
+    patch: impl FnOnce(&Path),
+) -> PathBuf {
+    let dir = tempfile::tempdir().expect("temporary crate directory");
+    let crate_dir = dir.path();
+    let src_dir = crate_dir.join("src");
+    std::fs::create_dir(&src_dir).expect("create src");
+    for entry in std::fs::read_dir(src).expect("read the source directory") {
+        let entry = entry.expect("directory entry");
+        std::fs::copy(entry.path(), src_dir.join(entry.file_name())).expect("copy source");
+    }
+    patch(&src_dir);
+    std::fs::copy(
+        workspace_root().join("Cargo.lock"),
+        crate_dir.join("Cargo.lock"),
+    )
+    .expect("copy Cargo.lock");
+    let mut manifest = toml::Table::new();
+    let mut package = toml::Table::new();
+    package.insert("name".into(), lib.replace('_', "-").into());
+    package.insert("version".into(), version.into());
+    package.insert("edition".into(), "2021".into());
+    package.insert("publish".into(), false.into());
+    manifest.insert("package".into(), package.into());
+    let mut lib_section = toml::Table::new();
+    lib_section.insert("name".into(), lib.into());
+    lib_section.insert(
+        "crate-type".into(),
+        vec![toml::Value::from("cdylib")].into(),
+    );
+    manifest.insert("lib".into(), lib_section.into());
+    manifest.insert("dependencies".into(), dependencies.clone().into());
+    // An empty workspace of its own: not a member of this one.
+    manifest.insert("workspace".into(), toml::Table::new().into());
+    std::fs::write(
+        crate_dir.join("Cargo.toml"),
+        toml::to_string(&manifest).expect("manifest as TOML"),
+    )
+    .expect("write Cargo.toml");
+    // target/<profile>/deps/<test binary> → target/
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("profile directory")
+        .to_owned();
+    let target_dir = profile_dir.parent().expect("target directory").to_owned();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["build", "--offline", "--lib", "--quiet"])
+        .current_dir(crate_dir)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building {lib} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let so = target_dir.join("debug").join(format!(
+        "{}{lib}.{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_EXTENSION
+    ));
+    assert!(so.is_file(), "{} not built", so.display());
+    so
+}

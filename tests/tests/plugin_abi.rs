@@ -1,9 +1,13 @@
 //! The built plugin `.so` files load through the ABI: the three real plugins describe
 //! themselves; an incompatible plugin, a non-plugin file and a panicking plugin are rejected or
 //! contained with a one-line reason naming the file; the `plugins` command prints all of it.
+//! A plugin built against another plugin-api crate version of the same interface version
+//! loads; one built against another interface version is refused.
 
 use futures_collector::plugins::{load_plugin, LoadError};
-use integration_tests::{plugin_path, REAL_PLUGINS};
+use integration_tests::{
+    build_out_of_tree_plugin, plugin_path, standalone_dependencies, workspace_root, REAL_PLUGINS,
+};
 use plugin_api::{
     abi_stable::std_types::{ROption, RSlice, RStr},
     Context, ErrorClass, HttpResponse, RecordKind,
@@ -261,4 +265,105 @@ fn hostile_bodies_are_classified_by_every_plugin() {
             }
         }
     }
+}
+
+/// A copy of plugin-api at crate version `crate_version`, its `INTERFACE_VERSION` set to
+/// `interface_version`, in `dir`; returns the copy's directory.
+fn plugin_api_copy(
+    dir: &std::path::Path,
+    crate_version: &str,
+    interface_version: &str,
+) -> std::path::PathBuf {
+    let original = workspace_root().join("plugin-api");
+    let copy = dir.join("plugin-api");
+    std::fs::create_dir_all(copy.join("src")).unwrap();
+    for entry in std::fs::read_dir(original.join("src")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join("src").join(entry.file_name())).unwrap();
+    }
+    std::fs::copy(original.join("build.rs"), copy.join("build.rs")).unwrap();
+    let module = copy.join("src/module.rs");
+    let text = std::fs::read_to_string(&module).unwrap();
+    let declared = format!(
+        "pub const INTERFACE_VERSION: &str = \"{}\";",
+        plugin_api::INTERFACE_VERSION
+    );
+    assert_eq!(
+        text.matches(&declared).count(),
+        1,
+        "module.rs declares {declared}"
+    );
+    let wanted = format!("pub const INTERFACE_VERSION: &str = \"{interface_version}\";");
+    std::fs::write(&module, text.replace(&declared, &wanted)).unwrap();
+    let mut dependencies = String::new();
+    for (name, spec) in standalone_dependencies(&original) {
+        dependencies.push_str(&format!("{name} = {spec}\n"));
+    }
+    std::fs::write(
+        copy.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"futures-collector-plugin-api\"\nversion = \"{crate_version}\"\n\
+             edition = \"2021\"\npublish = false\n\n[lib]\nname = \"plugin_api\"\n\n\
+             [dependencies]\n{dependencies}"
+        ),
+    )
+    .unwrap();
+    copy
+}
+
+/// The test plugin `panicking`, built against `api` (a plugin-api copy) as `lib`.
+fn build_against(api: &std::path::Path, lib: &str) -> std::path::PathBuf {
+    let source = workspace_root().join("tests/plugins/panicking");
+    let mut dependencies = standalone_dependencies(&source);
+    let spec = dependencies
+        .get_mut("plugin-api")
+        .and_then(|d| d.as_table_mut())
+        .expect("the test plugin depends on plugin-api");
+    spec.insert("path".into(), api.display().to_string().into());
+    build_out_of_tree_plugin(lib, "0.1.0", &source.join("src"), &dependencies, |_| {})
+}
+
+/// The interface version, not the crate version, decides: a plugin built against a plugin-api
+/// crate of another version with the host's interface version loads and works; one built
+/// against another interface version is refused with the host's usual message.
+#[test]
+fn plugins_load_by_interface_version_not_crate_version() {
+    let ours: toml::Table = std::fs::read_to_string(workspace_root().join("plugin-api/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let our_crate_version = ours["package"]["version"].as_str().unwrap().to_owned();
+    // Another major version of the crate: abi_stable would refuse it if it saw crate versions.
+    let other_crate_version = "7.3.0";
+    assert_ne!(other_crate_version, our_crate_version);
+
+    let dir = tempfile::tempdir().unwrap();
+    let same = plugin_api_copy(
+        &dir.path().join("same"),
+        other_crate_version,
+        plugin_api::INTERFACE_VERSION,
+    );
+    let built = build_against(&same, "fc_test_plugin_other_api_crate");
+    let plugin = load_plugin(&built).unwrap_or_else(|e| panic!("must load: {e}"));
+    assert_eq!(
+        plugin.info.interface_version.as_str(),
+        plugin_api::INTERFACE_VERSION
+    );
+    let requests = plugin.build_requests("tickers", &empty_ctx()).unwrap();
+    assert!(!requests.is_empty(), "the plugin answers through the ABI");
+
+    // The same crate version as ours, another interface version.
+    let mut parts = plugin_api::INTERFACE_VERSION.split('.');
+    let (major, minor) = (parts.next().unwrap(), parts.next().unwrap());
+    let next_interface = format!("{major}.{}.0", minor.parse::<u32>().unwrap() + 1);
+    let other = plugin_api_copy(
+        &dir.path().join("other"),
+        &our_crate_version,
+        &next_interface,
+    );
+    let built = build_against(&other, "fc_test_plugin_other_interface");
+    let err = load_plugin(&built).unwrap_err();
+    assert!(matches!(err, LoadError::Incompatible { .. }), "{err:?}");
+    let line = err.to_string();
+    assert!(line.contains("incompatible plugin interface"), "{line}");
 }

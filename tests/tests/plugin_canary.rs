@@ -13,7 +13,9 @@ use std::{
 };
 
 use collector_process::{alert, get_text, status_as, status_where_as, Scene, PATIENCE};
-use integration_tests::{host_binary, read_records};
+use integration_tests::{
+    build_out_of_tree_plugin, host_binary, read_records, standalone_dependencies, workspace_root,
+};
 use serde_json::Value;
 
 /// The web token of these tests (a decision needs one, also on loopback).
@@ -25,82 +27,26 @@ const PARSE_FILE: &str = "plugins/binance/src/parse.rs";
 const CORRECT_LINE: &str = "rec.volume_24h_quote = row.quote_volume.into();";
 const WRONG_LINE: &str = "rec.volume_24h_quote = row.quote_volume.map(|v| v * 1000.0).into();";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
-}
-
 /// Builds the Binance adapter's source as crate `fc_plugin_binance_canary_<variant>` at
-/// `version`, with `patch` (from, to) applied to parse.rs, into the workspace's target
-/// directory (its dependencies are already built there); returns the `.so`.
+/// `version`, with `patch` (from, to) applied to parse.rs, with the adapter's own dependencies
+/// (read from its Cargo.toml), into the workspace's target directory (its dependencies are
+/// already built there); returns the `.so`.
 fn build_binance_variant(variant: &str, version: &str, patch: Option<(&str, &str)>) -> PathBuf {
-    let root = workspace();
-    let src = tempfile::tempdir().unwrap();
-    let crate_dir = src.path();
-    std::fs::create_dir(crate_dir.join("src")).unwrap();
-    for entry in std::fs::read_dir(root.join("plugins/binance/src")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), crate_dir.join("src").join(entry.file_name())).unwrap();
-    }
-    if let Some((from, to)) = patch {
-        let parse = crate_dir.join("src/parse.rs");
-        let text = std::fs::read_to_string(&parse).unwrap();
-        assert_eq!(
-            text.matches(from).count(),
-            1,
-            "{PARSE_FILE} must hold {from:?} exactly once (the test patches it)"
-        );
-        std::fs::write(&parse, text.replace(from, to)).unwrap();
-    }
-    std::fs::copy(root.join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    let adapter = workspace_root().join("plugins/binance");
+    let dependencies = standalone_dependencies(&adapter);
     let lib = format!("fc_plugin_binance_canary_{variant}");
-    std::fs::write(
-        crate_dir.join("Cargo.toml"),
-        format!(
-            r#"[package]
-name = "{package}"
-version = "{version}"
-edition = "2021"
-publish = false
-
-[lib]
-name = "{lib}"
-crate-type = ["cdylib"]
-
-[dependencies]
-plugin-api = {{ path = {plugin_api:?}, package = "futures-collector-plugin-api" }}
-abi_stable = {{ version = "0.11.3", default-features = false }}
-serde = {{ version = "1", features = ["derive"] }}
-serde_json = "1"
-
-[workspace]
-"#,
-            package = lib.replace('_', "-"),
-            plugin_api = root.join("plugin-api").display().to_string(),
-        ),
-    )
-    .unwrap();
-    // target/<profile>/deps/<test binary> → target/
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
-    let target_dir = profile_dir.parent().unwrap().to_owned();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["build", "--offline", "--lib", "--quiet"])
-        .current_dir(crate_dir)
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "building the {variant} variant failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let so = target_dir.join("debug").join(format!("lib{lib}.so"));
-    assert!(so.is_file(), "{} not built", so.display());
-    so
+    build_out_of_tree_plugin(&lib, version, &adapter.join("src"), &dependencies, |src| {
+        if let Some((from, to)) = patch {
+            let parse = src.join("parse.rs");
+            let text = std::fs::read_to_string(&parse).unwrap();
+            assert_eq!(
+                text.matches(from).count(),
+                1,
+                "{PARSE_FILE} must hold {from:?} exactly once (the test patches it)"
+            );
+            std::fs::write(&parse, text.replace(from, to)).unwrap();
+        }
+    })
 }
 
 /// Drops `built` into the plugin directory as the Binance plugin file, as operators do.

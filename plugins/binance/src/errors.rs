@@ -1,151 +1,58 @@
-//! Error-envelope detection and Binance's error codes → [`ErrorClass`].
+//! Binance's error envelope and codes: a success body is the payload itself, and an error is
+//! `{"code":-1121,"msg":"..."}` under any status; described for plugin-kit's
+//! [`envelope`](plugin_kit::envelope) (`check`), which classifies it, or the status when there
+//! is no envelope, naming the request's tag.
 //!
-//! Owns: deciding whether a response is an error (non-2xx status, or a `{"code":..,"msg":..}`
-//! envelope under any status), which class it gets, and the retry-after hint of a rate limit.
+//! Owns: [`BinanceEnvelope`] (where the envelope's fields sit, the code table, the WAF status,
+//! the retry-after and "banned until" hints).
 //! Must not: parse data rows or judge whether a 2xx body has the right shape (that is `parse`'s
-//! job, with a `PARSE` error); must not retry, sleep or log.
+//! job, with a `PARSE` error); decide anything plugin-kit decides for every exchange.
 //!
-//! Codes (Binance USDⓈ-M "Error Codes"): -1003 TOO_MANY_REQUESTS → rate-limited; -1000 UNKNOWN,
-//! -1001 DISCONNECTED, -1006 UNEXPECTED_RESP, -1007 TIMEOUT, -1008 SERVER_BUSY / request
-//! throttled → transient; every other code (-11xx bad parameters, -1121 invalid symbol, -2xxx,
-//! -4xxx, ...) → permanent.
+//! Codes (Binance USDⓈ-M "Error Codes"): -1003 TOO_MANY_REQUESTS → rate-limited (waiting
+//! `Retry-After`, else the "IP banned until <ms>" of its message); -1000 UNKNOWN, -1001
+//! DISCONNECTED, -1006 UNEXPECTED_RESP, -1007 TIMEOUT, -1008 SERVER_BUSY / request throttled →
+//! transient; every other code (-11xx bad parameters, -1121 invalid symbol, -2xxx, -4xxx, ...)
+//! → permanent; 0 and 200 are not errors. Statuses ("HTTP Return Codes"): 429 rate limit, 418
+//! IP ban, 403 WAF limit violated → rate-limited; 408 and 5xx → transient; other 4xx permanent.
 
-use plugin_api::{helpers, ErrorClass, HttpResponse, PluginError};
+use plugin_api::ErrorClass;
+use plugin_kit::{
+    envelope::{CodeTable, Envelope, StatusRule},
+    wait::WaitHint,
+};
 
-use crate::model::ErrorEnvelope;
+/// Binance's error envelope: `{"code":-1121,"msg":"Invalid symbol."}`; success bodies are bare.
+pub struct BinanceEnvelope;
 
-/// Codes worth retrying with backoff.
-pub const TRANSIENT_CODES: &[i64] = &[-1000, -1001, -1006, -1007, -1008];
-/// Codes that mean "slow down".
-pub const RATE_LIMIT_CODES: &[i64] = &[-1003];
-
-/// The class of a Binance error code.
-pub fn class_of_code(code: i64) -> ErrorClass {
-    if RATE_LIMIT_CODES.contains(&code) {
-        ErrorClass::RATE_LIMITED
-    } else if TRANSIENT_CODES.contains(&code) {
-        ErrorClass::TRANSIENT
-    } else {
-        ErrorClass::PERMANENT
-    }
-}
-
-/// The class of a non-2xx status whose body is not a Binance envelope. The host handles
-/// 5xx/429/418 itself; they are classified here anyway so nothing falls through.
-pub fn class_of_status(status: u16) -> ErrorClass {
-    match status {
-        // 429 rate limit, 418 IP ban, 403 WAF limit violated (Binance "HTTP Return Codes").
-        429 | 418 | 403 => ErrorClass::RATE_LIMITED,
-        // 408: timeout waiting for the backend; 5xx: Binance's side.
-        408 | 500..=599 => ErrorClass::TRANSIENT,
-        _ => ErrorClass::PERMANENT,
-    }
-}
-
-/// Checks a response before its body is decoded: `Err` for a non-2xx status or an error envelope
-/// (classified, with the exchange's code), `Ok` otherwise. `Ok` says nothing about the body's
-/// shape. `now_ms` is the host's clock (`Context::now_ms`), used for "banned until" messages.
-pub fn check_response(response: &HttpResponse<'_>, now_ms: i64) -> Result<(), PluginError> {
-    let status = response.status;
-    let body = response.body();
-    let ok_status = (200..300).contains(&status);
-
-    if let Some((code, msg)) = envelope(body) {
-        let class = class_of_code(code);
-        let message = if ok_status {
-            format!("error envelope in HTTP {status}: {msg}")
-        } else {
-            format!("HTTP {status}: {msg}")
-        };
-        return Err(error(class, response, now_ms, message).with_code(code.to_string()));
-    }
-    if ok_status {
-        return Ok(());
-    }
-    let class = class_of_status(status);
-    let text = helpers::snippet(body);
-    let message = if text.is_empty() {
-        format!("HTTP {status} with an empty body")
-    } else {
-        format!("HTTP {status}: {text}")
+impl Envelope for BinanceEnvelope {
+    const CODE_FIELD: &'static str = "code";
+    const MESSAGE_FIELD: &'static str = "msg";
+    const PAYLOAD_FIELD: Option<&'static str> = None;
+    const CODES: CodeTable = CodeTable {
+        success: &["0", "200"],
+        rate_limited: &["-1003"],
+        transient: &["-1000", "-1001", "-1006", "-1007", "-1008"],
     };
-    Err(error(class, response, now_ms, message))
-}
-
-/// `(code, msg)` when the body is a JSON object carrying a non-zero numeric `code`.
-fn envelope(body: &[u8]) -> Option<(i64, String)> {
-    let first = body.iter().copied().find(|b| !b.is_ascii_whitespace())?;
-    if first != b'{' {
-        return None;
-    }
-    let env: ErrorEnvelope<'_> = serde_json::from_slice(body).ok()?;
-    let code = env.code.filter(|c| *c != 0 && *c != 200)?;
-    let msg = env.msg.into_owned();
-    Some((code, msg))
-}
-
-fn error(
-    class: ErrorClass,
-    response: &HttpResponse<'_>,
-    now_ms: i64,
-    message: String,
-) -> PluginError {
-    let tag = response.tag();
-    if class == ErrorClass::RATE_LIMITED {
-        PluginError::rate_limited(
-            tag,
-            message.as_str(),
-            retry_after_ms(response, &message, now_ms),
-        )
-    } else {
-        PluginError::new(class, tag, message)
-    }
-}
-
-/// How long Binance asked us to wait: the `Retry-After` header (seconds), else the
-/// "IP banned until <unix ms>" timestamp in the message, relative to `now_ms`.
-pub fn retry_after_ms(response: &HttpResponse<'_>, message: &str, now_ms: i64) -> Option<u64> {
-    if let Some(secs) = response
-        .header("retry-after")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        return Some(secs.saturating_mul(1000));
-    }
-    banned_until_ms(message)
-        .map(|until| until.saturating_sub(now_ms))
-        .filter(|wait| *wait > 0)
-        .and_then(|wait| u64::try_from(wait).ok())
-}
-
-/// The timestamp in "... IP banned until 1663055331178. ..." (Binance -1003 message).
-fn banned_until_ms(message: &str) -> Option<i64> {
-    let (_, rest) = message.split_once("until")?;
-    let digits: String = rest
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    helpers::timestamp_ms(&digits)
+    const STATUS_RULES: &'static [StatusRule] = &[StatusRule {
+        status: 403,
+        class: ErrorClass::RATE_LIMITED,
+        wait_ms: None,
+        note: "WAF limit violated",
+    }];
+    const WAIT_HINTS: &'static [WaitHint] = &[WaitHint::RetryAfter, WaitHint::BannedUntilInMessage];
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plugin_api::{HttpRequest, KeyValueRef};
+    use plugin_api::{HttpRequest, HttpResponse, KeyValueRef, PluginError};
+    use plugin_kit::{
+        envelope::{check, class_of_code},
+        testing::response,
+    };
 
-    fn response<'a>(
-        request: &'a HttpRequest,
-        status: u16,
-        headers: &'a [KeyValueRef<'a>],
-        body: &'a [u8],
-    ) -> HttpResponse<'a> {
-        HttpResponse {
-            request,
-            status,
-            headers: headers.into(),
-            body: body.into(),
-            received_ts: 1,
-        }
+    fn check_response(response: &HttpResponse<'_>, now_ms: i64) -> Result<(), PluginError> {
+        check::<BinanceEnvelope>(response, now_ms)
     }
 
     #[test]
@@ -164,8 +71,15 @@ mod tests {
             (-2015, ErrorClass::PERMANENT),
         ];
         for (code, class) in cases {
-            assert_eq!(class_of_code(*code), *class, "code {code}");
+            let code = code.to_string();
+            assert_eq!(
+                class_of_code::<BinanceEnvelope>(&code),
+                Some(*class),
+                "code {code}"
+            );
         }
+        assert_eq!(class_of_code::<BinanceEnvelope>("0"), None);
+        assert_eq!(class_of_code::<BinanceEnvelope>("200"), None);
     }
 
     #[test]
@@ -180,8 +94,10 @@ mod tests {
             (408, ErrorClass::TRANSIENT),
             (502, ErrorClass::TRANSIENT),
         ];
+        let req = HttpRequest::get("/fapi/v1/ticker/24hr", "ticker24hr");
         for (status, class) in cases {
-            assert_eq!(class_of_status(*status), *class, "status {status}");
+            let e = check_response(&response(&req, *status, &[], b"<html></html>"), 0).unwrap_err();
+            assert_eq!(e.class, *class, "status {status}");
         }
     }
 

@@ -1,15 +1,15 @@
 //! Serde wire types for the Binance USDⓈ-M public endpoints this plugin reads.
 //!
-//! Owns: the shape of each response body, field names as Binance spells them, and which fields
+//! Owns: the shape of each success body (`errors.rs` describes the error envelope), field names as Binance spells them, and which fields
 //! are required (a row without them is the wrong shape, hence a `PARSE` error). Strings borrow
 //! from the response body (`Cow` falls back to an owned copy only for JSON escapes); numbers go
-//! through plugin-api's `opt_f64`/`opt_ts`, so `""`, `null` and a missing field stay `None`.
+//! through plugin-kit's `opt_f64`/`opt_ts`, so `""`, `null` and a missing field stay `None`.
 //! Unknown fields are ignored: Binance adds fields without notice.
 //! Must not: interpret values (zero-as-absent, sentinels, status words): that is `parse`'s job.
 
 use std::{borrow::Cow, fmt};
 
-use plugin_api::helpers::de::{opt_f64, opt_ts};
+use plugin_kit::de::{opt_f64, opt_ts};
 use serde::{
     de::{MapAccess, Visitor},
     Deserialize, Deserializer,
@@ -200,15 +200,6 @@ pub struct OpenInterest<'a> {
     pub time: Option<i64>,
 }
 
-/// Binance's error body: `{"code":-1121,"msg":"Invalid symbol."}`.
-#[derive(Debug, Deserialize)]
-pub struct ErrorEnvelope<'a> {
-    #[serde(default)]
-    pub code: Option<i64>,
-    #[serde(borrow, default)]
-    pub msg: Cow<'a, str>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,8 +238,7 @@ mod tests {
     fn positional_arrays_are_not_rows() {
         let body = br#"[["BTCUSDT","1.5"]]"#;
         assert!(serde_json::from_slice::<Vec<Obj<PremiumIndexRow<'_>>>>(body).is_err());
-        let e =
-            plugin_api::helpers::json_from_body::<Vec<Obj<PremiumIndexRow<'_>>>>(body).unwrap_err();
+        let e = plugin_kit::json_from_body::<Vec<Obj<PremiumIndexRow<'_>>>>(body).unwrap_err();
         assert!(e.to_string().contains("expected a JSON object"), "{e}");
         // Without the wrapper serde would have accepted it.
         assert!(serde_json::from_slice::<Vec<PremiumIndexRow<'_>>>(body).is_ok());

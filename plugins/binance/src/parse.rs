@@ -9,16 +9,16 @@
 //! bad response discard the records the other responses of the round still give. Leaves
 //! `rate_8h`/`rate_annualized` to the host.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use plugin_api::abi_stable::std_types::ROption;
 use plugin_api::{
-    helpers, Context, HttpResponse, InstrumentTable, IntervalSource, MarketType, ParseOutput,
-    PluginError, Record, RecordKind,
+    Context, HttpResponse, IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
 };
+use plugin_kit::{envelope::check, examples, InstrumentTable, SkippedSymbols};
 use serde::Deserialize;
 
-use crate::errors;
+use crate::errors::BinanceEnvelope;
 use crate::model::{
     BookTickerRow, ExchangeInfo, FundingInfoRow, Obj, OpenInterest, PremiumIndexRow, Str,
     Ticker24hRow,
@@ -34,9 +34,6 @@ use crate::{
 
 /// `deliveryDate` Binance gives perpetuals with no delisting scheduled (2100-12-25 08:00 UTC).
 pub const PERPETUAL_DELIVERY_SENTINEL: i64 = 4_133_404_800_000;
-
-/// How many symbols a "skipped" warning names.
-const MAX_EXAMPLES: usize = 5;
 
 /// Parses all responses of one round of `kind`.
 pub fn parse(kind: &str, responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
@@ -71,8 +68,8 @@ fn instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput
 
     let total = info.symbols.len();
     let server_time = info.server_time;
-    let mut unknown_types = Vec::new();
-    let mut incomplete = Vec::new();
+    let mut unknown_types = SkippedSymbols::new();
+    let mut incomplete = SkippedSymbols::new();
     let mut records = Vec::new();
     for Obj(s) in info.symbols {
         match s.contract_type.as_ref() {
@@ -84,13 +81,13 @@ fn instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput
             | "CURRENT_QUARTER_DELIVERING"
             | "NEXT_QUARTER_DELIVERING" => continue,
             other => {
-                unknown_types.push(format!("{} ({other:?})", s.symbol));
+                unknown_types.add(&format!("{} ({other:?})", s.symbol));
                 continue;
             }
         }
         let (base, quote, settle) = (&s.base_asset, &s.quote_asset, &s.margin_asset);
         if s.symbol.is_empty() || base.is_empty() || quote.is_empty() || settle.is_empty() {
-            incomplete.push(s.symbol.into_owned());
+            incomplete.add(&s.symbol);
             continue;
         }
         let mut rec = Record::in_context(
@@ -125,20 +122,11 @@ fn instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput
         records.push(rec);
     }
 
-    if !unknown_types.is_empty() {
-        out.warn(format!(
-            "instruments: skipped {} symbol(s) with an unrecognised contractType, e.g. {}",
-            unknown_types.len(),
-            examples(unknown_types.iter().map(String::as_str)),
-        ));
-    }
-    if !incomplete.is_empty() {
-        out.warn(format!(
-            "instruments: skipped {} perpetual(s) without symbol/baseAsset/quoteAsset/marginAsset, e.g. {}",
-            incomplete.len(),
-            examples(incomplete.iter().map(String::as_str)),
-        ));
-    }
+    unknown_types.report(&mut out, "of instruments with an unrecognised contractType");
+    incomplete.report(
+        &mut out,
+        "of perpetual instruments without symbol/baseAsset/quoteAsset/marginAsset",
+    );
     if records.is_empty() {
         // Never an empty success: the host would replace its universe with nothing.
         out.errors.push(PluginError::parse(
@@ -173,14 +161,14 @@ fn tickers(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
         &mut out,
     );
     let mut joined = Joined::new(RecordKind::TICKER, ctx);
-    let mut skipped = Skipped::default();
+    let mut skipped = SkippedSymbols::new();
 
     // bookTicker and premiumIndex first: their `time` is only a fallback for `exchange_ts`;
     // the 24hr `closeTime` below wins when the symbol has a 24hr row.
     if let Some((response, rows)) = decode_round::<BookTickerRow<'_>>(book, ctx, &mut out) {
         for row in rows {
             let Some(rec) = joined.entry(&row.symbol, response.received_ts) else {
-                skipped.add(row.symbol);
+                skipped.add(&row.symbol);
                 continue;
             };
             rec.bid = row.bid_price.into();
@@ -191,7 +179,7 @@ fn tickers(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
     if let Some((response, rows)) = decode_round::<PremiumIndexRow<'_>>(premium, ctx, &mut out) {
         for row in rows {
             let Some(rec) = joined.entry(&row.symbol, response.received_ts) else {
-                skipped.add(row.symbol);
+                skipped.add(&row.symbol);
                 continue;
             };
             rec.mark = row.mark_price.into();
@@ -202,7 +190,7 @@ fn tickers(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
     if let Some((response, rows)) = decode_round::<Ticker24hRow<'_>>(day, ctx, &mut out) {
         for row in rows {
             let Some(rec) = joined.entry(&row.symbol, response.received_ts) else {
-                skipped.add(row.symbol);
+                skipped.add(&row.symbol);
                 continue;
             };
             rec.last = row.last_price.into();
@@ -214,7 +202,7 @@ fn tickers(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
         }
     }
 
-    skipped.warn(KIND_TICKERS, &mut out);
+    skipped.report(&mut out, &not_perpetual(KIND_TICKERS));
     out.records = joined.into_records();
     out
 }
@@ -230,7 +218,7 @@ fn funding(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
         &mut out,
     );
     let mut joined = Joined::new(RecordKind::FUNDING, ctx);
-    let mut skipped = Skipped::default();
+    let mut skipped = SkippedSymbols::new();
 
     // fundingInfo: `None` when it failed or is absent (intervals then stay unknown: the host
     // keeps the last known one), otherwise the symbols whose interval/cap/floor differ.
@@ -244,7 +232,7 @@ fn funding(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
         Some((response, rows)) => {
             for row in rows {
                 let Some(rec) = joined.entry(&row.symbol, response.received_ts) else {
-                    skipped.add(row.symbol);
+                    skipped.add(&row.symbol);
                     continue;
                 };
                 rec.next_funding_ts = row.next_funding_time.into();
@@ -293,12 +281,12 @@ fn funding(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
         }
         for symbol in by_symbol.keys() {
             if ctx.instrument(symbol).is_none() {
-                skipped.add(symbol.clone());
+                skipped.add(symbol);
             }
         }
     }
 
-    skipped.warn(KIND_FUNDING, &mut out);
+    skipped.report(&mut out, &not_perpetual(KIND_FUNDING));
     out.records = joined.into_records();
     out
 }
@@ -308,7 +296,7 @@ fn funding(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
 fn open_interest<'a>(responses: &[HttpResponse<'a>], ctx: &Context<'_>) -> ParseOutput {
     let mut out = ParseOutput::default();
     let mut joined = Joined::new(RecordKind::TICKER, ctx);
-    let mut skipped = Skipped::default();
+    let mut skipped = SkippedSymbols::new();
 
     let mut premium = None;
     let mut per_symbol = Vec::new();
@@ -355,7 +343,7 @@ fn open_interest<'a>(responses: &[HttpResponse<'a>], ctx: &Context<'_>) -> Parse
         }
         let mark = marks.get(symbol.as_ref()).copied();
         let Some(rec) = joined.entry(&symbol, response.received_ts) else {
-            skipped.add(symbol);
+            skipped.add(&symbol);
             continue;
         };
         rec.open_interest_base = row.open_interest.into();
@@ -363,7 +351,7 @@ fn open_interest<'a>(responses: &[HttpResponse<'a>], ctx: &Context<'_>) -> Parse
         rec.exchange_ts = row.time.into();
     }
 
-    skipped.warn(KIND_OPEN_INTEREST, &mut out);
+    skipped.report(&mut out, &not_perpetual(KIND_OPEN_INTEREST));
     out.records = joined.into_records();
     out
 }
@@ -393,6 +381,14 @@ fn pick<'r, 'a, const N: usize>(
     }
     warn_ignored(kind, &ignored, out);
     picked
+}
+
+/// Why a kind's rows were skipped: `of tickers that are not perpetual instruments in ctx (...)`.
+fn not_perpetual(kind: &str) -> String {
+    format!(
+        "of {kind} that are not perpetual instruments in ctx (delivery contracts, unknown or \
+         delisted symbols)"
+    )
 }
 
 fn warn_ignored(kind: &str, ignored: &[&str], out: &mut ParseOutput) {
@@ -428,10 +424,10 @@ fn decode_rows<'a, T: Deserialize<'a>>(
 ) -> Result<Vec<T>, PluginError> {
     let body = checked_body(response, ctx)?;
     let decoded = if first_byte(body) == Some(b'[') {
-        helpers::json_from_body::<Vec<Obj<T>>>(body)
+        plugin_kit::json_from_body::<Vec<Obj<T>>>(body)
             .map(|rows| rows.into_iter().map(|Obj(row)| row).collect())
     } else {
-        helpers::json_from_body::<Obj<T>>(body).map(|Obj(row)| vec![row])
+        plugin_kit::json_from_body::<Obj<T>>(body).map(|Obj(row)| vec![row])
     };
     decoded.map_err(|e| shape_error(response, &e))
 }
@@ -441,7 +437,7 @@ fn decode_object<'a, T: Deserialize<'a>>(
     ctx: &Context<'_>,
 ) -> Result<T, PluginError> {
     let body = checked_body(response, ctx)?;
-    helpers::json_from_body::<Obj<T>>(body)
+    plugin_kit::json_from_body::<Obj<T>>(body)
         .map(|Obj(object)| object)
         .map_err(|e| shape_error(response, &e))
 }
@@ -451,9 +447,9 @@ fn checked_body<'a>(
     response: &HttpResponse<'a>,
     ctx: &Context<'_>,
 ) -> Result<&'a [u8], PluginError> {
-    errors::check_response(response, ctx.now_ms)?;
+    check::<BinanceEnvelope>(response, ctx.now_ms)?;
     let body = response.body();
-    helpers::check_json_body(body, response.tag())?;
+    plugin_kit::check_json_body(body, response.tag())?;
     Ok(body)
 }
 
@@ -474,7 +470,7 @@ fn shape_error(response: &HttpResponse<'_>, e: &serde_json::Error) -> PluginErro
         format!(
             "{what} from {}: {e}; body starts {}",
             response.request.path,
-            helpers::snippet(response.body())
+            plugin_kit::snippet(response.body())
         ),
     )
 }
@@ -485,17 +481,6 @@ fn latest(current: ROption<i64>, new: Option<i64>) -> ROption<i64> {
         (Some(a), Some(b)) => ROption::RSome(a.max(b)),
         (a, b) => a.or(b).into(),
     }
-}
-
-fn examples<'s>(items: impl Iterator<Item = &'s str>) -> String {
-    let mut list: Vec<&str> = items.take(MAX_EXAMPLES + 1).collect();
-    let more = list.len() > MAX_EXAMPLES;
-    list.truncate(MAX_EXAMPLES);
-    let mut s = list.join(", ");
-    if more {
-        s.push_str(", …");
-    }
-    s
 }
 
 /// Records of one kind being joined across a round's responses, keyed by raw symbol (so the
@@ -551,29 +536,6 @@ impl<'c> Joined<'c> {
     }
 }
 
-/// Symbols of a round that are not perpetual instruments in ctx, for one warning per call.
-#[derive(Default)]
-struct Skipped<'a> {
-    symbols: BTreeSet<Str<'a>>,
-}
-
-impl<'a> Skipped<'a> {
-    fn add(&mut self, symbol: Str<'a>) {
-        self.symbols.insert(symbol);
-    }
-
-    fn warn(self, kind: &str, out: &mut ParseOutput) {
-        if self.symbols.is_empty() {
-            return;
-        }
-        out.warn(format!(
-            "{kind}: skipped {} symbol(s) that are not perpetual instruments in ctx (delivery contracts, unknown or delisted symbols), e.g. {}",
-            self.symbols.len(),
-            examples(self.symbols.iter().map(|s| s.as_ref())),
-        ));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,13 +562,5 @@ mod tests {
         assert_eq!(latest(ROption::RSome(7), None), ROption::RSome(7));
         assert_eq!(latest(ROption::RSome(7), Some(5)), ROption::RSome(7));
         assert_eq!(latest(ROption::RSome(3), Some(5)), ROption::RSome(5));
-    }
-
-    #[test]
-    fn examples_are_capped() {
-        let few = ["A", "B"];
-        assert_eq!(examples(few.iter().copied()), "A, B");
-        let many = ["A", "B", "C", "D", "E", "F", "G"];
-        assert_eq!(examples(many.iter().copied()), "A, B, C, D, E, …");
     }
 }

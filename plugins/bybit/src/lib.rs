@@ -16,8 +16,8 @@
     deny(
         clippy::unwrap_used,
         clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
+        clippy::indexing_slicing,
+        clippy::panic
     )
 )]
 

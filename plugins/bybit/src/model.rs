@@ -1,36 +1,13 @@
 //! Serde wire types for the Bybit v5 market responses this plugin reads.
 //!
-//! Owns: the shape of the v5 envelope (`retCode`, `retMsg`, `result`, `time`) and of the rows of
+//! Owns: the shape of the `result` (`errors.rs` describes the envelope around it) and the rows of
 //! `/v5/market/instruments-info` and `/v5/market/tickers`, borrowing strings from the body.
 //! Must not: interpret values (units, zero-means-absent, status words): that is `parse.rs`.
 //! Unknown JSON fields are ignored; every value field is optional, so a missing field stays
 //! `None` and never turns into 0.
 
-use plugin_api::helpers::de::{opt_f64, opt_ts};
+use plugin_kit::de::{opt_f64, opt_ts};
 use serde::Deserialize;
-
-/// A whole v5 response: `{"retCode":0,"retMsg":"OK","result":{...},"retExtInfo":{},"time":..}`.
-/// `retMsg` is left out on purpose: it is read (by [`EnvelopeHead`]) only when `retCode != 0`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Envelope<T> {
-    pub ret_code: Option<i64>,
-    pub result: Option<T>,
-    /// Server time of the response, Unix ms.
-    #[serde(default, deserialize_with = "opt_ts")]
-    pub time: Option<i64>,
-}
-
-/// Only the envelope's status: used when the full [`Envelope`] does not deserialize (an error
-/// envelope with `"result":{}`) or the HTTP status is not 2xx. `retMsg` is owned because error
-/// messages may contain JSON escapes.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct EnvelopeHead {
-    pub ret_code: Option<i64>,
-    #[serde(default)]
-    pub ret_msg: Option<String>,
-}
 
 /// `result` of `/v5/market/instruments-info`.
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,8 @@
 //! Owns: the field mapping from Bybit rows onto [`Record`], unit conversions (funding interval
 //! minutes → hours), status normalization, skipping rows that are not collected (dated futures,
 //! symbols missing from `ctx`) and summarising them in one warning per call.
-//! Must not: classify transport or envelope failures (`errors.rs` does), set `rate_8h` /
+//! Must not: classify transport or envelope failures (`errors.rs` describes the envelope,
+//! plugin-kit's `envelope::open` classifies), set `rate_8h` /
 //! `rate_annualized` (the host computes them), write 0 for a missing value, or panic.
 
 use abi_stable::std_types::ROption::{self, RNone, RSome};
@@ -11,7 +12,12 @@ use plugin_api::{
     Context, HttpResponse, IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
 };
 
-use crate::errors::{open, Payload};
+use plugin_kit::{
+    envelope::{open, Opened},
+    SkippedSymbols,
+};
+
+use crate::errors::BybitEnvelope;
 use crate::model::{InstrumentRow, InstrumentsResult, TickerRow, TickersResult};
 use crate::requests::{
     cursor_of, instruments_page, is_follow_up_page, next_instruments_page, unknown_kind,
@@ -43,18 +49,21 @@ pub fn parse(kind: &str, responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> P
 #[derive(Default)]
 struct InstrumentNotes {
     /// Contract types other than `LinearPerpetual` / `LinearFutures`.
-    unknown_contract_type: Sample,
+    unknown_contract_type: SkippedSymbols,
     /// Rows without base, quote or settle coin.
-    incomplete: Sample,
+    incomplete: SkippedSymbols,
     /// `fundingInterval` in (0, 60): implausible as minutes, taken as hours.
-    interval_as_hours: Sample,
+    interval_as_hours: SkippedSymbols,
 }
 
 fn parse_instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>, out: &mut ParseOutput) {
     let mut notes = InstrumentNotes::default();
     for response in responses {
         let tag = response.tag();
-        let Payload { result, time } = match open::<InstrumentsResult<'_>>(response, ctx) {
+        let Opened {
+            payload: result,
+            time_ms: time,
+        } = match open::<BybitEnvelope, InstrumentsResult<'_>>(response, ctx.now_ms) {
             Ok(payload) => payload,
             Err(error) => {
                 out.errors.push(error);
@@ -103,15 +112,15 @@ fn parse_instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>, out: &mu
         }
     }
 
-    notes.unknown_contract_type.warn(
+    notes.unknown_contract_type.report(
         out,
-        "instruments: skipped rows with a contract type other than LinearPerpetual/LinearFutures",
+        "of instruments with a contract type other than LinearPerpetual/LinearFutures",
     );
-    notes.incomplete.warn(
+    notes.incomplete.report(
         out,
-        "instruments: skipped rows without symbol, baseCoin, quoteCoin or settleCoin",
+        "of instruments without symbol, baseCoin, quoteCoin or settleCoin",
     );
-    notes.interval_as_hours.warn(
+    notes.interval_as_hours.report_as(
         out,
         "instruments: fundingInterval below 60 is implausible as minutes; taken as hours",
     );
@@ -131,13 +140,13 @@ fn instrument_record(
         Some(other) => {
             notes
                 .unknown_contract_type
-                .note(&format!("{} ({other})", row.symbol));
+                .add(&format!("{} ({other})", row.symbol));
             return None;
         }
         None => {
             notes
                 .unknown_contract_type
-                .note(&format!("{} (no contractType)", row.symbol));
+                .add(&format!("{} (no contractType)", row.symbol));
             return None;
         }
     }
@@ -148,11 +157,11 @@ fn instrument_record(
         non_empty(row.settle_coin),
     );
     let (Some(base), Some(quote), Some(settle)) = coins else {
-        notes.incomplete.note(row.symbol);
+        notes.incomplete.add(row.symbol);
         return None;
     };
     if row.symbol.trim().is_empty() {
-        notes.incomplete.note("(empty symbol)");
+        notes.incomplete.add("(empty symbol)");
         return None;
     }
 
@@ -190,7 +199,7 @@ fn instrument_record(
 fn interval_hours(row: &InstrumentRow<'_>, notes: &mut InstrumentNotes) -> Option<f64> {
     let value = row.funding_interval.filter(|v| *v > 0.0)?;
     if value < 60.0 {
-        notes.interval_as_hours.note(row.symbol);
+        notes.interval_as_hours.add(row.symbol);
         Some(value)
     } else {
         Some(value / 60.0)
@@ -218,9 +227,12 @@ fn parse_tickers(
     ctx: &Context<'_>,
     out: &mut ParseOutput,
 ) {
-    let mut unknown = Sample::default();
+    let mut unknown = SkippedSymbols::new();
     for response in responses {
-        let Payload { result, time } = match open::<TickersResult<'_>>(response, ctx) {
+        let Opened {
+            payload: result,
+            time_ms: time,
+        } = match open::<BybitEnvelope, TickersResult<'_>>(response, ctx.now_ms) {
             Ok(payload) => payload,
             Err(error) => {
                 out.errors.push(error);
@@ -237,7 +249,7 @@ fn parse_tickers(
         out.records.reserve(result.list.len());
         for row in &result.list {
             let Some(instrument) = ctx.instrument(row.symbol) else {
-                unknown.note(row.symbol);
+                unknown.add(row.symbol);
                 continue;
             };
             let record = if kind == RecordKind::FUNDING {
@@ -248,10 +260,10 @@ fn parse_tickers(
             out.records.push(record);
         }
     }
-    unknown.warn(
+    unknown.report(
         out,
         &format!(
-            "{kind_name}: skipped rows whose symbol is not a known perpetual instrument \
+            "of {kind_name} that are not known perpetual instruments \
              (dated futures, or not listed by the last instruments cycle)"
         ),
     );
@@ -324,38 +336,4 @@ fn positive(value: Option<f64>) -> ROption<f64> {
 
 fn non_empty(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// A count of rows plus a few of their symbols, turned into one warning.
-#[derive(Default)]
-struct Sample {
-    count: usize,
-    examples: Vec<String>,
-}
-
-impl Sample {
-    const MAX_EXAMPLES: usize = 5;
-
-    fn note(&mut self, symbol: &str) {
-        self.count += 1;
-        if self.examples.len() < Self::MAX_EXAMPLES {
-            self.examples.push(symbol.to_owned());
-        }
-    }
-
-    fn warn(&self, out: &mut ParseOutput, what: &str) {
-        if self.count == 0 {
-            return;
-        }
-        let more = if self.count > self.examples.len() {
-            ", …"
-        } else {
-            ""
-        };
-        out.warn(format!(
-            "{what}: {} row(s), e.g. {}{more}",
-            self.count,
-            self.examples.join(", ")
-        ));
-    }
 }

@@ -645,7 +645,11 @@ fn instruments_without_identity_are_skipped_with_one_warning() {
     assert_eq!(r.interval_hours, ROption::RNone);
     assert_eq!(r.interval_source, ROption::RNone);
     assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
-    assert!(out.warnings[0].contains("3 row(s)"), "{}", out.warnings[0]);
+    assert!(
+        out.warnings[0].contains("3 symbol(s)"),
+        "{}",
+        out.warnings[0]
+    );
 }
 
 #[test]
@@ -779,9 +783,9 @@ fn unknown_symbols_are_skipped_with_one_warning() {
         assert_eq!(symbols, ["BTCUSDT"], "{kind}");
         assert_eq!(out.warnings.len(), 1, "{kind}: {:?}", out.warnings);
         let w = out.warnings[0].as_str();
-        assert!(w.contains("7 row(s)"), "{w}");
+        assert!(w.contains("7 symbol(s)"), "{w}");
         assert!(w.contains("BTC-26DEC25"), "{w}");
-        assert!(!w.contains("DOGEUSDT"), "a few examples, not all: {w}");
+        assert!(!w.contains("XRPUSDT"), "a few examples, not all: {w}");
     }
 
     // Before any instruments cycle, everything is skipped (still one warning, no error).

@@ -9,6 +9,16 @@
 //! Must not: do I/O, read clocks, keep state between calls, or log: the host owns all of that.
 //! A missing value is `RNone`, never 0; `rate_8h`/`rate_annualized` are left to the host.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 mod errors;
 mod model;
 mod parse;
@@ -16,7 +26,6 @@ mod requests;
 
 use plugin_api::{KindSpec, PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
 
-pub use errors::class_of_code;
 pub use parse::{parse, EXTRA_INST_FAMILY, EXTRA_METHOD, EXTRA_RAW_STATUS, EXTRA_SETT_STATE};
 pub use requests::{
     build_requests, KIND_FUNDING, KIND_INSTRUMENTS, KIND_TICKERS, PATH_FUNDING_RATE,

@@ -1,77 +1,20 @@
 //! Serde wire types for the OKX v5 public endpoints this plugin reads.
 //!
-//! Owns: the shape of each response body (the `{code, msg, data: [...]}` envelope and its rows),
+//! Owns: the shape of the rows inside each response's `data` (`errors.rs` describes the envelope),
 //! field names as OKX spells them, and which fields are required (a row without `instId` is the
 //! wrong shape, hence a `PARSE` error). Strings borrow from the response body (`Cow` falls back
-//! to an owned copy only for JSON escapes); numbers and timestamps go through plugin-api's
+//! to an owned copy only for JSON escapes); numbers and timestamps go through plugin-kit's
 //! `opt_f64`/`opt_ts`, so `""`, `null` and a missing field stay `None`. Unknown fields are
 //! ignored: OKX adds fields without notice.
 //! Must not: interpret values (status words, contract types, conversions): that is `parse`'s job.
 
-use std::{borrow::Cow, fmt};
+use std::borrow::Cow;
 
-use plugin_api::helpers::de::{opt_f64, opt_ts};
-use serde::{
-    de::{self, Visitor},
-    Deserialize, Deserializer,
-};
+use plugin_kit::de::{opt_f64, opt_ts};
+use serde::Deserialize;
 
 /// A string borrowed from the response body when it has no escapes.
 pub type Str<'a> = Cow<'a, str>;
-
-/// Every OKX v5 REST body: `code` `"0"` is success, anything else an error with `msg`.
-#[derive(Debug, Deserialize)]
-pub struct Envelope<T> {
-    #[serde(default, deserialize_with = "opt_code")]
-    pub code: Option<String>,
-    /// Absent on some error bodies; required (an array) on success.
-    pub data: Option<Vec<T>>,
-}
-
-/// Only `code` and `msg`, whatever `data` holds: used to classify bodies that do not fit
-/// [`Envelope`] (error envelopes with an object `data`, garbage with a valid head).
-#[derive(Debug, Deserialize)]
-pub struct EnvelopeHead {
-    #[serde(default, deserialize_with = "opt_code")]
-    pub code: Option<String>,
-    #[serde(default)]
-    pub msg: Option<String>,
-}
-
-/// `"51001"` or `51001` (OKX writes strings; a number is accepted too) → `Some("51001")`.
-fn opt_code<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct CodeVisitor;
-
-    impl<'de> Visitor<'de> for CodeVisitor {
-        type Value = Option<String>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an OKX code (string or integer)")
-        }
-
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.trim().to_owned()))
-        }
-
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-
-    d.deserialize_any(CodeVisitor)
-}
 
 /// One row of `GET /api/v5/public/instruments?instType=SWAP`.
 #[derive(Debug, Deserialize)]

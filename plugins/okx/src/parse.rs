@@ -2,24 +2,24 @@
 //! endpoints by `instId`, contract-size conversions, and the `instId=ANY` funding fallback.
 //!
 //! Owns: field mapping (which OKX field fills which record field), status normalization,
-//! base/quote conversions with the instrument's contract size, the one-warning-per-call summary
-//! of skipped symbols.
-//! Must not: classify failures itself (`errors.rs` does), invent values (a missing input stays
+//! base/quote conversions with the instrument's contract size, which symbols are skipped (one
+//! warning per call, plugin-kit's `SkippedSymbols`).
+//! Must not: classify failures itself (`errors.rs` describes the envelope, plugin-kit's
+//! `envelope::open` classifies), invent values (a missing input stays
 //! `RNone`, never 0), compute `rate_8h`/`rate_annualized` (the host does), panic, or let one bad
 //! response discard the records of the others.
 
-use std::{
-    borrow::Cow,
-    collections::{BTreeSet, HashMap},
-};
+use std::{borrow::Cow, collections::HashMap};
 
 use plugin_api::{
-    abi_stable::std_types::ROption, helpers::hours_between, Context, HttpResponse, InstrumentTable,
-    IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
+    abi_stable::std_types::ROption, Context, HttpResponse, IntervalSource, MarketType, ParseOutput,
+    PluginError, Record, RecordKind,
 };
+use plugin_kit::{envelope::open, hours_between, InstrumentTable, SkippedSymbols};
+use serde::Deserialize;
 
 use crate::{
-    errors::{open, INSTRUMENT_NOT_FOUND, PARAMETER_ERROR},
+    errors::{OkxEnvelope, INSTRUMENT_NOT_FOUND, PARAMETER_ERROR},
     model::{
         FundingRow, IndexTickerRow, InstrumentRow, MarkPriceRow, OpenInterestRow, Str, TickerRow,
     },
@@ -38,9 +38,6 @@ pub const EXTRA_METHOD: &str = "method";
 /// `extra` key on funding records: `settState` (`processing`, `settled`).
 pub const EXTRA_SETT_STATE: &str = "sett_state";
 
-/// How many skipped symbols a summary warning names.
-const MAX_EXAMPLES: usize = 5;
-
 /// Parses all responses of one round of `kind`.
 pub fn parse(kind: &str, responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
     match kind {
@@ -54,36 +51,12 @@ pub fn parse(kind: &str, responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> P
     }
 }
 
-/// Distinct symbols skipped during one parse call, reported as ONE warning.
-#[derive(Default)]
-struct Skipped {
-    symbols: BTreeSet<String>,
-}
-
-impl Skipped {
-    fn add(&mut self, symbol: &str) {
-        if !self.symbols.contains(symbol) {
-            self.symbols.insert(symbol.to_owned());
-        }
-    }
-
-    fn report(self, out: &mut ParseOutput, why: &str) {
-        let count = self.symbols.len();
-        if count == 0 {
-            return;
-        }
-        let examples: Vec<&str> = self
-            .symbols
-            .iter()
-            .take(MAX_EXAMPLES)
-            .map(String::as_str)
-            .collect();
-        let more = if count > MAX_EXAMPLES { ", …" } else { "" };
-        out.warn(format!(
-            "skipped {count} symbol(s) {why}: {}{more}",
-            examples.join(", ")
-        ));
-    }
+/// The `data` rows of one response, or its classified error.
+fn data_rows<'a, T: Deserialize<'a>>(
+    response: &HttpResponse<'a>,
+    ctx: &Context<'_>,
+) -> Result<Vec<T>, PluginError> {
+    open::<OkxEnvelope, Vec<T>>(response, ctx.now_ms).map(|opened| opened.payload)
 }
 
 /// `Some(s)` unless `s` is empty or blank.
@@ -103,10 +76,10 @@ fn mul(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 fn parse_instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
     let mut out = ParseOutput::default();
-    let mut unusable = Skipped::default();
-    let mut not_swap = Skipped::default();
+    let mut unusable = SkippedSymbols::new();
+    let mut not_swap = SkippedSymbols::new();
     for response in responses {
-        let rows = match open::<InstrumentRow<'_>>(response) {
+        let rows = match data_rows::<InstrumentRow<'_>>(response, ctx) {
             Ok(rows) => rows,
             Err(e) => {
                 out.errors.push(e);
@@ -299,7 +272,7 @@ impl<'c> Slot<'c> {
 
 fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> ParseOutput {
     let mut out = ParseOutput::default();
-    let mut unknown = Skipped::default();
+    let mut unknown = SkippedSymbols::new();
     let mut slots = InstrumentTable::new(ctx);
     // Index name (`BTC-USDT`) → (idxPx, received_ts).
     let mut indices: HashMap<Cow<'_, str>, (f64, i64)> = HashMap::new();
@@ -319,7 +292,7 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
     for (source, response) in routed {
         let received_ts = response.received_ts;
         let result = match source {
-            TickerSource::Tickers => open::<TickerRow<'_>>(response).map(|rows| {
+            TickerSource::Tickers => data_rows::<TickerRow<'_>>(response, ctx).map(|rows| {
                 for row in rows {
                     let Some(slot) = Slot::of(&mut slots, &row.inst_id, received_ts) else {
                         unknown.add(&row.inst_id);
@@ -333,7 +306,7 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
                     slot.stamp(row.ts);
                 }
             }),
-            TickerSource::MarkPrice => open::<MarkPriceRow<'_>>(response).map(|rows| {
+            TickerSource::MarkPrice => data_rows::<MarkPriceRow<'_>>(response, ctx).map(|rows| {
                 for row in rows {
                     let Some(slot) = Slot::of(&mut slots, &row.inst_id, received_ts) else {
                         unknown.add(&row.inst_id);
@@ -343,19 +316,21 @@ fn parse_tickers<'c>(responses: &[HttpResponse<'_>], ctx: &Context<'c>) -> Parse
                     slot.stamp(row.ts);
                 }
             }),
-            TickerSource::OpenInterest => open::<OpenInterestRow<'_>>(response).map(|rows| {
-                for row in rows {
-                    let Some(slot) = Slot::of(&mut slots, &row.inst_id, received_ts) else {
-                        unknown.add(&row.inst_id);
-                        continue;
-                    };
-                    slot.oi_contracts = row.oi;
-                    slot.oi_base = row.oi_ccy;
-                    slot.stamp(row.ts);
-                }
-            }),
+            TickerSource::OpenInterest => {
+                data_rows::<OpenInterestRow<'_>>(response, ctx).map(|rows| {
+                    for row in rows {
+                        let Some(slot) = Slot::of(&mut slots, &row.inst_id, received_ts) else {
+                            unknown.add(&row.inst_id);
+                            continue;
+                        };
+                        slot.oi_contracts = row.oi;
+                        slot.oi_base = row.oi_ccy;
+                        slot.stamp(row.ts);
+                    }
+                })
+            }
             // Indices are not swaps: no unknown-symbol accounting, joined below by family.
-            TickerSource::Index => open::<IndexTickerRow<'_>>(response).map(|rows| {
+            TickerSource::Index => data_rows::<IndexTickerRow<'_>>(response, ctx).map(|rows| {
                 for row in rows {
                     if let Some(price) = row.idx_px {
                         indices.insert(row.inst_id, (price, received_ts));
@@ -400,10 +375,10 @@ fn index_name(instrument: &Record) -> Cow<'_, str> {
 
 fn parse_funding(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
     let mut out = ParseOutput::default();
-    let mut unknown = Skipped::default();
+    let mut unknown = SkippedSymbols::new();
     let mut fell_back = false;
     for response in responses {
-        match open::<FundingRow<'_>>(response) {
+        match data_rows::<FundingRow<'_>>(response, ctx) {
             Ok(rows) => {
                 for row in &rows {
                     match ctx.instrument(&row.inst_id) {

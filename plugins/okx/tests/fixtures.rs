@@ -7,7 +7,7 @@
 //! reach the network. The plugin is called through the same functions the export macro wraps.
 
 use fc_plugin_okx::{
-    build_requests, class_of_code, info, parse, EXTRA_INST_FAMILY, EXTRA_METHOD, EXTRA_RAW_STATUS,
+    build_requests, info, parse, EXTRA_INST_FAMILY, EXTRA_METHOD, EXTRA_RAW_STATUS,
     EXTRA_SETT_STATE, KIND_FUNDING, KIND_INSTRUMENTS, KIND_TICKERS, PATH_FUNDING_RATE,
     PATH_INDEX_TICKERS, PATH_INSTRUMENTS, PATH_MARK_PRICE, PATH_OPEN_INTEREST, PATH_TICKERS,
 };
@@ -1289,24 +1289,27 @@ fn fallback_requests_classify_every_code() {
     let instruments = instruments();
     let req = HttpRequest::get(PATH_FUNDING_RATE, "funding:BTC-USDT-SWAP")
         .query("instId", "BTC-USDT-SWAP");
-    for code in [
-        "50011", "50061", "50001", "50004", "50013", "50026", "51000", "51001", "50014", "12345",
-    ] {
+    let cases = [
+        ("50011", ErrorClass::RATE_LIMITED),
+        ("50061", ErrorClass::RATE_LIMITED),
+        ("50001", ErrorClass::TRANSIENT),
+        ("50004", ErrorClass::TRANSIENT),
+        ("50013", ErrorClass::TRANSIENT),
+        ("50026", ErrorClass::TRANSIENT),
+        ("51000", ErrorClass::PERMANENT),
+        ("51001", ErrorClass::PERMANENT),
+        ("50014", ErrorClass::PERMANENT),
+        ("12345", ErrorClass::PERMANENT),
+    ];
+    for (code, class) in cases {
         let body = format!(r#"{{"code":"{code}","msg":"x","data":[]}}"#);
         let out = parse(
             KIND_FUNDING,
             &[respond(&req, 200, &body)],
             &ctx(&instruments),
         );
-        assert_only_error(
-            &out,
-            class_of_code(code),
-            code,
-            "funding:BTC-USDT-SWAP",
-            code,
-        );
+        assert_only_error(&out, class, code, "funding:BTC-USDT-SWAP", code);
     }
-    assert_eq!(class_of_code("12345"), ErrorClass::PERMANENT);
 }
 
 #[test]

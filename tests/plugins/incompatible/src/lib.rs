@@ -28,7 +28,7 @@ impl RootModule for ExchangePluginRef {
     declare_root_module_statics! {ExchangePluginRef}
     const BASE_NAME: &'static str = "futures_collector_plugin";
     const NAME: &'static str = "futures_collector_plugin";
-    // Same interface version as the host's plugin-api (keep in step with plugin-api/Cargo.toml), so
+    // Same interface version as the host's plugin-api (keep in step with its INTERFACE_VERSION), so
     // the layout check is what rejects it.
     const VERSION_STRINGS: VersionStrings = VersionStrings::new("0.2.0");
 }

@@ -1,18 +1,10 @@
-//! Pure helpers every adapter needs: numbers and timestamps from exchange strings (absent stays
-//! absent), unified symbols, and a first look at a body before serde sees it.
-
-use crate::PluginError;
-
-/// ccxt-style unified symbol: `BTC/USDT:USDT`, inverse `BTC/USD:BTC`.
-pub fn unified_symbol(base: &str, quote: &str, settle: &str) -> String {
-    let mut s = String::with_capacity(base.len() + quote.len() + settle.len() + 2);
-    s.push_str(base);
-    s.push('/');
-    s.push_str(quote);
-    s.push(':');
-    s.push_str(settle);
-    s
-}
+//! Numbers and timestamps from exchange JSON: decimal strings, JSON numbers, empty strings and
+//! `null`, with absent kept absent (never 0), and the serde field helpers built on them.
+//!
+//! Owns: the fast exact path for the decimal forms exchanges print, and what "absent" means for
+//! a timestamp (`<= 0`, empty, unparsable).
+//! Must not: decide that a zero is absent for a field (the adapter knows its exchange's
+//! convention: [`nonzero_decimal`] is there when it does), or round values.
 
 /// A decimal number from an exchange string. Empty or whitespace is absent (`None`); text that is
 /// not a finite number is absent too. "0" stays `Some(0.0)`: whether a zero means "absent" is the
@@ -104,84 +96,9 @@ fn plain_integer(bytes: &[u8]) -> Option<i64> {
     (digits == bytes.len() && (1..=MAX_DIGITS).contains(&digits)).then_some(value as i64)
 }
 
-/// Checks a body before JSON parsing and returns a classified error for the common failures:
-/// empty, an HTML error page, or not JSON at all. `tag` names the request.
-pub fn check_json_body(body: &[u8], tag: &str) -> Result<(), PluginError> {
-    let first = body.iter().copied().find(|b| !b.is_ascii_whitespace());
-    match first {
-        None => Err(PluginError::parse(tag, "empty response body")),
-        Some(b'{') | Some(b'[') => Ok(()),
-        Some(b'<') => Err(PluginError::parse(
-            tag,
-            format!("HTML instead of JSON: {}", snippet(body)),
-        )),
-        Some(_) => Err(PluginError::parse(
-            tag,
-            format!("not JSON: {}", snippet(body)),
-        )),
-    }
-}
-
-/// The first 120 characters of a body, for error messages.
-pub fn snippet(body: &[u8]) -> String {
-    const MAX: usize = 120;
-    let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if body.len() > MAX {
-        format!("{}…", one_line.trim())
-    } else {
-        one_line.trim().to_owned()
-    }
-}
-
-/// The class of a non-2xx status whose body carries no exchange error envelope: 418/429
-/// rate-limited, 408 and 5xx transient, anything else permanent. (The host classifies
-/// 418/429/5xx itself before `parse`; this keeps a plugin's answer right if one arrives.)
-pub fn class_of_status(status: u16) -> crate::ErrorClass {
-    match status {
-        418 | 429 => crate::ErrorClass::RATE_LIMITED,
-        408 | 500..=599 => crate::ErrorClass::TRANSIENT,
-        _ => crate::ErrorClass::PERMANENT,
-    }
-}
-
-/// `HTTP 503` or `HTTP 503: <first characters of the body>`, for error messages.
-pub fn http_error_text(status: u16, body: &[u8]) -> String {
-    let detail = snippet(body);
-    if detail.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {status}: {detail}")
-    }
-}
-
 /// Hours between two timestamps, if both are present and the later is after the earlier.
 pub fn hours_between(earlier_ms: i64, later_ms: i64) -> Option<f64> {
     (later_ms > earlier_ms).then(|| (later_ms - earlier_ms) as f64 / 3_600_000.0)
-}
-
-/// Decodes a response body as JSON, borrowing strings from it: the same value, or the same
-/// `serde_json::Error`, as `serde_json::from_slice` gives, at a fraction of the cost.
-///
-/// The body's UTF-8 is checked once, up front (a fast whole-buffer scan). A fast reader
-/// (`fast_json`) then decodes the common case: it skips the fields a struct does not declare
-/// without handing them to the struct (wire types must ignore unknown fields, which every
-/// plugin's do: exchanges add fields without notice; a `deny_unknown_fields` type would not see
-/// them here). When it meets anything it does not decide itself (an escape sequence, an
-/// oversized integer, any error), serde_json decodes the body again and its result is returned.
-pub fn json_from_body<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
-    match std::str::from_utf8(body) {
-        Ok(text) => match crate::fast_json::decode(text) {
-            Some(value) => Ok(value),
-            None => serde_json::from_str(text),
-        },
-        Err(e) => Err(<serde_json::Error as serde::de::Error>::custom(
-            format_args!("body is not UTF-8: {e}"),
-        )),
-    }
 }
 
 /// Serde helpers: exchange JSON writes numbers as strings, numbers, or empty strings.
@@ -399,40 +316,6 @@ mod tests {
     }
 
     #[test]
-    fn body_checks_classify() {
-        assert!(check_json_body(b"  {\"a\":1}", "t").is_ok());
-        assert!(check_json_body(b"[]", "t").is_ok());
-        let e = check_json_body(b"", "t").unwrap_err();
-        assert_eq!(e.class, crate::ErrorClass::PARSE);
-        let e =
-            check_json_body(b"<html><body>502 Bad Gateway</body></html>", "tickers").unwrap_err();
-        assert!(e.message.contains("HTML"), "{}", e.message);
-        assert_eq!(e.request_tag.as_str(), "tickers");
-        assert!(check_json_body(b"Service Unavailable", "t").is_err());
-    }
-
-    #[test]
-    fn statuses_classify() {
-        use crate::ErrorClass;
-        let cases = [
-            (429, ErrorClass::RATE_LIMITED),
-            (418, ErrorClass::RATE_LIMITED),
-            (408, ErrorClass::TRANSIENT),
-            (503, ErrorClass::TRANSIENT),
-            (400, ErrorClass::PERMANENT),
-            (404, ErrorClass::PERMANENT),
-        ];
-        for (status, class) in cases {
-            assert_eq!(class_of_status(status), class, "{status}");
-        }
-        assert_eq!(http_error_text(502, b""), "HTTP 502");
-        assert_eq!(
-            http_error_text(400, b" bad \n request "),
-            "HTTP 400: bad   request"
-        );
-    }
-
-    #[test]
     fn serde_helpers_read_strings_numbers_and_null() {
         #[derive(serde::Deserialize)]
         struct Row {
@@ -473,24 +356,5 @@ mod tests {
         for bad in [r#"{"v":true}"#, r#"{"v":[1]}"#, r#"{"t":{"a":1}}"#] {
             assert!(serde_json::from_str::<Row>(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn bodies_decode_like_from_slice() {
-        #[derive(serde::Deserialize, Debug, PartialEq)]
-        struct Row<'a> {
-            s: &'a str,
-        }
-        let row: Row<'_> = json_from_body(br#"{"s":"BTC"}"#).unwrap();
-        assert_eq!(row, Row { s: "BTC" });
-        assert!(json_from_body::<Row<'_>>(b"{\"s\":\"\xff\"}").is_err());
-        let e = json_from_body::<Row<'_>>(br#"{"s":"BT"#).unwrap_err();
-        assert!(e.is_eof());
-    }
-
-    #[test]
-    fn symbols() {
-        assert_eq!(unified_symbol("BTC", "USDT", "USDT"), "BTC/USDT:USDT");
-        assert_eq!(unified_symbol("BTC", "USD", "BTC"), "BTC/USD:BTC");
     }
 }

@@ -1,4 +1,4 @@
-//! The fast path of [`crate::helpers::json_from_body`]: a serde `Deserializer` over a UTF-8
+//! The fast path of [`crate::json::json_from_body`]: a serde `Deserializer` over a UTF-8
 //! checked body that covers what exchange rows are made of (objects, arrays, strings without
 //! escapes, integers, `true`/`false`/`null`), and skips the fields a struct does not declare
 //! without handing them to its visitor.
@@ -640,7 +640,7 @@ mod tests {
     use serde_json::Value;
 
     use super::decode;
-    use crate::helpers::de::{opt_f64, opt_ts};
+    use crate::numbers::de::{opt_f64, opt_ts};
 
     /// The fast path's contract: when it decodes, serde_json decodes too, to the same value.
     fn agrees_with_serde(text: &str) -> Option<Value> {

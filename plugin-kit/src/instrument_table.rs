@@ -1,20 +1,12 @@
 //! [`InstrumentTable`]: one value per instrument of a call's [`Context`], for joining several
 //! responses of a round into one record per instrument.
 //!
-//! Owns: the position of an instrument in ctx's list (the one binary search over it, which
-//! [`Context::instrument`] uses too) and the slot per instrument.
+//! Owns: the slot per instrument (positions come from plugin-api's `instrument_position`, the
+//! binary search [`Context::instrument`] uses too).
 //! Must not: decide what a value is or when it is made (the plugin's closure does), or allocate
 //! per lookup.
 
-use crate::{identity::sort_prefix, Context, Record};
-
-/// Position of `raw_symbol` in `instruments`, which are sorted by raw symbol.
-pub(crate) fn position(instruments: &[Record], raw_symbol: &str) -> Option<usize> {
-    let prefix = sort_prefix(raw_symbol);
-    instruments
-        .binary_search_by(|r| r.raw_symbol.cmp_with_prefix(prefix, raw_symbol))
-        .ok()
-}
+use plugin_api::{instrument_position, Context, Record};
 
 /// An optional `T` per instrument of ctx, in ctx's order: a lookup is ctx's binary search (no
 /// map keyed by symbol, no key allocated), and the values come out sorted by raw symbol.
@@ -39,7 +31,7 @@ impl<'c, T> InstrumentTable<'c, T> {
         raw_symbol: &str,
         make: impl FnOnce(&'c Record) -> T,
     ) -> Option<&mut T> {
-        self.entry_at(position(self.instruments, raw_symbol)?, make)
+        self.entry_at(instrument_position(self.instruments, raw_symbol)?, make)
     }
 
     /// Like [`entry`](Self::entry), for the instrument at `at` in ctx's list.
@@ -82,10 +74,12 @@ impl<'c, T> InstrumentTable<'c, T> {
 
 #[cfg(test)]
 mod tests {
-    use abi_stable::std_types::{RNone, RSlice, RStr};
+    use plugin_api::{
+        abi_stable::std_types::{RNone, RSlice, RStr},
+        MarketType, RecordKind,
+    };
 
     use super::*;
-    use crate::{MarketType, RecordKind};
 
     fn instrument(raw: &str) -> Record {
         Record::new(

@@ -1,0 +1,34 @@
+//! The adapter kit: what every futures-collector exchange adapter needs once, so that an adapter
+//! supplies only its exchange's formats (paths, field mapping, code table).
+//!
+//! Owns: decoding response bodies ([`json`], through the fast reader), numbers and timestamps
+//! ([`numbers`], [`de`]), classifying failed responses ([`envelope`]: the exchange supplies its
+//! code table), rate-limit waits with one cap ([`wait`]), the skipped-symbol warning
+//! ([`SkippedSymbols`]), and joining several responses per instrument ([`InstrumentTable`]).
+//! Must not: be part of the ABI (that is `plugin-api`: a change here never forces a deployed
+//! plugin to be rebuilt), do I/O, read clocks (time comes from `Context::now_ms`), keep state
+//! between calls, log, or panic on any input.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+pub mod envelope;
+mod fast_json;
+mod instrument_table;
+pub mod json;
+pub mod numbers;
+mod skipped;
+pub mod testing;
+pub mod wait;
+
+pub use instrument_table::InstrumentTable;
+pub use json::{check_json_body, json_from_body, snippet};
+pub use numbers::{de, decimal, hours_between, nonzero_decimal, timestamp_ms};
+pub use skipped::{examples, SkippedSymbols, MAX_EXAMPLES};
