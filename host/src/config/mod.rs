@@ -4,6 +4,7 @@
 //!
 //! - `breaker`: `[breaker]` (the circuit breaker's thresholds);
 //! - `duration`: durations as written in config (`"5s"`, `"off"`);
+//! - `amqp`: the AMQP sink's settings; `observe`: `[web]` and `[alerts]`;
 //! - `model`: the typed model, named defaults, semantic checks (re-exported here, so
 //!   `crate::config::Config` and friends keep their paths);
 //! - `load`: formats, layers, profiles, `extends`, environment overrides ([`load()`]);
@@ -12,15 +13,18 @@
 //! - `limits`: size limits of files, environment overrides, strings (by kind), lists, tables;
 //! - `quote`: offending values quoted by a prefix, text cut to a budget with a visible mark.
 
+mod amqp;
 mod breaker;
 pub mod duration;
 mod limits;
 mod load;
 mod model;
+mod observe;
 mod quote;
 mod secrets;
 mod validate;
 
+pub use amqp::*;
 pub use breaker::{
     BreakerConfig, DEFAULT_FAILURE_RATIO, DEFAULT_FAILURE_THRESHOLD, DEFAULT_MIN_SAMPLES,
     DEFAULT_OPEN_BASE, DEFAULT_OPEN_MAX, DEFAULT_SUCCESS_THRESHOLD, DEFAULT_WINDOW,
@@ -35,6 +39,7 @@ pub use load::{
     ENV_OVERRIDE_SEPARATOR, EXTENDS_KEY, EXTENSIONS, PRODUCTION_MARKER_ENV, PROFILE_ENV,
 };
 pub use model::*;
+pub use observe::*;
 pub use quote::{char_floor, cut, cut_mark, quote, CUT_MARK, CUT_MARK_RESERVE, QUOTE_MAX_CHARS};
 pub use secrets::{url_has_userinfo, REDACTED, SECRET_FIELD_NAMES};
 pub use validate::{
