@@ -10,7 +10,8 @@ use crate::{
     observe::health::BreakerState,
     observe::health::HealthStatus,
     observe::telemetry::{
-        canary_held_back_summary, retired_summary, ReloadResult, Severity, SinkState, Snapshot,
+        canary_held_back_summary, retired_summary, ExchangeStatus, ReloadResult, Severity,
+        SinkState, Snapshot,
     },
 };
 
@@ -35,135 +36,185 @@ fn on(config: &AlertsConfig, rule: &str) -> bool {
     !config.disabled.iter().any(|d| d == rule)
 }
 
-/// Every condition that holds at `snap.now_ms`.
-pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
-    let now = snap.now_ms;
-    let mut out = Vec::new();
-    let mut push = |rule: &'static str, subject: Option<String>, severity, summary: String| {
-        if on(config, rule) {
-            out.push(Condition {
+/// The conditions found so far; rules `[alerts] disabled` lists are left out.
+struct Found<'c> {
+    config: &'c AlertsConfig,
+    out: Vec<Condition>,
+}
+
+impl Found<'_> {
+    fn push(
+        &mut self,
+        rule: &'static str,
+        subject: Option<String>,
+        severity: Severity,
+        summary: String,
+    ) {
+        if on(self.config, rule) {
+            self.out.push(Condition {
                 rule,
                 subject,
                 severity,
                 summary,
             });
         }
+    }
+}
+
+/// Every condition that holds at `snap.now_ms`.
+pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
+    let mut found = Found {
+        config,
+        out: Vec::new(),
     };
     for ex in &snap.exchanges {
-        let last_error = ex
-            .last_error
-            .as_deref()
-            .map(|e| format!(" Last error: {e}"))
-            .unwrap_or_default();
-        // exchange_down: nothing answered for longer than the limit.
-        let reference = ex.last_success_ms.unwrap_or(ex.first_seen_ms);
-        let silent = now - reference;
-        if silent >= ms(config.exchange_down_after.0) {
-            let what = if ex.last_success_ms.is_some() {
-                format!("no successful request for {}.", human_duration(silent))
-            } else {
+        exchange_down(&mut found, snap.now_ms, ex);
+        breaker_open(&mut found, snap.now_ms, ex);
+        error_rate_and_latency(&mut found, ex);
+        stale(&mut found, ex);
+    }
+    sink(&mut found, snap);
+    memory(&mut found, snap);
+    config_reload_failed(&mut found, snap);
+    plugins(&mut found, snap);
+    found.out
+}
+
+/// " Last error: …" for summaries, or nothing.
+fn last_error(ex: &ExchangeStatus) -> String {
+    ex.last_error
+        .as_deref()
+        .map(|e| format!(" Last error: {e}"))
+        .unwrap_or_default()
+}
+
+/// exchange_down: nothing answered for longer than the limit.
+fn exchange_down(found: &mut Found<'_>, now: i64, ex: &ExchangeStatus) {
+    let reference = ex.last_success_ms.unwrap_or(ex.first_seen_ms);
+    let silent = now - reference;
+    if silent < ms(found.config.exchange_down_after.0) {
+        return;
+    }
+    let what = if ex.last_success_ms.is_some() {
+        format!("no successful request for {}.", human_duration(silent))
+    } else {
+        format!(
+            "no successful request since the collector started ({} ago).",
+            human_duration(silent)
+        )
+    };
+    found.push(
+        "exchange_down",
+        Some(ex.id.clone()),
+        Severity::Critical,
+        format!("{} is down: {what}{}", ex.id, last_error(ex)),
+    );
+}
+
+/// breaker_open: not closed for longer than the limit.
+fn breaker_open(found: &mut Found<'_>, now: i64, ex: &ExchangeStatus) {
+    if ex.breaker == BreakerState::Closed && ex.status != Some(HealthStatus::Down) {
+        return;
+    }
+    let since = ex.breaker_since_ms.unwrap_or(ex.first_seen_ms);
+    if now - since < ms(found.config.breaker_open_after.0) {
+        return;
+    }
+    let state = match ex.breaker {
+        BreakerState::HalfOpen => "half-open (probing)",
+        _ => "open",
+    };
+    found.push(
+        "breaker_open",
+        Some(ex.id.clone()),
+        Severity::Warning,
+        format!(
+            "{}: circuit breaker {state} for {}; requests are held back.{}",
+            ex.id,
+            human_duration(now - since),
+            last_error(ex)
+        ),
+    );
+}
+
+/// error_rate and latency, over the alert window (once it holds enough requests).
+fn error_rate_and_latency(found: &mut Found<'_>, ex: &ExchangeStatus) {
+    let config = found.config;
+    let w = &ex.window;
+    if w.requests < config.min_requests.max(1) {
+        return;
+    }
+    if let Some(ratio) = w.error_ratio().filter(|r| *r > config.error_rate_above) {
+        found.push(
+            "error_rate",
+            Some(ex.id.clone()),
+            Severity::Warning,
+            format!(
+                "{}: {:.0}% of {} requests failed in the last {} (limit {:.0}%).{}",
+                ex.id,
+                ratio * 100.0,
+                w.requests,
+                human_duration(ms(config.window.0)),
+                config.error_rate_above * 100.0,
+                last_error(ex)
+            ),
+        );
+    }
+    let limit = config.latency_p95_above.0.as_secs_f64();
+    if let Some(p95) = w.p95.filter(|p95| *p95 > limit) {
+        found.push(
+            "latency",
+            Some(ex.id.clone()),
+            Severity::Warning,
+            format!(
+                "{}: p95 latency {:.0} ms over the last {} (limit {:.0} ms): the exchange is slow.",
+                ex.id,
+                p95 * 1000.0,
+                human_duration(ms(config.window.0)),
+                limit * 1000.0
+            ),
+        );
+    }
+}
+
+/// stale: the newest data of a watched kind is older than the limit.
+fn stale(found: &mut Found<'_>, ex: &ExchangeStatus) {
+    let config = found.config;
+    let limit = config.stale_after.0.as_secs_f64();
+    for k in ex
+        .kinds
+        .iter()
+        .filter(|k| config.stale_kinds.contains(&k.kind))
+    {
+        if let Some(age) = k.data_age_seconds.filter(|age| *age >= limit) {
+            found.push(
+                "stale",
+                Some(format!("{}/{}", ex.id, k.kind)),
+                Severity::Warning,
                 format!(
-                    "no successful request since the collector started ({} ago).",
-                    human_duration(silent)
-                )
-            };
-            push(
-                "exchange_down",
-                Some(ex.id.clone()),
-                Severity::Critical,
-                format!("{} is down: {what}{last_error}", ex.id),
+                    "{} {}: newest data is {} old (limit {}).",
+                    ex.id,
+                    k.kind,
+                    human_duration((age * 1000.0) as i64),
+                    human_duration(ms(config.stale_after.0))
+                ),
             );
         }
-        // breaker_open: not closed for longer than the limit.
-        if ex.breaker != BreakerState::Closed || ex.status == Some(HealthStatus::Down) {
-            let since = ex.breaker_since_ms.unwrap_or(ex.first_seen_ms);
-            if now - since >= ms(config.breaker_open_after.0) {
-                let state = match ex.breaker {
-                    BreakerState::HalfOpen => "half-open (probing)",
-                    _ => "open",
-                };
-                push(
-                    "breaker_open",
-                    Some(ex.id.clone()),
-                    Severity::Warning,
-                    format!(
-                        "{}: circuit breaker {state} for {}; requests are held back.{last_error}",
-                        ex.id,
-                        human_duration(now - since)
-                    ),
-                );
-            }
-        }
-        let w = &ex.window;
-        if w.requests >= config.min_requests.max(1) {
-            if let Some(ratio) = w.error_ratio() {
-                if ratio > config.error_rate_above {
-                    push(
-                        "error_rate",
-                        Some(ex.id.clone()),
-                        Severity::Warning,
-                        format!(
-                            "{}: {:.0}% of {} requests failed in the last {} (limit {:.0}%).{last_error}",
-                            ex.id,
-                            ratio * 100.0,
-                            w.requests,
-                            human_duration(ms(config.window.0)),
-                            config.error_rate_above * 100.0
-                        ),
-                    );
-                }
-            }
-            if let Some(p95) = w.p95 {
-                let limit = config.latency_p95_above.0.as_secs_f64();
-                if p95 > limit {
-                    push(
-                        "latency",
-                        Some(ex.id.clone()),
-                        Severity::Warning,
-                        format!(
-                            "{}: p95 latency {:.0} ms over the last {} (limit {:.0} ms): the exchange is slow.",
-                            ex.id,
-                            p95 * 1000.0,
-                            human_duration(ms(config.window.0)),
-                            limit * 1000.0
-                        ),
-                    );
-                }
-            }
-        }
-        for k in ex
-            .kinds
-            .iter()
-            .filter(|k| config.stale_kinds.contains(&k.kind))
-        {
-            if let Some(age) = k.data_age_seconds {
-                if age >= config.stale_after.0.as_secs_f64() {
-                    push(
-                        "stale",
-                        Some(format!("{}/{}", ex.id, k.kind)),
-                        Severity::Warning,
-                        format!(
-                            "{} {}: newest data is {} old (limit {}).",
-                            ex.id,
-                            k.kind,
-                            human_duration((age * 1000.0) as i64),
-                            human_duration(ms(config.stale_after.0))
-                        ),
-                    );
-                }
-            }
-        }
     }
+}
 
+/// sink_failing and sink_spooling: the sink in that state for longer than the limit.
+fn sink(found: &mut Found<'_>, snap: &Snapshot) {
+    let config = found.config;
     let sink = &snap.sink;
-    let held = now - sink.since_ms;
+    let held = snap.now_ms - sink.since_ms;
     let detail = if sink.detail.is_empty() {
         String::new()
     } else {
         format!(" ({})", sink.detail)
     };
     if sink.state == SinkState::Failing && held >= ms(config.sink_failing_after.0) {
-        push(
+        found.push(
             "sink_failing",
             None,
             Severity::Critical,
@@ -174,7 +225,7 @@ pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
         );
     }
     if sink.state == SinkState::Spooling && held >= ms(config.sink_spooling_after.0) {
-        push(
+        found.push(
             "sink_spooling",
             None,
             Severity::Warning,
@@ -186,38 +237,56 @@ pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
             ),
         );
     }
-    if let Some(p) = snap.process {
-        if config.memory_above_bytes > 0 && p.resident_memory_bytes > config.memory_above_bytes {
-            push(
-                "memory",
-                None,
-                Severity::Critical,
-                format!(
-                    "resident memory {:.1} MiB is above the limit of {:.1} MiB.",
-                    p.resident_memory_bytes as f64 / 1048576.0,
-                    config.memory_above_bytes as f64 / 1048576.0
-                ),
-            );
-        }
+}
+
+/// memory: resident memory above the limit.
+fn memory(found: &mut Found<'_>, snap: &Snapshot) {
+    let limit = found.config.memory_above_bytes;
+    let Some(p) = snap.process else {
+        return;
+    };
+    if limit > 0 && p.resident_memory_bytes > limit {
+        found.push(
+            "memory",
+            None,
+            Severity::Critical,
+            format!(
+                "resident memory {:.1} MiB is above the limit of {:.1} MiB.",
+                p.resident_memory_bytes as f64 / 1048576.0,
+                limit as f64 / 1048576.0
+            ),
+        );
     }
-    if let Some(r) = &snap.config.last_reload {
-        if r.result != ReloadResult::Ok {
-            push(
-                "config_reload_failed",
-                None,
-                Severity::Warning,
-                format!(
-                    "config reload of {} {}: {}. The previous config keeps running.",
-                    r.version,
-                    match r.result {
-                        ReloadResult::Invalid => "was rejected",
-                        _ => "failed and was rolled back",
-                    },
-                    r.message
-                ),
-            );
-        }
-    }
+}
+
+/// config_reload_failed: the last reload was rejected or rolled back.
+fn config_reload_failed(found: &mut Found<'_>, snap: &Snapshot) {
+    let Some(r) = snap
+        .config
+        .last_reload
+        .as_ref()
+        .filter(|r| r.result != ReloadResult::Ok)
+    else {
+        return;
+    };
+    found.push(
+        "config_reload_failed",
+        None,
+        Severity::Warning,
+        format!(
+            "config reload of {} {}: {}. The previous config keeps running.",
+            r.version,
+            match r.result {
+                ReloadResult::Invalid => "was rejected",
+                _ => "failed and was rolled back",
+            },
+            r.message
+        ),
+    );
+}
+
+/// plugin_refused, plugins_retired, plugin_canary_held_back.
+fn plugins(found: &mut Found<'_>, snap: &Snapshot) {
     // plugin_refused: a plugin file or the plugin directory fails a trust check (critical:
     // someone else could change the code the collector runs) or duplicates an exchange id.
     for refusal in &snap.plugin_refusals {
@@ -226,7 +295,7 @@ pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
         } else {
             Severity::Critical
         };
-        push(
+        found.push(
             "plugin_refused",
             Some(refusal.path.clone()),
             severity,
@@ -236,7 +305,7 @@ pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
     // plugins_retired: replaced versions stay mapped; past the limit, a restart is due.
     let retired = &snap.retired_plugins;
     if retired.versions > retired.max {
-        push(
+        found.push(
             "plugins_retired",
             None,
             Severity::Warning,
@@ -247,7 +316,7 @@ pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
     // not serve until an operator promotes or rejects it.
     for canary in &snap.plugin_canaries {
         if canary.state == CanaryState::HeldBack {
-            push(
+            found.push(
                 "plugin_canary_held_back",
                 Some(canary.exchange_id.clone()),
                 Severity::Warning,
@@ -255,7 +324,6 @@ pub fn evaluate(config: &AlertsConfig, snap: &Snapshot) -> Vec<Condition> {
             );
         }
     }
-    out
 }
 
 #[cfg(test)]
