@@ -579,13 +579,35 @@ pub async fn run_with(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<RunSummary, StartError> {
-    let telemetry = options.telemetry.clone();
-    let version = options
-        .config_version
-        .clone()
-        .unwrap_or_else(|| config_version(&config));
+    let RunOptions {
+        plugin_events,
+        telemetry,
+        reload,
+        config_version: version,
+    } = options;
+    let (mut fleet, background) = start(config, telemetry, version, plugin_events).await?;
+    serve_until(shutdown, &mut fleet, reload).await;
+    Ok(stop(fleet, background).await)
+}
+
+/// The tasks beside the fleet that shutdown ends: the plugin event forwarder and the sink.
+struct Background {
+    events_task: JoinHandle<()>,
+    sink_task: JoinHandle<SinkTotals>,
+    /// Tells the sink to give up what it could not write (after the shutdown grace).
+    abandon: watch::Sender<bool>,
+}
+
+/// Starts the web server (first, so liveness answers while the rest starts), alerts, the
+/// plugin directory, the sink and a worker per enabled exchange.
+async fn start(
+    config: Config,
+    telemetry: Telemetry,
+    version: Option<String>,
+    observer: Option<mpsc::UnboundedSender<PluginEvent>>,
+) -> Result<(Fleet, Background), StartError> {
+    let version = version.unwrap_or_else(|| config_version(&config));
     telemetry.config_loaded(&version);
-    // The web server first, so liveness answers while everything else starts.
     let plugin_control = PluginControl::default();
     let web = Fleet::start_web(&config.web, &telemetry, &plugin_control).await?;
     let alerts = crate::observe::alerts::spawn(&config.alerts, telemetry.clone())?;
@@ -601,7 +623,6 @@ pub async fn run_with(
         &plugin_control,
     )?;
     let events_telemetry = telemetry.clone();
-    let observer = options.plugin_events;
     let events_task = tokio::spawn(async move {
         while let Some(event) = events_rx.recv().await {
             log_plugin_event(&event);
@@ -613,7 +634,7 @@ pub async fn run_with(
     });
 
     let (sink_tx, sink_rx) = mpsc::channel(config.sink.queue_batches());
-    let (abandon_tx, abandon_rx) = watch::channel(false);
+    let (abandon, abandon_rx) = watch::channel(false);
     let (sink, sink_task) =
         crate::output::sink::spawn_sink(&config.sink, sink_rx, abandon_rx, telemetry.clone())
             .await?;
@@ -621,7 +642,7 @@ pub async fn run_with(
     let mut fleet = Fleet {
         config,
         version,
-        telemetry: telemetry.clone(),
+        telemetry,
         client,
         sink_tx,
         sink,
@@ -642,12 +663,27 @@ pub async fn run_with(
         fleet.spawn_worker(id);
     }
     tracing::info!(exchanges = fleet.workers.len(), "collector running");
+    Ok((
+        fleet,
+        Background {
+            events_task,
+            sink_task,
+            abandon,
+        },
+    ))
+}
 
-    // Reload triggers: the watcher of the config files and external requests (SIGHUP).
+/// Applies config reloads (the watcher of the config files and external requests such as
+/// SIGHUP) until `shutdown` resolves.
+async fn serve_until(
+    shutdown: impl std::future::Future<Output = ()>,
+    fleet: &mut Fleet,
+    reload: Option<ReloadOptions>,
+) {
     let (trigger_tx, mut trigger_rx) = mpsc::unbounded_channel::<()>();
     let mut source = None;
     let mut watcher = None;
-    if let Some(reload) = options.reload {
+    if let Some(reload) = reload {
         if let Some(mut external) = reload.triggers {
             let tx = trigger_tx.clone();
             tokio::spawn(async move {
@@ -681,8 +717,11 @@ pub async fn run_with(
             }
         }
     }
-    drop(watcher);
+}
 
+/// Graceful stop: workers finish their cycles (up to the grace), the sink drains what is
+/// queued (or is abandoned, counting what it gave up), then alerts and the web server stop.
+async fn stop(mut fleet: Fleet, background: Background) -> RunSummary {
     let grace = fleet.config.shutdown.grace.0;
     tracing::info!("shutting down: finishing cycles in progress");
     let ids: Vec<String> = fleet.workers.keys().cloned().collect();
@@ -699,32 +738,13 @@ pub async fn run_with(
         ..
     } = fleet;
     drop(plugin_events);
-    events_task.abort();
+    background.events_task.abort();
     // The queue closes when its last sender (ours; the workers' are gone) is dropped.
     drop(sink_tx);
     // Nothing more to swap: the sink task ends once the queue is drained.
     #[allow(clippy::drop_non_drop)]
     drop(sink);
-    let mut sink_task = sink_task;
-    let joined = match tokio::time::timeout(grace, &mut sink_task).await {
-        Ok(joined) => Some(joined),
-        Err(_) => {
-            abandon_tx.send_replace(true);
-            tracing::error!("sink did not drain in time");
-            // Abandoned, it stops at once and reports what it wrote and what it gave up.
-            tokio::time::timeout(SINK_ABANDON_WAIT, sink_task)
-                .await
-                .ok()
-        }
-    };
-    let totals = match joined {
-        Some(Ok(totals)) => totals,
-        Some(Err(e)) => {
-            tracing::error!(error = %e, "sink task failed");
-            SinkTotals::default()
-        }
-        None => SinkTotals::default(),
-    };
+    let totals = drain_sink(background.sink_task, &background.abandon, grace).await;
     if let Some(alerts) = alerts {
         alerts.stop().await;
     }
@@ -736,7 +756,34 @@ pub async fn run_with(
         records_not_written = totals.records_not_written,
         "stopped"
     );
-    Ok(RunSummary { sink: totals })
+    RunSummary { sink: totals }
+}
+
+/// Waits up to `grace` for the sink to drain; then abandons it and takes its report.
+async fn drain_sink(
+    mut sink_task: JoinHandle<SinkTotals>,
+    abandon: &watch::Sender<bool>,
+    grace: Duration,
+) -> SinkTotals {
+    let joined = match tokio::time::timeout(grace, &mut sink_task).await {
+        Ok(joined) => Some(joined),
+        Err(_) => {
+            abandon.send_replace(true);
+            tracing::error!("sink did not drain in time");
+            // Abandoned, it stops at once and reports what it wrote and what it gave up.
+            tokio::time::timeout(SINK_ABANDON_WAIT, sink_task)
+                .await
+                .ok()
+        }
+    };
+    match joined {
+        Some(Ok(totals)) => totals,
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "sink task failed");
+            SinkTotals::default()
+        }
+        None => SinkTotals::default(),
+    }
 }
 
 fn start_watcher(
