@@ -241,6 +241,25 @@ impl Metrics {
             crate::plugins::RefusalReason::ALL.map(|r| r.as_str()),
         );
         let mut r = Registry::with_prefix(METRIC_PREFIX);
+        m.register_collection(&mut r);
+        m.register_sink(&mut r);
+        m.register_config(&mut r);
+        m.register_plugins(&mut r);
+        m.register_alerts_and_web(&mut r);
+        m.config_last_reload_successful.set(1);
+        m.plugins_retired_max
+            .set(i64::try_from(crate::config::DEFAULT_MAX_RETIRED_PLUGINS).unwrap_or(i64::MAX));
+        for collector in extra {
+            r.register_collector(collector);
+        }
+        let mut process = Registry::default();
+        process.register_collector(Box::new(ProcessCollector));
+        (m, Registries { main: r, process })
+    }
+
+    /// The build info, and collection: requests, cycles, records, breakers.
+    fn register_collection(&self, r: &mut Registry) {
+        let m = self;
         r.register(
             "build",
             "Version of the running collector (always 1).",
@@ -311,6 +330,11 @@ impl Metrics {
             "Circuit breaker state changes.",
             m.breaker_transitions.clone(),
         );
+    }
+
+    /// The sink: records sent, confirmed, failed, spooled, dropped; the spool and buffer.
+    fn register_sink(&self, r: &mut Registry) {
+        let m = self;
         r.register(
             "sink_records_sent",
             "Records the sink sent to its destination.",
@@ -366,6 +390,11 @@ impl Metrics {
             "Bytes of the AMQP sink's spool files.",
             m.sink_spool_bytes.clone(),
         );
+    }
+
+    /// Config reloads.
+    fn register_config(&self, r: &mut Registry) {
+        let m = self;
         r.register(
             "config_reloads",
             "Config reloads by result (ok, invalid, rolled_back).",
@@ -382,6 +411,11 @@ impl Metrics {
             Unit::Seconds,
             m.config_last_reload_timestamp.clone(),
         );
+    }
+
+    /// Plugins: loaded, refused, retired, canaries.
+    fn register_plugins(&self, r: &mut Registry) {
+        let m = self;
         r.register(
             "plugins_loaded",
             "Loaded exchange plugins (1 per exchange id and version).",
@@ -428,6 +462,11 @@ impl Metrics {
             "[plugins] max_retired: above it the plugins_retired alert fires.",
             m.plugins_retired_max.clone(),
         );
+    }
+
+    /// Alerts and the web server.
+    fn register_alerts_and_web(&self, r: &mut Registry) {
+        let m = self;
         r.register(
             "alerts_firing",
             "Alerts firing per rule (the collector's own rules, see [alerts]).",
@@ -458,15 +497,6 @@ impl Metrics {
             "Web requests answered 401 for want of a valid bearer token: reason missing (none presented) or invalid (a wrong one).",
             m.web_requests_unauthorized.clone(),
         );
-        m.config_last_reload_successful.set(1);
-        m.plugins_retired_max
-            .set(i64::try_from(crate::config::DEFAULT_MAX_RETIRED_PLUGINS).unwrap_or(i64::MAX));
-        for collector in extra {
-            r.register_collector(collector);
-        }
-        let mut process = Registry::default();
-        process.register_collector(Box::new(ProcessCollector));
-        (m, Registries { main: r, process })
     }
 }
 
