@@ -14,52 +14,15 @@ impl Telemetry {
 
     /// A plugin was loaded, rejected or removed.
     pub fn plugin_event(&self, event: &PluginEvent) {
-        let now = now_ms();
-        let m = &self.inner.metrics;
-        let file_name = |f: &std::path::Path| {
-            f.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        };
         match event {
             PluginEvent::Loaded {
                 file,
                 exchange_id,
                 version,
                 replaced,
-            } => {
-                let previous = self.state().plugins.insert(
-                    exchange_id.clone(),
-                    PluginStatus {
-                        exchange_id: exchange_id.clone(),
-                        version: version.clone(),
-                        file: file_name(file),
-                        loaded_ms: now,
-                        replaced: *replaced,
-                    },
-                );
-                if let Some(old) = previous {
-                    m.plugins_loaded.remove(&PluginLabels {
-                        exchange: old.exchange_id,
-                        version: old.version,
-                    });
-                }
-                m.plugins_loaded
-                    .get_or_create(&PluginLabels {
-                        exchange: exchange_id.clone(),
-                        version: version.clone(),
-                    })
-                    .set(1);
-                let verb = if *replaced { "replaced" } else { "loaded" };
-                self.publish(
-                    EventKind::Plugin,
-                    Severity::Info,
-                    Some(exchange_id),
-                    format!("plugin {verb}: {} {version}", file_name(file)),
-                );
-            }
+            } => self.plugin_loaded(&file_name(file), exchange_id, version, *replaced),
             PluginEvent::Failed { file, error } => {
-                m.plugin_load_failures.inc();
+                self.inner.metrics.plugin_load_failures.inc();
                 self.publish(
                     EventKind::Plugin,
                     Severity::Warning,
@@ -100,12 +63,7 @@ impl Telemetry {
                 event,
             } => self.canary_event(exchange_id, &file_name(file), version, *generation, event),
             PluginEvent::Removed { file, exchange_id } => {
-                if let Some(old) = self.state().plugins.remove(exchange_id) {
-                    m.plugins_loaded.remove(&PluginLabels {
-                        exchange: old.exchange_id,
-                        version: old.version,
-                    });
-                }
+                self.forget_plugin(exchange_id);
                 self.publish(
                     EventKind::Plugin,
                     Severity::Warning,
@@ -113,6 +71,47 @@ impl Telemetry {
                     format!("plugin file removed: {}", file_name(file)),
                 );
             }
+        }
+    }
+
+    /// A version serves `exchange_id` now: the status table, `plugins_loaded`, the feed.
+    fn plugin_loaded(&self, file: &str, exchange_id: &str, version: &str, replaced: bool) {
+        self.forget_plugin(exchange_id);
+        self.state().plugins.insert(
+            exchange_id.to_owned(),
+            PluginStatus {
+                exchange_id: exchange_id.to_owned(),
+                version: version.to_owned(),
+                file: file.to_owned(),
+                loaded_ms: now_ms(),
+                replaced,
+            },
+        );
+        self.inner
+            .metrics
+            .plugins_loaded
+            .get_or_create(&PluginLabels {
+                exchange: exchange_id.to_owned(),
+                version: version.to_owned(),
+            })
+            .set(1);
+        let verb = if replaced { "replaced" } else { "loaded" };
+        self.publish(
+            EventKind::Plugin,
+            Severity::Info,
+            Some(exchange_id),
+            format!("plugin {verb}: {file} {version}"),
+        );
+    }
+
+    /// Drops `exchange_id`'s row and its `plugins_loaded` series.
+    fn forget_plugin(&self, exchange_id: &str) {
+        let removed = self.state().plugins.remove(exchange_id);
+        if let Some(old) = removed {
+            self.inner.metrics.plugins_loaded.remove(&PluginLabels {
+                exchange: old.exchange_id,
+                version: old.version,
+            });
         }
     }
 
@@ -323,4 +322,11 @@ impl Telemetry {
             );
         }
     }
+}
+
+/// The file name of a plugin path, as the status and the feed show it.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
