@@ -593,10 +593,17 @@ fn unattributed(key: &str, message: String) -> ConfigErrors {
     ConfigErrors(vec![ConfigProblem::new(key, message)])
 }
 
-/// Loads, merges, interpolates and validates a config (see the module doc). Every problem found
-/// in the failing stage is returned at once, each naming its file and key, with secret values
-/// scrubbed.
-pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, ConfigErrors> {
+/// The layer files of a load, in merge order, with what else the load needs from the path.
+struct Layers {
+    layers: Vec<(PathBuf, Map<String, Value>)>,
+    watch_paths: Vec<PathBuf>,
+    profile: Option<String>,
+    /// Relative paths in environment overrides resolve against this folder.
+    env_base: PathBuf,
+}
+
+/// A directory's `base` ← profile ← `local` layers (each with its `extends`), or one file's.
+fn gather_layers(req: &LoadRequest, env: &Environment) -> Result<Layers, ConfigErrors> {
     let path = &req.path;
     let mut layers: Vec<(PathBuf, Map<String, Value>)> = Vec::new();
     let mut watch_paths = Vec::new();
@@ -657,7 +664,39 @@ pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, Config
             ),
         ));
     };
+    Ok(Layers {
+        layers,
+        watch_paths,
+        profile,
+        env_base,
+    })
+}
 
+/// Whoever can write the config chooses the plugin directory: its files and folders are
+/// judged like a plugin file. Refused unless `allow_insecure_permissions` makes them warnings.
+fn location_warnings(config: &Config, files: &[PathBuf]) -> Result<Vec<String>, ConfigErrors> {
+    let insecure = crate::trust::config_location_problems(files);
+    if config.plugins.allow_insecure_permissions || insecure.is_empty() {
+        return Ok(insecure);
+    }
+    Err(ConfigErrors(
+        insecure
+            .into_iter()
+            .map(|m| ConfigProblem::new("", m))
+            .collect(),
+    ))
+}
+
+/// Loads, merges, interpolates and validates a config (see the module doc). Every problem found
+/// in the failing stage is returned at once, each naming its file and key, with secret values
+/// scrubbed.
+pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, ConfigErrors> {
+    let Layers {
+        layers,
+        mut watch_paths,
+        profile,
+        env_base,
+    } = gather_layers(req, env)?;
     let files: Vec<PathBuf> = layers.iter().map(|(p, _)| p.clone()).collect();
     watch_paths.splice(0..0, files.iter().cloned());
 
@@ -721,18 +760,7 @@ pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, Config
         .into_iter()
         .map(|w| secrets::redact_text(&w, &secret_values))
         .collect();
-    // Whoever can write the config chooses the plugin directory: judged like a plugin file.
-    let insecure = crate::trust::config_location_problems(&files);
-    if config.plugins.allow_insecure_permissions {
-        warnings.extend(insecure);
-    } else if !insecure.is_empty() {
-        return Err(ConfigErrors(
-            insecure
-                .into_iter()
-                .map(|m| ConfigProblem::new("", m))
-                .collect(),
-        ));
-    }
+    warnings.extend(location_warnings(&config, &files)?);
     Ok(LoadedConfig {
         config,
         profile,
