@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use crate::config::BreakerConfig;
 use crate::observe::health::BreakerState;
 
-/// A state change, for logs and (later) the event feed.
+/// A state change, for the log, the metrics, the health table and the event feed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Transition {
     pub from: BreakerState,

@@ -609,9 +609,10 @@ impl Telemetry {
             .inc();
     }
 
-    /// Adds one past sample to an exchange's chart history only (no metrics): for demos and
-    /// tests that need an hour of history without waiting an hour.
-    #[doc(hidden)]
+    /// Adds one past sample to an exchange's chart history only (no metrics): for tests that
+    /// need an hour of history without waiting an hour (feature `test-support`, which only the
+    /// integration tests enable).
+    #[cfg(feature = "test-support")]
     pub fn history_sample_at(
         &self,
         exchange: &str,
