@@ -21,7 +21,7 @@ use crate::{
     collect::breaker::{CircuitBreaker, Transition},
     collect::http::{ExchangeHttp, HttpClient},
     config::{BreakerConfig, ChangeDetectionConfig, ExchangeConfig, HttpConfig},
-    observe::health::BreakerState,
+    observe::telemetry::internal_events::BreakerTransitioned,
     observe::telemetry::Telemetry,
     output::sink::Batch,
     plugins::{canary::Verdict, Canary, LoadedPlugin, PluginSet},
@@ -120,20 +120,12 @@ impl Shared {
     }
 
     pub(super) fn on_transition(&self, t: Transition) {
-        let exchange = self.spec.instance_id.as_str();
-        self.spec.telemetry.health().breaker(exchange, t.to);
-        self.spec.telemetry.breaker(exchange, t.to);
-        match t.to {
-            BreakerState::Open => {
-                tracing::warn!(exchange = %exchange, from = ?t.from, cool_down = ?t.cool_down, "circuit breaker open: requests held back until the next probe")
-            }
-            BreakerState::HalfOpen => {
-                tracing::info!(exchange = %exchange, "circuit breaker half-open: probing")
-            }
-            BreakerState::Closed => {
-                tracing::info!(exchange = %exchange, "circuit breaker closed: exchange recovered")
-            }
-        }
+        self.spec.telemetry.emit(BreakerTransitioned {
+            exchange: &self.spec.instance_id,
+            from: t.from,
+            to: t.to,
+            cool_down: t.cool_down,
+        });
     }
 
     pub(super) fn breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {

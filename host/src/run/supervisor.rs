@@ -24,10 +24,7 @@ use crate::{
     config::{Config, PluginsConfig, WebConfig},
     observe::telemetry::{ReloadResult, Telemetry},
     output::sink::{Batch, SinkControl, SinkTotals},
-    plugins::{
-        CanaryEvent, PluginControl, PluginEvent, PluginRegistry, PluginSet, Refusal,
-        RegistryOptions,
-    },
+    plugins::{PluginControl, PluginEvent, PluginRegistry, PluginSet, Refusal, RegistryOptions},
     run::reload::{ConfigSource, ConfigWatcher, ReloadPlan, WorkerSettings},
     trust,
 };
@@ -61,76 +58,6 @@ pub enum StartError {
 #[derive(Debug, Clone, Copy)]
 pub struct RunSummary {
     pub sink: SinkTotals,
-}
-
-fn log_plugin_event(event: &PluginEvent) {
-    match event {
-        PluginEvent::Loaded {
-            file,
-            exchange_id,
-            version,
-            replaced,
-        } => {
-            tracing::info!(file = %file.display(), exchange = %exchange_id, version = %version, replaced, "plugin loaded")
-        }
-        PluginEvent::Failed { error, .. } => tracing::error!(error = %error, "plugin rejected"),
-        PluginEvent::Refused {
-            file,
-            reason,
-            error,
-        } => {
-            tracing::error!(file = %file.display(), reason = reason.as_str(), error = %error, "plugin refused")
-        }
-        PluginEvent::Insecure { file, warning } => {
-            tracing::warn!(file = %file.display(), warning = %warning, "plugin trust check waived")
-        }
-        PluginEvent::Removed { file, exchange_id } => {
-            tracing::warn!(file = %file.display(), exchange = %exchange_id, "plugin file removed")
-        }
-        PluginEvent::Summary(summary) if summary.retired_versions > summary.max_retired as u64 => {
-            tracing::warn!(
-                retired = summary.retired_versions,
-                mapped_bytes = summary.retired_mapped_bytes,
-                max_retired = summary.max_retired,
-                "retired plugin versions above [plugins] max_retired: their code stays mapped until a restart"
-            )
-        }
-        PluginEvent::Summary(summary) => {
-            tracing::debug!(
-                refused = summary.refused.len(),
-                retired = summary.retired_versions,
-                "plugin registry"
-            )
-        }
-        PluginEvent::Canary {
-            exchange_id,
-            file,
-            version,
-            event,
-            ..
-        } => match event {
-            CanaryEvent::Started {
-                active_version,
-                status,
-            } => tracing::info!(
-                file = %file.display(), exchange = %exchange_id, version = %version,
-                active_version = %active_version, cycles = status.cycles_required,
-                "plugin canary started: the new version parses beside the running one and serves once every kind agreed"
-            ),
-            CanaryEvent::Promoted { by } => tracing::info!(
-                file = %file.display(), exchange = %exchange_id, version = %version, by = ?by,
-                "plugin canary promoted"
-            ),
-            CanaryEvent::Rejected { by } => tracing::warn!(
-                file = %file.display(), exchange = %exchange_id, version = %version, by = ?by,
-                "plugin canary rejected: the running version stays until the file changes"
-            ),
-            CanaryEvent::Superseded => tracing::info!(
-                file = %file.display(), exchange = %exchange_id, version = %version,
-                "plugin canary ended: its file changed or went away"
-            ),
-        },
-    }
 }
 
 /// Where reloads come from.
@@ -235,8 +162,7 @@ impl PluginDirectory {
         };
         let (mut registry, mut set_rx) = PluginRegistry::with_options(dir, options);
         for event in registry.rescan() {
-            log_plugin_event(&event);
-            telemetry.plugin_event(&event);
+            telemetry.emit(&event);
         }
         let loaded = set_rx.borrow_and_update().clone();
         tracing::info!(dir = %config.dir.display(), plugins = loaded.by_exchange.len(), "plugins loaded");
@@ -625,8 +551,7 @@ async fn start(
     let events_telemetry = telemetry.clone();
     let events_task = tokio::spawn(async move {
         while let Some(event) = events_rx.recv().await {
-            log_plugin_event(&event);
-            events_telemetry.plugin_event(&event);
+            events_telemetry.emit(&event);
             if let Some(observer) = &observer {
                 let _ = observer.send(event);
             }

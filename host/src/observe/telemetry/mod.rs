@@ -21,6 +21,7 @@
 pub mod events;
 pub mod funding;
 pub mod history;
+pub mod internal_events;
 pub mod log_lines;
 mod logging;
 pub mod metrics;

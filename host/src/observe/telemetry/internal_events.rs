@@ -1,0 +1,133 @@
+//! Typed events in the manner of Vector's `internal_events`: one type per thing that happens,
+//! whose `emit` writes its log line and updates its metrics, the status and the event feed
+//! together, so that no caller logs and counts separately.
+//!
+//! Owns the log lines of these events. Must not decide anything: the callers say what
+//! happened.
+
+use std::time::Duration;
+
+use super::Telemetry;
+use crate::{
+    observe::health::BreakerState,
+    plugins::{CanaryEvent, PluginEvent},
+};
+
+/// Something that happened in the collector, reported in one call.
+pub trait InternalEvent {
+    fn emit(self, telemetry: &Telemetry);
+}
+
+impl Telemetry {
+    /// Reports `event`: its log line, metrics, status and feed entry.
+    pub fn emit(&self, event: impl InternalEvent) {
+        event.emit(self);
+    }
+}
+
+/// An exchange's circuit breaker changed state.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerTransitioned<'a> {
+    pub exchange: &'a str,
+    pub from: BreakerState,
+    pub to: BreakerState,
+    /// For `Open`: how long until the next probe.
+    pub cool_down: Option<Duration>,
+}
+
+impl InternalEvent for BreakerTransitioned<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        let exchange = self.exchange;
+        telemetry.health().breaker(exchange, self.to);
+        telemetry.breaker(exchange, self.to);
+        match self.to {
+            BreakerState::Open => {
+                tracing::warn!(exchange = %exchange, from = ?self.from, cool_down = ?self.cool_down, "circuit breaker open: requests held back until the next probe")
+            }
+            BreakerState::HalfOpen => {
+                tracing::info!(exchange = %exchange, "circuit breaker half-open: probing")
+            }
+            BreakerState::Closed => {
+                tracing::info!(exchange = %exchange, "circuit breaker closed: exchange recovered")
+            }
+        }
+    }
+}
+
+/// A plugin was loaded, refused, removed; the registry's standing; a canary's course.
+impl InternalEvent for &PluginEvent {
+    fn emit(self, telemetry: &Telemetry) {
+        log_plugin_event(self);
+        telemetry.plugin_event(self);
+    }
+}
+
+fn log_plugin_event(event: &PluginEvent) {
+    match event {
+        PluginEvent::Loaded {
+            file,
+            exchange_id,
+            version,
+            replaced,
+        } => {
+            tracing::info!(file = %file.display(), exchange = %exchange_id, version = %version, replaced, "plugin loaded")
+        }
+        PluginEvent::Failed { error, .. } => tracing::error!(error = %error, "plugin rejected"),
+        PluginEvent::Refused {
+            file,
+            reason,
+            error,
+        } => {
+            tracing::error!(file = %file.display(), reason = reason.as_str(), error = %error, "plugin refused")
+        }
+        PluginEvent::Insecure { file, warning } => {
+            tracing::warn!(file = %file.display(), warning = %warning, "plugin trust check waived")
+        }
+        PluginEvent::Removed { file, exchange_id } => {
+            tracing::warn!(file = %file.display(), exchange = %exchange_id, "plugin file removed")
+        }
+        PluginEvent::Summary(summary) if summary.retired_versions > summary.max_retired as u64 => {
+            tracing::warn!(
+                retired = summary.retired_versions,
+                mapped_bytes = summary.retired_mapped_bytes,
+                max_retired = summary.max_retired,
+                "retired plugin versions above [plugins] max_retired: their code stays mapped until a restart"
+            )
+        }
+        PluginEvent::Summary(summary) => {
+            tracing::debug!(
+                refused = summary.refused.len(),
+                retired = summary.retired_versions,
+                "plugin registry"
+            )
+        }
+        PluginEvent::Canary {
+            exchange_id,
+            file,
+            version,
+            event,
+            ..
+        } => match event {
+            CanaryEvent::Started {
+                active_version,
+                status,
+            } => tracing::info!(
+                file = %file.display(), exchange = %exchange_id, version = %version,
+                active_version = %active_version, cycles = status.cycles_required,
+                "plugin canary started: the new version parses beside the running one and serves once every kind agreed"
+            ),
+            CanaryEvent::Promoted { by } => tracing::info!(
+                file = %file.display(), exchange = %exchange_id, version = %version, by = ?by,
+                "plugin canary promoted"
+            ),
+            CanaryEvent::Rejected { by } => tracing::warn!(
+                file = %file.display(), exchange = %exchange_id, version = %version, by = ?by,
+                "plugin canary rejected: the running version stays until the file changes"
+            ),
+            CanaryEvent::Superseded => tracing::info!(
+                file = %file.display(), exchange = %exchange_id, version = %version,
+                "plugin canary ended: its file changed or went away"
+            ),
+        },
+    }
+}
