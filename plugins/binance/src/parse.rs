@@ -11,6 +11,9 @@
 
 use std::collections::BTreeMap;
 
+use plugin_kit::symbols;
+
+use crate::CURRENCY_RENAMES;
 use plugin_api::abi_stable::std_types::ROption;
 use plugin_api::{
     Context, HttpResponse, IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
@@ -90,8 +93,7 @@ fn instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput
             incomplete.add(&s.symbol);
             continue;
         }
-        let mut rec = Record::in_context(
-            RecordKind::INSTRUMENT,
+        let mut rec = symbols::instrument_record(
             ctx,
             &s.symbol,
             base,
@@ -99,6 +101,7 @@ fn instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput
             settle,
             MarketType::LINEAR_PERPETUAL,
             response.received_ts,
+            CURRENCY_RENAMES,
         );
         rec.exchange_ts = server_time.into();
         rec.contract_size = ROption::RSome(1.0);

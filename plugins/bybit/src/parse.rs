@@ -8,6 +8,9 @@
 //! `rate_annualized` (the host computes them), write 0 for a missing value, or panic.
 
 use abi_stable::std_types::ROption::{self, RNone, RSome};
+use plugin_kit::symbols;
+
+use crate::CURRENCY_RENAMES;
 use plugin_api::{
     Context, HttpResponse, IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
 };
@@ -165,8 +168,7 @@ fn instrument_record(
         return None;
     }
 
-    let mut r = Record::in_context(
-        RecordKind::INSTRUMENT,
+    let mut r = symbols::instrument_record(
         ctx,
         row.symbol,
         base,
@@ -174,6 +176,7 @@ fn instrument_record(
         settle,
         MarketType::LINEAR_PERPETUAL,
         received_ts,
+        CURRENCY_RENAMES,
     );
     r.exchange_ts = exchange_ts.into();
     // Linear quantities are in the base coin: one contract is one unit of base.

@@ -11,6 +11,9 @@
 
 use std::{borrow::Cow, collections::HashMap};
 
+use plugin_kit::symbols;
+
+use crate::CURRENCY_RENAMES;
 use plugin_api::{
     abi_stable::std_types::ROption, Context, HttpResponse, IntervalSource, MarketType, ParseOutput,
     PluginError, Record, RecordKind,
@@ -136,8 +139,7 @@ fn instrument_record(
         _ => return None,
     };
 
-    let mut record = Record::in_context(
-        RecordKind::INSTRUMENT,
+    let mut record = symbols::instrument_record(
         ctx,
         &row.inst_id,
         base,
@@ -145,6 +147,7 @@ fn instrument_record(
         settle,
         market_type,
         received_ts,
+        CURRENCY_RENAMES,
     );
     // Linear: base units per contract; inverse: USD per contract (see `Record::contract_size`).
     record.contract_size = mul(row.ct_val, row.ct_mult).filter(|v| *v > 0.0).into();
