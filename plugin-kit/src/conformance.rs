@@ -47,6 +47,10 @@ pub const FUZZ_SEED_ENV: &str = "FC_FUZZ_SEED";
 pub const DEFAULT_FUZZ_CASES: u64 = 300;
 /// Nesting depth of the deeply nested bodies (far past serde_json's limit of 128).
 const DEEP_NESTING: usize = 10_000;
+/// Every prefix of a recorded body up to this many bytes is tried as a truncated body.
+const EVERY_PREFIX_UP_TO: usize = 4_096;
+/// Evenly spaced cuts tried of a longer body (bounded time: a few seconds per adapter).
+const LONG_BODY_CUTS: usize = 256;
 /// Digits of the huge integers.
 const HUGE_DIGITS: usize = 400;
 
@@ -491,12 +495,14 @@ pub fn bad_bodies(good: &[u8]) -> Vec<(String, Vec<u8>)> {
         "deep objects".into(),
         r#"{"a":"#.repeat(DEEP_NESTING).into_bytes(),
     ));
-    for fraction in [2, 3, 10] {
-        let cut = good.len() - good.len() / fraction;
-        cases.push((
-            format!("truncated at {cut}"),
-            good.get(..cut).unwrap_or(good).to_vec(),
-        ));
+    let complete = good.trim_ascii_end().len();
+    let step = if complete <= EVERY_PREFIX_UP_TO {
+        1
+    } else {
+        complete.div_ceil(LONG_BODY_CUTS)
+    };
+    for cut in (1..complete).step_by(step) {
+        cases.push((format!("truncated at {cut}"), good.get(..cut).unwrap_or(good).to_vec()));
     }
     cases
 }
