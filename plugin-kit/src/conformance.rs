@@ -28,6 +28,7 @@ use plugin_api::{
 };
 use serde_json::Value;
 
+use crate::fuzz::{fuzz_cases, fuzz_seed, mutate};
 use crate::symbols::{check_identity, Renames};
 
 /// `now_ms` the suite calls the adapter with.
@@ -39,10 +40,6 @@ pub const RECEIVED_MS: i64 = NOW_MS - 1_000;
 /// Records one parse call may return per input byte, at most: a bound on output size (a
 /// record needs far more than one byte of input on every exchange).
 pub const MAX_RECORDS_PER_BYTE: usize = 1;
-/// Environment variable raising the mutated-fixture case count (default [`DEFAULT_FUZZ_CASES`]).
-pub const FUZZ_CASES_ENV: &str = "FC_FUZZ_CASES";
-/// Environment variable fixing the mutation seed (default: the time, printed on failure).
-pub const FUZZ_SEED_ENV: &str = "FC_FUZZ_SEED";
 /// Mutated bodies per adapter in the test command: a few seconds in a debug build.
 pub const DEFAULT_FUZZ_CASES: u64 = 300;
 /// Nesting depth of the deeply nested bodies (far past serde_json's limit of 128).
@@ -502,7 +499,10 @@ pub fn bad_bodies(good: &[u8]) -> Vec<(String, Vec<u8>)> {
         complete.div_ceil(LONG_BODY_CUTS)
     };
     for cut in (1..complete).step_by(step) {
-        cases.push((format!("truncated at {cut}"), good.get(..cut).unwrap_or(good).to_vec()));
+        cases.push((
+            format!("truncated at {cut}"),
+            good.get(..cut).unwrap_or(good).to_vec(),
+        ));
     }
     cases
 }
@@ -832,74 +832,6 @@ pub fn never_reads_a_clock(adapter: &Adapter) {
         adapter.exchange,
         adapter.src_dir
     );
-}
-
-/// How many cases a property run makes: [`FUZZ_CASES_ENV`] or `default`.
-pub fn fuzz_cases(default: u64) -> u64 {
-    std::env::var(FUZZ_CASES_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// The seed of a property run: [`FUZZ_SEED_ENV`], else a fresh one (printed, to replay).
-pub fn fuzz_seed() -> u64 {
-    let seed = std::env::var(FUZZ_SEED_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| fastrand::u64(..));
-    eprintln!("fuzz seed {seed} (replay with {FUZZ_SEED_ENV}={seed})");
-    seed
-}
-
-/// Byte strings that make JSON interesting when spliced in.
-const SPLICES: [&str; 16] = [
-    "\"",
-    "\\",
-    "{",
-    "}",
-    "[",
-    "]",
-    ",",
-    ":",
-    "null",
-    "\"\"",
-    "-",
-    "1e999",
-    "0.0",
-    "\\u0000",
-    "99999999999999999999999",
-    "\u{e9}",
-];
-
-/// `body` damaged `steps` times: bytes flipped, deleted, duplicated, JSON tokens spliced in,
-/// or the body cut short.
-pub fn mutate(rng: &mut fastrand::Rng, body: &[u8], steps: usize) -> Vec<u8> {
-    let mut out = body.to_vec();
-    for _ in 0..steps {
-        let at = rng.usize(..=out.len());
-        match rng.u8(..6) {
-            0 if at < out.len() => out[at] = rng.u8(..),
-            1 if at < out.len() => {
-                out.remove(at);
-            }
-            2 => {
-                let splice = SPLICES[rng.usize(..SPLICES.len())];
-                out.splice(at..at, splice.bytes());
-            }
-            3 => out.truncate(at),
-            4 if at < out.len() => {
-                let end = (at + rng.usize(1..64)).min(out.len());
-                let copy = out[at..end].to_vec();
-                out.splice(at..at, copy);
-            }
-            _ => {
-                let c = rng.choice(*b"0123456789.eE-+\"").unwrap_or(b'0');
-                out.insert(at, c);
-            }
-        }
-    }
-    out
 }
 
 /// A bounded property run of `parse` over mutated recorded bodies ([`fuzz_cases`] cases, one

@@ -27,6 +27,8 @@ pub mod envelope;
 mod fast_json;
 #[cfg(feature = "conformance")]
 pub mod fixtures;
+#[cfg(any(test, feature = "conformance"))]
+pub mod fuzz;
 mod instrument_table;
 pub mod json;
 pub mod numbers;

@@ -25,7 +25,6 @@ use serde_json::{json, Value};
 
 // --- fixtures and expected values --------------------------------------------------------------
 
-
 const PREMIUM_ALL: &str = "premium-index-all.json";
 const PREMIUM_ALL_2020: &str = "premium-index-all-2020.json";
 const PREMIUM_BTCUSDT: &str = "premium-index-btcusdt.json";
