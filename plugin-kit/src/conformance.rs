@@ -139,6 +139,44 @@ macro_rules! conformance_suite {
     };
 }
 
+/// Every check, by the name its test has: what [`failing_checks`] runs.
+pub const CHECKS: [(&str, fn(&Adapter)); 9] = [
+    (
+        "every_kind_is_recorded_and_every_request_has_a_rate_limit_rule",
+        rate_limits_cover_every_request,
+    ),
+    ("recorded_fixtures_parse", recorded_fixtures_parse),
+    (
+        "bad_bodies_are_classified_errors",
+        bad_bodies_are_classified,
+    ),
+    (
+        "one_bad_response_keeps_the_others",
+        one_bad_response_keeps_the_others,
+    ),
+    ("absent_values_are_null_never_zero", absent_values_are_null),
+    (
+        "only_perpetuals_with_unified_symbols",
+        only_perpetuals_with_unified_symbols,
+    ),
+    (
+        "instruments_and_funding_carry_their_facts",
+        instruments_and_funding_carry_their_facts,
+    ),
+    ("never_reads_a_clock", never_reads_a_clock),
+    ("mutated_fixtures_never_panic", mutated_fixtures_never_panic),
+];
+
+/// The names of the checks `adapter` fails (each run to its first failure; the failures are
+/// printed): for an unfinished adapter such as the template, whose test pins exactly which.
+pub fn failing_checks(adapter: &Adapter) -> Vec<&'static str> {
+    CHECKS
+        .iter()
+        .filter(|(_, check)| catch_unwind(AssertUnwindSafe(|| check(adapter))).is_err())
+        .map(|(name, _)| *name)
+        .collect()
+}
+
 // --- running the adapter ---------------------------------------------------------------------
 
 /// One answer as the suite hands it to `parse`.
@@ -199,8 +237,9 @@ impl Adapter {
                 })
             })
             .unwrap_or_else(|| panic!("{}: no recorded instruments round", self.exchange));
+        // Errors of this round are `recorded_fixtures_parse`'s to report; here they only leave
+        // fewer instruments.
         let out = self.run(round.kind, &self.answers(round), &[], NOW_MS);
-        assert!(out.errors.is_empty(), "{}: {:?}", self.exchange, out.errors);
         let mut records: Vec<Record> = out.records.into_iter().collect();
         records.sort_by(|a, b| a.raw_symbol.cmp(&b.raw_symbol));
         records

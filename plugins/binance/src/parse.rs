@@ -11,14 +11,11 @@
 
 use std::collections::BTreeMap;
 
-use plugin_kit::symbols;
-
-use crate::CURRENCY_RENAMES;
 use plugin_api::abi_stable::std_types::ROption;
 use plugin_api::{
     Context, HttpResponse, IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
 };
-use plugin_kit::{envelope::check, examples, InstrumentTable, SkippedSymbols};
+use plugin_kit::{envelope::check, examples, symbols, InstrumentTable, SkippedSymbols};
 use serde::Deserialize;
 
 use crate::errors::BinanceEnvelope;
@@ -30,6 +27,7 @@ use crate::requests::{
     TAG_BOOK_TICKER, TAG_EXCHANGE_INFO, TAG_FUNDING_INFO, TAG_OPEN_INTEREST_PREFIX,
     TAG_PREMIUM_INDEX, TAG_TICKER_24HR,
 };
+use crate::CURRENCY_RENAMES;
 use crate::{
     DEFAULT_FUNDING_INTERVAL_HOURS, KIND_FUNDING, KIND_INSTRUMENTS, KIND_OPEN_INTEREST,
     KIND_TICKERS,

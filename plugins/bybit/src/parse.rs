@@ -8,16 +8,13 @@
 //! `rate_annualized` (the host computes them), write 0 for a missing value, or panic.
 
 use abi_stable::std_types::ROption::{self, RNone, RSome};
-use plugin_kit::symbols;
-
-use crate::CURRENCY_RENAMES;
 use plugin_api::{
     Context, HttpResponse, IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
 };
 
 use plugin_kit::{
     envelope::{open, Opened},
-    SkippedSymbols,
+    symbols, SkippedSymbols,
 };
 
 use crate::errors::BybitEnvelope;
@@ -26,6 +23,7 @@ use crate::requests::{
     cursor_of, instruments_page, is_follow_up_page, next_instruments_page, unknown_kind,
     KIND_FUNDING, KIND_INSTRUMENTS, KIND_TICKERS, MAX_INSTRUMENT_PAGES,
 };
+use crate::CURRENCY_RENAMES;
 
 /// Parses all responses of one round of `kind`.
 pub fn parse(kind: &str, responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {

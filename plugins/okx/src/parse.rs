@@ -11,16 +11,14 @@
 
 use std::{borrow::Cow, collections::HashMap};
 
-use plugin_kit::symbols;
-
-use crate::CURRENCY_RENAMES;
 use plugin_api::{
     abi_stable::std_types::ROption, Context, HttpResponse, IntervalSource, MarketType, ParseOutput,
     PluginError, Record, RecordKind,
 };
-use plugin_kit::{envelope::open, hours_between, InstrumentTable, SkippedSymbols};
+use plugin_kit::{envelope::open, hours_between, symbols, InstrumentTable, SkippedSymbols};
 use serde::Deserialize;
 
+use crate::CURRENCY_RENAMES;
 use crate::{
     errors::{OkxEnvelope, INSTRUMENT_NOT_FOUND, PARAMETER_ERROR},
     model::{
