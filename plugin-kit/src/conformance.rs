@@ -139,8 +139,11 @@ macro_rules! conformance_suite {
     };
 }
 
+/// One check of the suite: passes, or panics with what is wrong.
+pub type Check = fn(&Adapter);
+
 /// Every check, by the name its test has: what [`failing_checks`] runs.
-pub const CHECKS: [(&str, fn(&Adapter)); 9] = [
+pub const CHECKS: [(&str, Check); 9] = [
     (
         "every_kind_is_recorded_and_every_request_has_a_rate_limit_rule",
         rate_limits_cover_every_request,
@@ -702,9 +705,7 @@ pub fn absent_values_are_null(adapter: &Adapter) {
                                 assert!(
                                     !made_up,
                                     "{}: {} {tag} `{key}` {with:?}: {} {name} became {now}",
-                                    adapter.exchange,
-                                    round.kind,
-                                    r.symbol
+                                    adapter.exchange, round.kind, r.symbol
                                 );
                             }
                         }
