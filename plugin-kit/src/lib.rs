@@ -4,7 +4,9 @@
 //! Owns: decoding response bodies ([`json`], through the fast reader), numbers and timestamps
 //! ([`numbers`], [`de`]), classifying failed responses ([`envelope`]: the exchange supplies its
 //! code table), rate-limit waits with one cap ([`wait`]), the skipped-symbol warning
-//! ([`SkippedSymbols`]), and joining several responses per instrument ([`InstrumentTable`]).
+//! ([`SkippedSymbols`]), joining several responses per instrument ([`InstrumentTable`]), ccxt
+//! unified symbols and multiplier prefixes ([`symbols`]); with feature `conformance` (adapters'
+//! dev-dependency only) the conformance suite (`conformance`) and the fixture harness (`fixtures`).
 //! Must not: be part of the ABI (that is `plugin-api`: a change here never forces a deployed
 //! plugin to be rebuilt), do I/O, read clocks (time comes from `Context::now_ms`), keep state
 //! between calls, log, or panic on any input.
@@ -19,12 +21,19 @@
     )
 )]
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod envelope;
 mod fast_json;
+#[cfg(feature = "conformance")]
+pub mod fixtures;
+#[cfg(any(test, feature = "conformance"))]
+pub mod fuzz;
 mod instrument_table;
 pub mod json;
 pub mod numbers;
 mod skipped;
+pub mod symbols;
 pub mod testing;
 pub mod wait;
 

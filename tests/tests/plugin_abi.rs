@@ -167,10 +167,11 @@ fn a_panicking_plugin_is_contained() {
 #[test]
 fn plugins_command_lists_every_file() {
     let dir = tempfile::tempdir().unwrap();
-    for lib in REAL_PLUGINS
-        .iter()
-        .chain(&["fc_test_plugin_incompatible", "fc_test_plugin_panicking"])
-    {
+    for lib in REAL_PLUGINS.iter().chain(&[
+        "fc_plugin_template",
+        "fc_test_plugin_incompatible",
+        "fc_test_plugin_panicking",
+    ]) {
         integration_tests::deploy_plugin(lib, dir.path());
     }
     std::fs::write(dir.path().join("broken.so"), b"\x7fELF truncated").unwrap();
@@ -189,11 +190,12 @@ fn plugins_command_lists_every_file() {
         "non-zero when a file fails: {stdout}"
     );
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 6, "{stdout}");
+    assert_eq!(lines.len(), 7, "{stdout}");
     for (file, needle) in [
         ("libfc_plugin_binance.so", "exchange=binance"),
         ("libfc_plugin_bybit.so", "exchange=bybit"),
         ("libfc_plugin_okx.so", "exchange=okx"),
+        ("libfc_plugin_template.so", "exchange=template"),
         ("libfc_test_plugin_panicking.so", "exchange=panicking"),
         ("libfc_test_plugin_incompatible.so", "ERROR"),
         ("broken.so", "ERROR"),

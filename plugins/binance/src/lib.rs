@@ -30,6 +30,10 @@ use plugin_api::{KindSpec, PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERS
 pub use parse::parse;
 pub use requests::build_requests;
 
+/// Binance's currency renames in ccxt (`commonCurrencies` of ccxt's binance: `BCC` kept as is,
+/// `YOYO` → `YOYOW`); ccxt's common renames (`XBT` → `BTC`, `BCHSV` → `BSV`) apply besides.
+pub const CURRENCY_RENAMES: &plugin_kit::symbols::Renames = &[("BCC", "BCC"), ("YOYO", "YOYOW")];
+
 /// Kind names, as used in config `intervals` and passed to `build_requests`/`parse`.
 pub const KIND_INSTRUMENTS: &str = "instruments";
 pub const KIND_TICKERS: &str = "tickers";

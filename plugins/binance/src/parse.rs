@@ -15,7 +15,7 @@ use plugin_api::abi_stable::std_types::ROption;
 use plugin_api::{
     Context, HttpResponse, IntervalSource, MarketType, ParseOutput, PluginError, Record, RecordKind,
 };
-use plugin_kit::{envelope::check, examples, InstrumentTable, SkippedSymbols};
+use plugin_kit::{envelope::check, examples, symbols, InstrumentTable, SkippedSymbols};
 use serde::Deserialize;
 
 use crate::errors::BinanceEnvelope;
@@ -27,6 +27,7 @@ use crate::requests::{
     TAG_BOOK_TICKER, TAG_EXCHANGE_INFO, TAG_FUNDING_INFO, TAG_OPEN_INTEREST_PREFIX,
     TAG_PREMIUM_INDEX, TAG_TICKER_24HR,
 };
+use crate::CURRENCY_RENAMES;
 use crate::{
     DEFAULT_FUNDING_INTERVAL_HOURS, KIND_FUNDING, KIND_INSTRUMENTS, KIND_OPEN_INTEREST,
     KIND_TICKERS,
@@ -90,8 +91,7 @@ fn instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput
             incomplete.add(&s.symbol);
             continue;
         }
-        let mut rec = Record::in_context(
-            RecordKind::INSTRUMENT,
+        let mut rec = symbols::instrument_record(
             ctx,
             &s.symbol,
             base,
@@ -99,6 +99,7 @@ fn instruments(responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput
             settle,
             MarketType::LINEAR_PERPETUAL,
             response.received_ts,
+            CURRENCY_RENAMES,
         );
         rec.exchange_ts = server_time.into();
         rec.contract_size = ROption::RSome(1.0);

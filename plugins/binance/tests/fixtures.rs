@@ -25,11 +25,6 @@ use serde_json::{json, Value};
 
 // --- fixtures and expected values --------------------------------------------------------------
 
-const FIXTURE_DIR: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/exchange-fixtures/binanceusdm/"
-);
-
 const PREMIUM_ALL: &str = "premium-index-all.json";
 const PREMIUM_ALL_2020: &str = "premium-index-all-2020.json";
 const PREMIUM_BTCUSDT: &str = "premium-index-btcusdt.json";
@@ -41,8 +36,7 @@ const OPEN_INTEREST_BTCUSDT: &str = "open-interest-btcusdt.json";
 const NOW: i64 = 1_732_715_660_000;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{FIXTURE_DIR}{name}");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
+    plugin_kit::fixtures::read("binanceusdm", name)
 }
 
 /// A fixture's rows as JSON values (a single object is one row).

@@ -31,6 +31,10 @@ use plugin_api::{KindSpec, PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERS
 pub use parse::parse;
 pub use requests::build_requests;
 
+/// Bybit's own currency renames: none known (not checked against ccxt's bybit table yet);
+/// ccxt's common renames (`XBT` → `BTC`, `BCHSV` → `BSV`) apply.
+pub const CURRENCY_RENAMES: &plugin_kit::symbols::Renames = &[];
+
 /// Exchange id, name, kinds, base URL and the documented IP limit.
 pub fn info() -> PluginInfo {
     PluginInfo {

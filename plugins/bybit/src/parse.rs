@@ -14,7 +14,7 @@ use plugin_api::{
 
 use plugin_kit::{
     envelope::{open, Opened},
-    SkippedSymbols,
+    symbols, SkippedSymbols,
 };
 
 use crate::errors::BybitEnvelope;
@@ -23,6 +23,7 @@ use crate::requests::{
     cursor_of, instruments_page, is_follow_up_page, next_instruments_page, unknown_kind,
     KIND_FUNDING, KIND_INSTRUMENTS, KIND_TICKERS, MAX_INSTRUMENT_PAGES,
 };
+use crate::CURRENCY_RENAMES;
 
 /// Parses all responses of one round of `kind`.
 pub fn parse(kind: &str, responses: &[HttpResponse<'_>], ctx: &Context<'_>) -> ParseOutput {
@@ -165,8 +166,7 @@ fn instrument_record(
         return None;
     }
 
-    let mut r = Record::in_context(
-        RecordKind::INSTRUMENT,
+    let mut r = symbols::instrument_record(
         ctx,
         row.symbol,
         base,
@@ -174,6 +174,7 @@ fn instrument_record(
         settle,
         MarketType::LINEAR_PERPETUAL,
         received_ts,
+        CURRENCY_RENAMES,
     );
     r.exchange_ts = exchange_ts.into();
     // Linear quantities are in the base coin: one contract is one unit of base.

@@ -14,10 +14,6 @@ use plugin_api::{
 };
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/exchange-fixtures/bybit/"
-);
 /// The host's clock in every test context.
 const NOW: i64 = 1_700_000_000_500;
 /// `received_ts` of every fake response.
@@ -27,8 +23,7 @@ const KINDS: [&str; 3] = ["instruments", "tickers", "funding"];
 // --- helpers -----------------------------------------------------------------------------------
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{FIXTURES}{name}");
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
+    plugin_kit::fixtures::read("bybit", name)
 }
 
 fn json(bytes: &[u8]) -> Value {
@@ -1101,39 +1096,6 @@ fn a_failed_follow_up_page_names_its_page() {
     let out = run("instruments", &next, &body[..body.len() / 3], &[]);
     assert_eq!(out.errors[0].class, ErrorClass::PARSE);
     assert_eq!(out.errors[0].request_tag.as_str(), "instruments:p2");
-}
-
-/// Every prefix of every fixture, for every kind: a classified error or records, never a panic
-/// and never an empty success.
-#[test]
-fn every_truncation_is_an_error_never_a_panic() {
-    let instruments = fixture_instruments();
-    let ctx_instruments = {
-        let mut v = instruments.clone();
-        v.push(btcusd_inverse(Some(8.0), None));
-        sorted(v)
-    };
-    for (name, kinds) in [
-        ("instruments-info-linear.json", &["instruments"][..]),
-        ("tickers-linear.json", &["tickers", "funding"][..]),
-    ] {
-        let body = fixture(name);
-        let complete = body.trim_ascii_end().len();
-        for kind in kinds {
-            let r = request(kind);
-            for len in 0..=body.len() {
-                let out = run(kind, &r, &body[..len], &ctx_instruments);
-                if len < complete {
-                    assert!(out.records.is_empty(), "{name} [..{len}]");
-                    assert_eq!(out.errors.len(), 1, "{name} [..{len}]");
-                    assert_eq!(out.errors[0].class, ErrorClass::PARSE, "{name} [..{len}]");
-                } else {
-                    assert!(out.errors.is_empty(), "{name} [..{len}]: {:?}", out.errors);
-                    assert!(!out.records.is_empty(), "{name} [..{len}]");
-                }
-            }
-        }
-    }
 }
 
 // --- the exported ABI --------------------------------------------------------------------------

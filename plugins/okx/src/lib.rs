@@ -32,6 +32,20 @@ pub use requests::{
     PATH_INDEX_TICKERS, PATH_INSTRUMENTS, PATH_MARK_PRICE, PATH_OPEN_INTEREST, PATH_TICKERS,
 };
 
+/// OKX's currency renames in ccxt (`commonCurrencies` of ccxt's okx, stored copy of
+/// `ts/src/okx.ts`); ccxt's common renames (`XBT` → `BTC`, `BCHSV` → `BSV`) apply besides.
+pub const CURRENCY_RENAMES: &plugin_kit::symbols::Renames = &[
+    ("AE", "AET"),
+    ("BOX", "DefiBox"),
+    ("HOT", "Hydro Protocol"),
+    ("HSR", "HC"),
+    ("MAG", "Maggie"),
+    ("SBTC", "Super Bitcoin"),
+    ("TRADE", "Unitrade"),
+    ("YOYO", "YOYOW"),
+    ("WIN", "WinToken"),
+];
+
 /// OKX's window for every public REST limit: 2 seconds.
 const WINDOW_MS: u64 = 2_000;
 

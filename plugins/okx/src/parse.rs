@@ -15,9 +15,10 @@ use plugin_api::{
     abi_stable::std_types::ROption, Context, HttpResponse, IntervalSource, MarketType, ParseOutput,
     PluginError, Record, RecordKind,
 };
-use plugin_kit::{envelope::open, hours_between, InstrumentTable, SkippedSymbols};
+use plugin_kit::{envelope::open, hours_between, symbols, InstrumentTable, SkippedSymbols};
 use serde::Deserialize;
 
+use crate::CURRENCY_RENAMES;
 use crate::{
     errors::{OkxEnvelope, INSTRUMENT_NOT_FOUND, PARAMETER_ERROR},
     model::{
@@ -136,8 +137,7 @@ fn instrument_record(
         _ => return None,
     };
 
-    let mut record = Record::in_context(
-        RecordKind::INSTRUMENT,
+    let mut record = symbols::instrument_record(
         ctx,
         &row.inst_id,
         base,
@@ -145,6 +145,7 @@ fn instrument_record(
         settle,
         market_type,
         received_ts,
+        CURRENCY_RENAMES,
     );
     // Linear: base units per contract; inverse: USD per contract (see `Record::contract_size`).
     record.contract_size = mul(row.ct_val, row.ct_mult).filter(|v| *v > 0.0).into();

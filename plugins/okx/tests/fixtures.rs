@@ -18,10 +18,6 @@ use plugin_api::{
 };
 use serde_json::{json, Value};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/exchange-fixtures/okx/"
-);
 const NOW: i64 = 1_744_590_400_000;
 const RECEIVED: i64 = 1_744_590_350_000;
 
@@ -30,8 +26,7 @@ const RECEIVED: i64 = 1_744_590_350_000;
 // ------------------------------------------------------------------------------------------
 
 fn fixture(name: &str) -> String {
-    let path = format!("{FIXTURES}{name}");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+    plugin_kit::fixtures::text("okx", name)
 }
 
 fn fixture_json(name: &str) -> Value {
@@ -234,24 +229,6 @@ fn info_describes_okx_swaps() {
             ("/api/v5/market/index-tickers", 20, 2_000),
         ]
     );
-}
-
-#[test]
-fn every_request_is_covered_by_a_rate_limit_rule() {
-    let info = info();
-    for kind in [KIND_INSTRUMENTS, KIND_TICKERS, KIND_FUNDING] {
-        for r in requests(kind) {
-            assert!(
-                info.rate_limits
-                    .iter()
-                    .any(|rule| r.path.as_str().starts_with(rule.path_prefix.as_str())),
-                "{kind}: {} has no rule",
-                r.path
-            );
-            assert!(r.weight >= 1);
-            assert!(r.path.starts_with('/'));
-        }
-    }
 }
 
 /// (path, tag, query) of one request.
