@@ -29,6 +29,7 @@ mod fast_json;
 pub mod fixtures;
 #[cfg(any(test, feature = "conformance"))]
 pub mod fuzz;
+pub mod info;
 mod instrument_table;
 pub mod json;
 pub mod numbers;

@@ -25,7 +25,8 @@ mod model;
 pub mod parse;
 pub mod requests;
 
-use plugin_api::{KindSpec, PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
+use plugin_api::{PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
+use plugin_kit::info::kind;
 
 pub use parse::parse;
 pub use requests::build_requests;
@@ -45,14 +46,6 @@ pub const DEFAULT_FUNDING_INTERVAL_HOURS: f64 = 8.0;
 
 /// Static description of the plugin.
 pub fn info() -> PluginInfo {
-    let kind =
-        |name: &str, emits, default_interval_ms, needs_instruments, description: &str| KindSpec {
-            name: name.into(),
-            emits,
-            default_interval_ms,
-            needs_instruments,
-            description: description.into(),
-        };
     PluginInfo {
         exchange_id: "binance".into(),
         name: "Binance USDⓈ-M futures".into(),

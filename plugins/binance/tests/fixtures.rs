@@ -376,19 +376,7 @@ fn info_describes_binance_usdm() {
     assert_eq!(i.rate_limits[0].path_prefix.as_str(), "");
     assert_eq!(i.rate_limits[0].limit, 2400);
     assert_eq!(i.rate_limits[0].window_ms, 60_000);
-    let kinds: Vec<(&str, RecordKind, u64, bool)> = i
-        .kinds
-        .iter()
-        .map(|k| {
-            assert!(!k.description.is_empty());
-            (
-                k.name.as_str(),
-                k.emits,
-                k.default_interval_ms,
-                k.needs_instruments,
-            )
-        })
-        .collect();
+    let kinds = plugin_kit::testing::kind_table(&i);
     assert_eq!(
         kinds,
         vec![

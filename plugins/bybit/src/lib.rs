@@ -26,7 +26,8 @@ mod model;
 mod parse;
 mod requests;
 
-use plugin_api::{KindSpec, PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
+use plugin_api::{PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
+use plugin_kit::info::kind;
 
 pub use parse::parse;
 pub use requests::build_requests;
@@ -43,28 +44,27 @@ pub fn info() -> PluginInfo {
         plugin_version: env!("CARGO_PKG_VERSION").into(),
         interface_version: INTERFACE_VERSION.into(),
         kinds: vec![
-            KindSpec {
-                name: requests::KIND_INSTRUMENTS.into(),
-                emits: RecordKind::INSTRUMENT,
-                default_interval_ms: 3_600_000,
-                needs_instruments: false,
-                description: "USDT/USDC perpetuals from /v5/market/instruments-info (paginated)"
-                    .into(),
-            },
-            KindSpec {
-                name: requests::KIND_TICKERS.into(),
-                emits: RecordKind::TICKER,
-                default_interval_ms: 5_000,
-                needs_instruments: true,
-                description: "prices, 24h volume and open interest from /v5/market/tickers".into(),
-            },
-            KindSpec {
-                name: requests::KIND_FUNDING.into(),
-                emits: RecordKind::FUNDING,
-                default_interval_ms: 30_000,
-                needs_instruments: true,
-                description: "funding rate and next funding time from /v5/market/tickers".into(),
-            },
+            kind(
+                requests::KIND_INSTRUMENTS,
+                RecordKind::INSTRUMENT,
+                3_600_000,
+                false,
+                "USDT/USDC perpetuals from /v5/market/instruments-info (paginated)",
+            ),
+            kind(
+                requests::KIND_TICKERS,
+                RecordKind::TICKER,
+                5_000,
+                true,
+                "prices, 24h volume and open interest from /v5/market/tickers",
+            ),
+            kind(
+                requests::KIND_FUNDING,
+                RecordKind::FUNDING,
+                30_000,
+                true,
+                "funding rate and next funding time from /v5/market/tickers",
+            ),
         ]
         .into(),
         default_base_url: "https://api.bybit.com".into(),

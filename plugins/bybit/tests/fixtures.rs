@@ -200,18 +200,7 @@ fn info_describes_the_plugin() {
     assert_eq!(i.rate_limits[0].path_prefix.as_str(), "");
     assert_eq!(i.rate_limits[0].limit, 600);
     assert_eq!(i.rate_limits[0].window_ms, 5_000);
-    let kinds: Vec<_> = i
-        .kinds
-        .iter()
-        .map(|k| {
-            (
-                k.name.as_str(),
-                k.emits,
-                k.default_interval_ms,
-                k.needs_instruments,
-            )
-        })
-        .collect();
+    let kinds = plugin_kit::testing::kind_table(&i);
     assert_eq!(
         kinds,
         vec![

@@ -24,7 +24,8 @@ mod model;
 mod parse;
 mod requests;
 
-use plugin_api::{KindSpec, PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
+use plugin_api::{PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
+use plugin_kit::info::kind;
 
 pub use parse::{parse, EXTRA_INST_FAMILY, EXTRA_METHOD, EXTRA_RAW_STATUS, EXTRA_SETT_STATE};
 pub use requests::{
@@ -51,14 +52,6 @@ const WINDOW_MS: u64 = 2_000;
 
 /// What this plugin is and what it can collect.
 pub fn info() -> PluginInfo {
-    let kind =
-        |name: &str, emits, default_interval_ms, needs_instruments, description: &str| KindSpec {
-            name: name.into(),
-            emits,
-            default_interval_ms,
-            needs_instruments,
-            description: description.into(),
-        };
     // OKX v5 docs, per endpoint ("Rate Limit: N requests per 2 seconds", public = per IP).
     // funding-rate and mark-price are counted per IP + instrument ID by OKX; 10/2s per IP is
     // the conservative reading (it also bounds the per-instrument funding fallback).

@@ -192,18 +192,7 @@ fn info_describes_okx_swaps() {
         plugin_api::INTERFACE_VERSION
     );
 
-    let kinds: Vec<(&str, RecordKind, u64, bool)> = info
-        .kinds
-        .iter()
-        .map(|k| {
-            (
-                k.name.as_str(),
-                k.emits,
-                k.default_interval_ms,
-                k.needs_instruments,
-            )
-        })
-        .collect();
+    let kinds = plugin_kit::testing::kind_table(&info);
     assert_eq!(
         kinds,
         vec![

@@ -25,7 +25,8 @@ mod model;
 mod parse;
 mod requests;
 
-use plugin_api::{KindSpec, PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
+use plugin_api::{PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
+use plugin_kit::info::kind;
 
 pub use parse::parse;
 pub use requests::{build_requests, KIND_FUNDING, KIND_INSTRUMENTS, KIND_TICKERS};
@@ -43,12 +44,14 @@ const DEFAULT_FUNDING_INTERVAL_HOURS: f64 = 8.0;
 
 /// What this plugin is and what it can collect.
 pub fn info() -> PluginInfo {
-    let kind = |name: &str, emits, default_interval_ms, needs_instruments| KindSpec {
-        name: name.into(),
-        emits,
-        default_interval_ms,
-        needs_instruments,
-        description: format!("{name} (template: not implemented)").into(),
+    let kind = |name: &str, emits, default_interval_ms, needs_instruments| {
+        kind(
+            name,
+            emits,
+            default_interval_ms,
+            needs_instruments,
+            &format!("{name} (template: not implemented)"),
+        )
     };
     PluginInfo {
         exchange_id: "template".into(),
