@@ -2,7 +2,7 @@
 //! supplies only its exchange's formats (paths, field mapping, code table).
 //!
 //! Owns: decoding response bodies ([`json`], through the fast reader), numbers and timestamps
-//! ([`numbers`], [`de`]), classifying failed responses ([`envelope`]: the exchange supplies its
+//! ([`numbers`], [`de`]; other units, ISO-8601 and countdowns in [`time`]), classifying failed responses ([`envelope`]: the exchange supplies its
 //! code table), rate-limit waits with one cap ([`wait`]), the skipped-symbol warning
 //! ([`SkippedSymbols`]), joining several responses per instrument ([`InstrumentTable`]), ccxt
 //! unified symbols and multiplier prefixes ([`symbols`]); with feature `conformance` (adapters'
@@ -36,6 +36,7 @@ pub mod numbers;
 mod skipped;
 pub mod symbols;
 pub mod testing;
+pub mod time;
 pub mod wait;
 
 pub use instrument_table::InstrumentTable;
