@@ -1,6 +1,6 @@
 //! The RabbitMQ (AMQP 0-9-1) sink: publishes records to a durable topic exchange with
 //! publisher confirms, survives broker outages, and keeps what it cannot deliver yet in a
-//! bounded on-disk spool (`../spool.rs`) that it replays in order. Owns its connection, channel,
+//! bounded on-disk spool (`../spool/`) that it replays in order. Owns its connection, channel,
 //! spool folder and counters ([`AmqpStats`]). Must not log or print credentials (they come from
 //! environment variables at each connection attempt and only go to the broker), must not block
 //! collection while the broker is away (it spools instead), and must not drop a record

@@ -20,15 +20,20 @@
 //! included, so the folder never grows past `max_bytes`.
 //!
 //! All methods do blocking file I/O: call them off the async runtime (`spawn_blocking`).
+//! Reading segments back (verification, damage, one entry) is `scan`.
 
 use std::{
     collections::VecDeque,
     fs::{self, File, OpenOptions},
-    io::{BufReader, Read, Seek, SeekFrom, Write},
+    io::{BufReader, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
 };
 
 use super::wire::OutMessage;
+
+mod scan;
+
+use scan::{corrupt, cut_back, read_entry, scan_segment, ScanMode};
 
 /// First bytes of every segment file (format version 1).
 const SEGMENT_MAGIC: &[u8; 8] = b"FCSPOOL1";
@@ -743,212 +748,9 @@ fn read_head(path: &Path) -> Option<(u64, u64)> {
     Some((seq, offset))
 }
 
-struct Scan {
-    /// None when the file is not a spool segment (or empty): it is removed.
-    segment: Option<Segment>,
-    /// Head inside this segment, when the saved head points into it.
-    head: Option<Head>,
-    damaged_bytes: u64,
-}
-
-/// How a segment is verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ScanMode {
-    /// At open: the whole file; a damaged tail is cut off the file.
-    Open,
-    /// While running: only up to the segment's good length `limit`, nothing is written (the
-    /// segment may be open for appending); damage up to `limit` becomes a hole.
-    Verify { limit: u64 },
-}
-
-/// Reads a segment through, verifying every entry. Damage in the middle (an entry that does not
-/// verify, followed by intact ones) becomes a hole; a damaged tail is cut off (at open) or
-/// becomes a hole (while running).
-fn scan_segment(path: &Path, head_offset: Option<u64>, mode: ScanMode) -> Result<Scan, SpoolError> {
-    let seq = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or_default();
-    let file = File::open(path).map_err(io_err(path))?;
-    let file_len = file.metadata().map_err(io_err(path))?.len();
-    let end = match mode {
-        ScanMode::Open => file_len,
-        ScanMode::Verify { limit } => limit,
-    };
-    let mut reader = BufReader::new(file);
-    let mut magic = [0u8; 8];
-    let magic_ok = reader.read_exact(&mut magic).is_ok() && &magic == SEGMENT_MAGIC;
-    if !magic_ok && mode == ScanMode::Open {
-        return Ok(Scan {
-            segment: None,
-            head: None,
-            damaged_bytes: file_len,
-        });
-    }
-    let mut offset = SEGMENT_MAGIC.len() as u64;
-    if !magic_ok {
-        reader.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
-    }
-    let (mut messages, mut records) = (0u64, 0u64);
-    let mut holes = Vec::new();
-    let mut head = None;
-    while offset < end {
-        if head.is_none() && head_offset.is_some_and(|h| h <= offset) {
-            head = Some(Head {
-                seq,
-                offset,
-                messages_before: messages,
-                records_before: records,
-            });
-        }
-        match read_entry(&mut reader) {
-            Ok(Some((message, len))) if offset + len <= end => {
-                offset += len;
-                messages += 1;
-                records += u64::from(message.records);
-            }
-            _ => match find_next_entry(path, offset + 1, end)? {
-                Some(next) => {
-                    holes.push((offset, next));
-                    offset = next;
-                    reader.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
-                }
-                None => break,
-            },
-        }
-    }
-    if head_offset.is_some() && head.is_none() {
-        head = Some(Head {
-            seq,
-            offset,
-            messages_before: messages,
-            records_before: records,
-        });
-    }
-    let mut damaged_bytes: u64 = holes.iter().map(|(a, b)| b - a).sum();
-    let bytes = match mode {
-        ScanMode::Open => {
-            let tail = file_len - offset.min(file_len);
-            if tail > 0 {
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(io_err(path))?;
-                file.set_len(offset).map_err(io_err(path))?;
-                file.sync_data().map_err(io_err(path))?;
-                damaged_bytes += tail;
-            }
-            offset
-        }
-        ScanMode::Verify { limit } => {
-            if offset < limit {
-                holes.push((offset, limit));
-                damaged_bytes += limit - offset;
-            }
-            limit
-        }
-    };
-    Ok(Scan {
-        segment: Some(Segment {
-            seq,
-            bytes,
-            messages,
-            records,
-            holes,
-        }),
-        head,
-        damaged_bytes,
-    })
-}
-
-/// The offset of the first intact entry at or after `from` and ending by `end`, if any: every
-/// position is tried (a plausible frame, a decodable payload header, then the checksum). Runs
-/// only after damage was found; reads the rest of the segment into memory once.
-fn find_next_entry(path: &Path, from: u64, end: u64) -> Result<Option<u64>, SpoolError> {
-    if from >= end {
-        return Ok(None);
-    }
-    let mut file = File::open(path).map_err(io_err(path))?;
-    file.seek(SeekFrom::Start(from)).map_err(io_err(path))?;
-    let mut rest = Vec::new();
-    file.take(end - from)
-        .read_to_end(&mut rest)
-        .map_err(io_err(path))?;
-    Ok(first_intact_entry(&rest).map(|at| from + at as u64))
-}
-
-/// The position of the first intact framed entry in `bytes`.
-fn first_intact_entry(bytes: &[u8]) -> Option<usize> {
-    let header = FRAME_HEADER as usize;
-    (0..bytes.len().saturating_sub(header)).find(|&at| {
-        let Some(frame) = bytes.get(at..at + header) else {
-            return false;
-        };
-        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
-        let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
-        if !(MIN_PAYLOAD_BYTES..=MAX_ENTRY_BYTES).contains(&len) {
-            return false;
-        }
-        let Some(payload) = bytes.get(at + header..at + header + len as usize) else {
-            return false;
-        };
-        plausible_payload(payload)
-            && crc32fast::hash(payload) == crc
-            && OutMessage::decode_payload(payload).is_some()
-    })
-}
-
-/// A cheap first test of a payload: its three length-prefixed strings fit inside it.
-fn plausible_payload(payload: &[u8]) -> bool {
-    let mut at = 12usize;
-    for _ in 0..3 {
-        let Some(&len) = payload.get(at) else {
-            return false;
-        };
-        at += 1 + usize::from(len);
-    }
-    at <= payload.len()
-}
-
-/// Reads one framed entry; `Ok(None)` at a clean end, `Err` for a torn or corrupt one.
-fn read_entry(reader: &mut impl Read) -> std::io::Result<Option<(OutMessage, u64)>> {
-    let mut header = [0u8; FRAME_HEADER as usize];
-    let mut got = 0;
-    while got < header.len() {
-        match reader.read(&mut header[got..])? {
-            0 if got == 0 => return Ok(None),
-            0 => return Err(corrupt("torn entry header")),
-            n => got += n,
-        }
-    }
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len > MAX_ENTRY_BYTES {
-        return Err(corrupt("entry length out of range"));
-    }
-    let mut payload = vec![0u8; len as usize];
-    reader.read_exact(&mut payload)?;
-    if crc32fast::hash(&payload) != crc {
-        return Err(corrupt("entry checksum mismatch"));
-    }
-    let message = OutMessage::decode_payload(&payload).ok_or_else(|| corrupt("bad entry"))?;
-    Ok(Some((message, FRAME_HEADER + u64::from(len))))
-}
-
-/// Cuts `file` back to `len` bytes, puts its write position there and syncs it.
-fn cut_back(file: &mut File, len: u64) -> std::io::Result<()> {
-    file.set_len(len)?;
-    file.seek(SeekFrom::Start(len))?;
-    file.sync_data()
-}
-
-fn corrupt(what: &'static str) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::InvalidData, what)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::scan::first_intact_entry;
     use super::*;
 
     fn message(n: u32, body_len: usize) -> OutMessage {
