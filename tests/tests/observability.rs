@@ -42,9 +42,13 @@ async fn serve(t: &Telemetry) -> WebServer {
         live_interval: ConfigDuration(Duration::from_millis(200)),
         ..WebConfig::default()
     };
-    web::spawn(&config, t.clone(), Default::default())
-        .await
-        .expect("web server starts")
+    web::spawn(
+        &config,
+        t.clone(),
+        futures_collector::plugins::PluginControl::default(),
+    )
+    .await
+    .expect("web server starts")
 }
 
 async fn get(server: &WebServer, path: &str) -> (u16, String) {

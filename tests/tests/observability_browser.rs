@@ -223,9 +223,13 @@ async fn dashboard_renders_live_data_in_headless_chromium() {
         live_interval: ConfigDuration(Duration::from_millis(500)),
         ..WebConfig::default()
     };
-    let server = web::spawn(&config, t.clone(), Default::default())
-        .await
-        .unwrap();
+    let server = web::spawn(
+        &config,
+        t.clone(),
+        futures_collector::plugins::PluginControl::default(),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let url = format!("http://{}/", server.local_addr());
 

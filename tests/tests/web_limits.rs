@@ -575,9 +575,13 @@ async fn shutdown_ends_event_streams_and_closes_waiting_connections_without_the_
         idle_timeout: ConfigDuration(Duration::from_secs(60)),
         ..WebConfig::default()
     };
-    let server = web::spawn(&config, Telemetry::default(), Default::default())
-        .await
-        .unwrap();
+    let server = web::spawn(
+        &config,
+        Telemetry::default(),
+        futures_collector::plugins::PluginControl::default(),
+    )
+    .await
+    .unwrap();
     let addr = server.local_addr();
     let (mut stream, a) = event_stream(addr).await;
     assert_eq!(a.status, 200);
@@ -609,9 +613,13 @@ async fn shutdown_ends_event_streams_and_closes_waiting_connections_without_the_
         listen: addr,
         ..config
     };
-    web::spawn(&rebound, Telemetry::default(), Default::default())
-        .await
-        .expect("the address is released")
-        .shutdown()
-        .await;
+    web::spawn(
+        &rebound,
+        Telemetry::default(),
+        futures_collector::plugins::PluginControl::default(),
+    )
+    .await
+    .expect("the address is released")
+    .shutdown()
+    .await;
 }

@@ -4,7 +4,8 @@
 //! event stream and the dashboard; the canary decisions of operators).
 //!
 //! Must not change what is collected or written: it receives reports through the `Telemetry`
-//! handle, and the one change it can ask for (a canary decision) goes through `PluginControl`.
+//! handle, and the one change it can ask for (a canary decision) goes through
+//! `web::decisions::CanaryDecisions`, which the plugin registry's control handle implements.
 
 pub mod alerts;
 pub mod health;

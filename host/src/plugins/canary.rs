@@ -25,11 +25,14 @@ use std::{
 };
 
 use plugin_api::{ParseOutput, PluginError, Record};
-use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::LoadedPlugin;
+pub use crate::observe::telemetry::plugin_vocabulary::{
+    CanaryState, CanaryStatus, Decider, FieldDivergence, FieldExample, KindProgress, SymbolList,
+    Verdict,
+};
 use crate::output::message::RecordMessage;
 
 /// Key of the candidate's `PluginInfo::extra` listing the record fields it changes on purpose
@@ -51,16 +54,6 @@ pub struct CanarySettings {
     pub max_kind_interval: Duration,
 }
 
-/// Who decided a promotion or a rejection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decider {
-    /// The canary's verdict.
-    Canary,
-    /// An operator, through the CLI or the API.
-    Operator,
-}
-
 /// What the registry is asked to do with a candidate. `reply` answers an operator.
 #[derive(Debug)]
 pub enum RegistryCommand {
@@ -76,30 +69,6 @@ pub enum RegistryCommand {
         by: Decider,
         reply: Option<oneshot::Sender<Result<String, String>>>,
     },
-}
-
-/// Where a canary stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CanaryState {
-    /// Parsing alongside the running version.
-    Comparing,
-    /// Every required kind agreed; the registry is switching to it.
-    Promoting,
-    /// A cycle did not agree: waits for an operator (or a new file).
-    HeldBack,
-}
-
-impl CanaryState {
-    pub const ALL: [Self; 3] = [Self::Comparing, Self::Promoting, Self::HeldBack];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Comparing => "comparing",
-            Self::Promoting => "promoting",
-            Self::HeldBack => "held_back",
-        }
-    }
 }
 
 /// A candidate and its comparison so far. Shared by the registry (which owns its fate) and
@@ -167,123 +136,6 @@ impl SymbolTally {
             examples: self.symbols.iter().take(MAX_EXAMPLES).cloned().collect(),
         }
     }
-}
-
-/// One field of one record where the two versions differ.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldExample {
-    pub kind: String,
-    pub raw_symbol: String,
-    /// The running version's value (`null`: absent).
-    pub active: Value,
-    /// The candidate's value.
-    pub candidate: Value,
-}
-
-/// A field the two versions disagree on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FieldDivergence {
-    /// As in the published records (`volume_24h_quote`; extras as `extra.<key>`).
-    pub field: String,
-    /// Distinct instruments affected.
-    pub instruments: u64,
-    /// Records affected.
-    pub records: u64,
-    pub examples: Vec<FieldExample>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct SymbolList {
-    pub count: u64,
-    pub examples: Vec<String>,
-}
-
-/// Progress of one (exchange instance, kind).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct KindProgress {
-    pub exchange: String,
-    pub kind: String,
-    pub required: bool,
-    pub agreed: u32,
-    pub diverged: u32,
-}
-
-/// A canary as `/api/status` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CanaryStatus {
-    pub exchange_id: String,
-    /// The candidate's load number in this process (tells two builds of one version apart).
-    pub generation: u64,
-    pub file: String,
-    /// The candidate's version.
-    pub version: String,
-    /// The version that keeps serving meanwhile.
-    pub active_version: String,
-    pub state: CanaryState,
-    pub started_ms: i64,
-    /// Agreeing cycles each required kind needs.
-    pub cycles_required: u32,
-    pub kinds: Vec<KindProgress>,
-    pub records_compared: u64,
-    /// Fields that differ where the candidate did not declare a change (hold it back).
-    pub divergences: Vec<FieldDivergence>,
-    /// Fields that differ where the candidate declared the change (shown, accepted).
-    pub declared_changes: Vec<FieldDivergence>,
-    /// Instruments the running version reports and the candidate does not.
-    pub missing_instruments: SymbolList,
-    /// Instruments only the candidate reports.
-    pub added_instruments: SymbolList,
-    /// Errors (panics included) only the candidate reported.
-    pub new_errors: u64,
-    pub error_examples: Vec<String>,
-    /// Why it is held back, in one line.
-    pub reason: Option<String>,
-}
-
-impl CanaryStatus {
-    /// A canary that has compared nothing yet.
-    pub fn new(
-        exchange_id: &str,
-        generation: u64,
-        file: &str,
-        version: &str,
-        active_version: &str,
-        cycles_required: u32,
-        started_ms: i64,
-    ) -> Self {
-        Self {
-            exchange_id: exchange_id.to_owned(),
-            generation,
-            file: file.to_owned(),
-            version: version.to_owned(),
-            active_version: active_version.to_owned(),
-            state: CanaryState::Comparing,
-            started_ms,
-            cycles_required,
-            kinds: Vec::new(),
-            records_compared: 0,
-            divergences: Vec::new(),
-            declared_changes: Vec::new(),
-            missing_instruments: SymbolList::default(),
-            added_instruments: SymbolList::default(),
-            new_errors: 0,
-            error_examples: Vec::new(),
-            reason: None,
-        }
-    }
-}
-
-/// What one cycle's comparison amounted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Keep comparing.
-    Continue,
-    /// This cycle completed every required kind: the registry is to be asked to promote.
-    Promote,
-    /// This cycle disagreed: held back.
-    HoldBack,
-    /// The canary had already decided; the cycle was not counted.
-    Ignored,
 }
 
 impl Canary {

@@ -34,6 +34,8 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot};
 
+pub use crate::observe::telemetry::plugin_vocabulary::{CanaryEvent, PluginEvent, RegistrySummary};
+pub use crate::observe::web::decisions::ControlError;
 pub use crate::trust::{Refusal, RefusalReason};
 pub use canary::{Canary, CanaryState, CanaryStatus, Decider, RegistryCommand};
 pub use load::{
@@ -43,7 +45,7 @@ pub use load::{
 pub use private_copy::{
     private_directory, remove_private_directory, CopyMethod, PRIVATE_DIRECTORY_PREFIX,
 };
-pub use registry::{watch_directory, PluginRegistry, RegistryOptions, RegistrySummary};
+pub use registry::{watch_directory, PluginRegistry, RegistryOptions};
 
 /// The platform's shared-library extension; other files in the plugin directory are ignored.
 pub const PLUGIN_EXTENSION: &str = std::env::consts::DLL_EXTENSION;
@@ -81,32 +83,6 @@ impl PluginSet {
     pub fn canary(&self, exchange_id: &str) -> Option<&Arc<Canary>> {
         self.canaries.get(exchange_id)
     }
-}
-
-/// What happened to a canary candidate.
-#[derive(Debug, Clone)]
-pub enum CanaryEvent {
-    /// A new version of a serving plugin was loaded; it parses beside the running one.
-    Started {
-        active_version: String,
-        status: Box<CanaryStatus>,
-    },
-    /// It serves now.
-    Promoted { by: Decider },
-    /// It will not serve; the running version stays.
-    Rejected { by: Decider },
-    /// Its file changed or went away before a decision.
-    Superseded,
-}
-
-/// Why an operator's promotion or rejection did not happen.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ControlError {
-    #[error("the plugin directory is not watched ([plugins] watch = false): replacements go live only at a restart, there is no canary")]
-    NotWatching,
-    /// The registry refused it (no such exchange id, no candidate).
-    #[error("{0}")]
-    Refused(String),
 }
 
 /// An operator's handle on the registry of the plugin directory in use: promotes or rejects
@@ -164,38 +140,18 @@ impl PluginControl {
     }
 }
 
-/// A change to the plugin set, for logs, telemetry and the event feed.
-#[derive(Debug, Clone)]
-pub enum PluginEvent {
-    /// A plugin now serves its exchange id (`replaced`: another version served it before).
-    Loaded {
-        file: PathBuf,
-        exchange_id: String,
-        version: String,
-        replaced: bool,
-    },
-    /// The file is not a usable plugin (not a plugin, incompatible, panicked, unreadable).
-    Failed { file: PathBuf, error: String },
-    /// The file (or the plugin directory) failed a trust check or declares an exchange id
-    /// another file declares; `error` names the path and the fix.
-    Refused {
-        file: PathBuf,
-        reason: RefusalReason,
-        error: String,
-    },
-    /// A trust check failed and `[plugins] allow_insecure_permissions` waived it.
-    Insecure { file: PathBuf, warning: String },
-    /// The exchange id is no longer served (its file was removed).
-    Removed { file: PathBuf, exchange_id: String },
-    /// The registry's standing after a rescan, when it changed.
-    Summary(RegistrySummary),
-    /// A canary candidate started, was decided or was superseded (`version`: the candidate's).
-    Canary {
-        exchange_id: String,
-        file: PathBuf,
-        version: String,
-        /// The candidate's load number ([`CanaryStatus::generation`]).
-        generation: u64,
-        event: CanaryEvent,
-    },
+impl crate::observe::web::decisions::CanaryDecisions for PluginControl {
+    fn decide<'a>(
+        &'a self,
+        exchange_id: &'a str,
+        decision: crate::observe::web::decisions::Decision,
+    ) -> crate::observe::web::decisions::DecisionFuture<'a> {
+        use crate::observe::web::decisions::Decision;
+        Box::pin(async move {
+            match decision {
+                Decision::Promote => self.promote(exchange_id).await,
+                Decision::Reject => self.reject(exchange_id).await,
+            }
+        })
+    }
 }

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 use super::{
     canary::{Canary, CanarySettings, Decider, RegistryCommand},
     load::{load_plugin_with, mapped_libraries, LoadError, LoadPolicy, LoadedPlugin},
-    plugin_files, CanaryEvent, PluginEvent, PluginSet,
+    plugin_files, CanaryEvent, PluginEvent, PluginSet, RegistrySummary,
 };
 use crate::{
     clock::now_ms,
@@ -73,22 +73,6 @@ impl RegistryOptions {
             },
         }
     }
-}
-
-/// The registry's standing: what is refused now, and the retired versions this process keeps
-/// mapped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegistrySummary {
-    /// The plugin directory and files refused now, by path.
-    pub refused: Vec<Refusal>,
-    /// Plugin libraries mapped in this process that serve no exchange and are no canary
-    /// candidate: replaced or removed versions, rejected candidates, duplicates, files
-    /// rejected after mapping. Only a restart frees them.
-    pub retired_versions: u64,
-    /// Address space those libraries map.
-    pub retired_mapped_bytes: u64,
-    /// `[plugins] max_retired`.
-    pub max_retired: usize,
 }
 
 /// Size, times, identity, owner and mode: a change in any of them makes the file examined

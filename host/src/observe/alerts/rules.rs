@@ -16,7 +16,7 @@ use crate::{
 };
 
 use super::notify::human_duration;
-use crate::plugins::{CanaryState, RefusalReason};
+use crate::{observe::telemetry::plugin_vocabulary::CanaryState, trust::RefusalReason};
 
 /// One rule's verdict for one subject.
 #[derive(Debug, Clone, PartialEq)]
@@ -424,9 +424,9 @@ mod tests {
 
     #[test]
     fn a_held_back_canary_alerts_until_it_is_decided() {
-        use crate::plugins::{
-            canary::{FieldDivergence, FieldExample, Verdict},
-            CanaryEvent, CanaryStatus, Decider, PluginEvent,
+        use crate::observe::telemetry::plugin_vocabulary::{
+            CanaryEvent, CanaryStatus, Decider, FieldDivergence, FieldExample, KindProgress,
+            PluginEvent, Verdict,
         };
         let t = Telemetry::default();
         let mut status = CanaryStatus::new(
@@ -455,7 +455,7 @@ mod tests {
                 candidate: serde_json::json!(1000.0),
             }],
         });
-        status.kinds.push(crate::plugins::canary::KindProgress {
+        status.kinds.push(KindProgress {
             exchange: "binance".into(),
             kind: "tickers".into(),
             required: true,
@@ -511,7 +511,10 @@ mod tests {
 
     #[test]
     fn plugin_refusals_and_retired_versions_alert() {
-        use crate::plugins::{PluginEvent, Refusal, RegistrySummary};
+        use crate::{
+            observe::telemetry::plugin_vocabulary::{PluginEvent, RegistrySummary},
+            trust::Refusal,
+        };
         let t = Telemetry::default();
         let refused = |path: &str, reason| {
             Refusal::new(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::Telemetry;
 use crate::{
     observe::health::BreakerState,
-    plugins::{CanaryEvent, PluginEvent},
+    observe::telemetry::plugin_vocabulary::{CanaryEvent, PluginEvent},
 };
 
 /// Something that happened in the collector, reported in one call.

@@ -238,7 +238,7 @@ impl Metrics {
         );
         export_reasons(
             &m.plugin_files_refused,
-            crate::plugins::RefusalReason::ALL.map(|r| r.as_str()),
+            crate::trust::RefusalReason::ALL.map(|r| r.as_str()),
         );
         let mut r = Registry::with_prefix(METRIC_PREFIX);
         m.register_collection(&mut r);

@@ -26,6 +26,7 @@ pub mod log_lines;
 mod logging;
 pub mod metrics;
 mod plugin_reports;
+pub mod plugin_vocabulary;
 pub mod process;
 mod read;
 mod scrape;
@@ -64,10 +65,7 @@ use crate::{
     clock::now_ms,
     observe::health::BreakerState,
     observe::health::{HealthStatus, HealthTable},
-    plugins::{
-        canary::Verdict, CanaryEvent, CanaryState, CanaryStatus, Decider, PluginEvent,
-        RefusalReason, RegistrySummary,
-    },
+    trust::RefusalReason,
 };
 use events::EventFeed;
 use funding::FundingTable;
@@ -76,6 +74,9 @@ use metrics::{
     encode_gauge_family, encode_gauge_value, CanaryCycleLabels, CanaryFieldLabels,
     CanaryStateLabels, ExchangeKindLabels, ExchangeLabels, Metrics, PluginLabels, ReasonLabels,
     Registries, RequestLabels, ResultLabels, RuleLabels,
+};
+use plugin_vocabulary::{
+    CanaryEvent, CanaryState, CanaryStatus, Decider, PluginEvent, RegistrySummary, Verdict,
 };
 
 /// Window of the "live" numbers (cards, `/api/status`): latency percentiles, rates.
@@ -743,7 +744,7 @@ mod tests {
 
     #[test]
     fn plugin_registry_standing_is_exported() {
-        use crate::plugins::{Refusal, RegistrySummary};
+        use crate::trust::Refusal;
         let t = Telemetry::default();
         let text = t.render_metrics(Format::Prometheus).unwrap();
         let refused = "futures_collector_plugin_files_refused{reason=\"writable\"}";

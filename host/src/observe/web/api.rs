@@ -110,12 +110,13 @@ pub(super) async fn canary_decision(
     State(app): State<AppState>,
     Path((exchange_id, decision)): Path<(String, String)>,
 ) -> Response {
-    use crate::plugins::ControlError;
-    let result = match decision.as_str() {
-        "promote" => app.plugins.promote(&exchange_id).await,
-        "reject" => app.plugins.reject(&exchange_id).await,
+    use super::decisions::{ControlError, Decision};
+    let wanted = match decision.as_str() {
+        "promote" => Decision::Promote,
+        "reject" => Decision::Reject,
         _ => return not_found().await,
     };
+    let result = app.plugins.decide(&exchange_id, wanted).await;
     match result {
         Ok(done) => json_no_store(
             StatusCode::OK,

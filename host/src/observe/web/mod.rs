@@ -6,7 +6,7 @@
 //! Owns the routes, the response formats and the server's lifecycle. Must not change anything
 //! it serves: it reads the `Telemetry` handle (and counts its own connections and refused
 //! requests there); the one change it can ask for, a canary decision, goes through the
-//! registry's `PluginControl` and needs the token. Listens on loopback unless configured otherwise; beyond loopback it
+//! registry's control handle (behind `decisions::CanaryDecisions`) and needs the token. Listens on loopback unless configured otherwise; beyond loopback it
 //! requires a bearer token, and no request but GET/HEAD passes without one anywhere (`auth`).
 //! Every response is bounded (history and funding rows are capped), and so are the clients:
 //! connections (`listener`), their header-read and idle timeouts (`connection`) and event
@@ -16,6 +16,7 @@ mod api;
 mod auth;
 pub mod client;
 mod connection;
+pub mod decisions;
 mod listener;
 
 pub use auth::{is_loopback, TokenError, MIN_TOKEN_BYTES, TOKEN_COOKIE};
@@ -35,7 +36,6 @@ use tokio::{
 use crate::{
     config::{WebConfig, DEFAULT_WEB_MAX_SSE_CLIENTS},
     observe::telemetry::Telemetry,
-    plugins::PluginControl,
 };
 
 /// How long [`WebServer::shutdown`] waits for open connections to finish.
@@ -71,14 +71,27 @@ impl EventStreamSlots {
     }
 }
 
+/// Decisions for a router built without a plugin registry: there is no canary to decide.
+struct NoRegistry;
+
+impl decisions::CanaryDecisions for NoRegistry {
+    fn decide<'a>(
+        &'a self,
+        _exchange_id: &'a str,
+        _decision: decisions::Decision,
+    ) -> decisions::DecisionFuture<'a> {
+        Box::pin(async { Err(decisions::ControlError::NotWatching) })
+    }
+}
+
 /// What the handlers share.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub telemetry: Telemetry,
     pub live_interval: Duration,
     pub event_streams: EventStreamSlots,
-    /// Promotes and rejects plugin canaries.
-    pub plugins: PluginControl,
+    /// Carries out operators' canary decisions (the plugin registry's control handle).
+    pub plugins: Arc<dyn decisions::CanaryDecisions>,
     /// Turns true at shutdown: open event streams end so the server can stop.
     pub stopping: watch::Receiver<bool>,
     /// Keeps the sender of `stopping` alive for a router built without a server.
@@ -96,7 +109,7 @@ pub fn router(telemetry: Telemetry, live_interval: Duration) -> Router {
             telemetry,
             live_interval,
             event_streams: EventStreamSlots::new(DEFAULT_WEB_MAX_SSE_CLIENTS),
-            plugins: PluginControl::default(),
+            plugins: Arc::new(NoRegistry),
             stopping: rx,
             _stop: Some(Arc::new(tx)),
         },
@@ -148,7 +161,7 @@ pub struct WebServer {
 pub async fn spawn(
     config: &WebConfig,
     telemetry: Telemetry,
-    plugins: PluginControl,
+    plugins: impl decisions::CanaryDecisions,
 ) -> Result<WebServer, WebError> {
     let access = auth::Access::from_environment(config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -176,7 +189,7 @@ pub async fn spawn(
             telemetry: telemetry.clone(),
             live_interval: config.live_interval.0,
             event_streams: EventStreamSlots::new(config.max_sse_clients),
-            plugins,
+            plugins: Arc::new(plugins),
             stopping: stop_rx.clone(),
             _stop: None,
         },
