@@ -7,6 +7,7 @@
 //! Owns the cycle. Must not let anything of this exchange block another exchange: every wait
 //! here is this exchange's own (its budget, its timeouts, its sink back-pressure share).
 
+use crate::observe::telemetry::internal_events::{CycleFinished, RequestFailed};
 use std::{
     collections::{BTreeMap, HashSet},
     sync::Arc,
@@ -111,8 +112,8 @@ enum Attempt {
     Answered(RawResponse),
     /// Not sent: the breaker is open or another request is probing.
     HeldBack,
-    /// No usable response (retries included).
-    Failed(TransportError),
+    /// No usable response (retries included), after this long.
+    Failed(TransportError, Duration),
 }
 
 impl KindTask {
@@ -189,11 +190,7 @@ impl KindTask {
         match self.http.execute(request, &self.kind).await {
             // Reported after `parse`, which may still reject the body.
             Ok(response) => Attempt::Answered(response),
-            Err(e) => {
-                let took = started.elapsed();
-                telemetry.request(exchange, &self.kind, e.kind.outcome(), took, 0);
-                Attempt::Failed(e)
-            }
+            Err(e) => Attempt::Failed(e, started.elapsed()),
         }
     }
 
@@ -305,14 +302,22 @@ impl KindTask {
                     answered.push((request, response));
                 }
                 Attempt::HeldBack => run.outcome.held_back += 1,
-                Attempt::Failed(e) => {
+                Attempt::Failed(e, elapsed) => {
                     run.requests_sent += 1;
                     run.outcome.failures += 1;
+                    self.shared.spec.telemetry.emit(RequestFailed {
+                        exchange: &self.shared.spec.instance_id,
+                        kind: &self.kind,
+                        tag: &request.tag,
+                        path: &request.path,
+                        outcome: e.kind.outcome(),
+                        elapsed,
+                        error: &e,
+                    });
                     if e.class != plugin_api::ErrorClass::PERMANENT {
                         self.shared
                             .record_outcome(false, Some(&format!("{}: {e}", request.path)));
                     }
-                    tracing::warn!(exchange = %self.shared.spec.instance_id, kind = %self.kind, tag = %request.tag, path = %request.path, error = %e, "request failed");
                 }
             }
         }
@@ -494,15 +499,18 @@ impl KindTask {
             .filter_map(|r| r.exchange_ts.into_option())
             .max();
         let (to_send, suppressed) = self.detect_changes(merged, &mut outcome).await;
-        telemetry.cycle(
+        telemetry.emit(CycleFinished {
             exchange,
-            &self.kind,
+            kind: &self.kind,
+            requests: requests_sent,
+            held_back: outcome.held_back,
+            failures: outcome.failures,
             parsed,
             suppressed,
-            to_send.len(),
+            sent: to_send.len(),
             newest_exchange_ts,
-        );
-        tracing::debug!(exchange = %exchange, kind = %self.kind, requests = requests_sent, held_back = outcome.held_back, failures = outcome.failures, records = parsed, sent = to_send.len(), elapsed_ms = started.elapsed().as_millis() as u64, "cycle done");
+            elapsed: started.elapsed(),
+        });
         self.send_to_sink(to_send, newest_response).await;
         outcome
     }

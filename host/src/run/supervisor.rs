@@ -11,6 +11,7 @@
 //! Shutdown order: stop scheduling (workers finish the cycle in progress, up to the grace
 //! deadline) → close the sink queue → the sink writes everything queued → return.
 
+use crate::observe::telemetry::internal_events::ConfigReloaded;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use tokio::{
@@ -467,9 +468,11 @@ impl Fleet {
         let loaded = match source.load() {
             Ok(loaded) => loaded,
             Err(message) => {
-                tracing::error!(error = %message, "config reload rejected; the running config stays");
-                self.telemetry
-                    .config_reload(ReloadResult::Invalid, "invalid", &message);
+                self.telemetry.emit(ConfigReloaded {
+                    result: ReloadResult::Invalid,
+                    version: "invalid",
+                    message: &message,
+                });
                 return None;
             }
         };
@@ -483,16 +486,19 @@ impl Fleet {
         }
         match self.apply(loaded.config).await {
             Ok(plan) => {
-                let summary = plan.summary();
-                tracing::info!(version = %version, changes = %summary, "config reloaded");
                 self.version = version.clone();
-                self.telemetry
-                    .config_reload(ReloadResult::Ok, &version, &summary);
+                self.telemetry.emit(ConfigReloaded {
+                    result: ReloadResult::Ok,
+                    version: &version,
+                    message: &plan.summary(),
+                });
             }
             Err(message) => {
-                tracing::error!(version = %version, error = %message, "config reload failed to apply; rolled back to the previous config");
-                self.telemetry
-                    .config_reload(ReloadResult::RolledBack, &version, &message);
+                self.telemetry.emit(ConfigReloaded {
+                    result: ReloadResult::RolledBack,
+                    version: &version,
+                    message: &message,
+                });
             }
         }
         Some(loaded.watch_paths)

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::Telemetry;
+use super::{ReloadResult, RequestOutcome, Telemetry};
 use crate::{
     observe::health::BreakerState,
     observe::telemetry::plugin_vocabulary::{CanaryEvent, PluginEvent},
@@ -51,6 +51,83 @@ impl InternalEvent for BreakerTransitioned<'_> {
                 tracing::info!(exchange = %exchange, "circuit breaker closed: exchange recovered")
             }
         }
+    }
+}
+
+/// A config reload was applied, rejected (invalid) or rolled back.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigReloaded<'a> {
+    pub result: ReloadResult,
+    /// The new config's version (`invalid` when it could not be read).
+    pub version: &'a str,
+    /// What changed, or why it failed.
+    pub message: &'a str,
+}
+
+impl InternalEvent for ConfigReloaded<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        let (version, message) = (self.version, self.message);
+        match self.result {
+            ReloadResult::Ok => {
+                tracing::info!(version = %version, changes = %message, "config reloaded")
+            }
+            ReloadResult::Invalid => {
+                tracing::error!(error = %message, "config reload rejected; the running config stays")
+            }
+            ReloadResult::RolledBack => {
+                tracing::error!(version = %version, error = %message, "config reload failed to apply; rolled back to the previous config")
+            }
+        }
+        telemetry.config_reload(self.result, version, message);
+    }
+}
+
+/// A request to an exchange got no usable answer (transport failure, retries included).
+#[derive(Clone, Copy)]
+pub struct RequestFailed<'a> {
+    pub exchange: &'a str,
+    pub kind: &'a str,
+    pub tag: &'a str,
+    pub path: &'a str,
+    pub outcome: RequestOutcome,
+    pub elapsed: Duration,
+    pub error: &'a dyn std::fmt::Display,
+}
+
+impl InternalEvent for RequestFailed<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        telemetry.request(self.exchange, self.kind, self.outcome, self.elapsed, 0);
+        tracing::warn!(exchange = %self.exchange, kind = %self.kind, tag = %self.tag, path = %self.path, error = %self.error, "request failed");
+    }
+}
+
+/// A kind's cycle is over: what it parsed, suppressed as unchanged and sent.
+#[derive(Debug, Clone, Copy)]
+pub struct CycleFinished<'a> {
+    pub exchange: &'a str,
+    pub kind: &'a str,
+    pub requests: usize,
+    pub held_back: usize,
+    pub failures: usize,
+    pub parsed: usize,
+    pub suppressed: usize,
+    pub sent: usize,
+    /// The newest exchange timestamp among the cycle's records (data age).
+    pub newest_exchange_ts: Option<i64>,
+    pub elapsed: Duration,
+}
+
+impl InternalEvent for CycleFinished<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        telemetry.cycle(
+            self.exchange,
+            self.kind,
+            self.parsed,
+            self.suppressed,
+            self.sent,
+            self.newest_exchange_ts,
+        );
+        tracing::debug!(exchange = %self.exchange, kind = %self.kind, requests = self.requests, held_back = self.held_back, failures = self.failures, records = self.parsed, sent = self.sent, elapsed_ms = self.elapsed.as_millis() as u64, "cycle done");
     }
 }
 
