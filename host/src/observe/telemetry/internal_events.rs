@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{ReloadResult, RequestOutcome, Telemetry};
+use super::{ReloadResult, RequestOutcome, SinkState, Telemetry};
 use crate::{
     observe::health::BreakerState,
     observe::telemetry::plugin_vocabulary::{CanaryEvent, PluginEvent},
@@ -128,6 +128,63 @@ impl InternalEvent for CycleFinished<'_> {
             self.newest_exchange_ts,
         );
         tracing::debug!(exchange = %self.exchange, kind = %self.kind, requests = self.requests, held_back = self.held_back, failures = self.failures, records = self.parsed, sent = self.sent, elapsed_ms = self.elapsed.as_millis() as u64, "cycle done");
+    }
+}
+
+/// The sink wrote what it was handed (`delivered` of `handed`: the rest was unencodable or
+/// unroutable, given up for good).
+#[derive(Debug, Clone, Copy)]
+pub struct SinkWritten<'a> {
+    pub sink: &'a str,
+    pub handed: u64,
+    pub delivered: u64,
+    /// The write succeeded after failed attempts.
+    pub after_retry: bool,
+    /// Records waiting in the memory buffer behind this write.
+    pub waiting: usize,
+    /// The sink state is this write's to report (a sink that reports its own, AMQP, is not).
+    pub report_state: bool,
+}
+
+impl InternalEvent for SinkWritten<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        telemetry.sink_sent(self.delivered);
+        telemetry.sink_failed(self.handed.saturating_sub(self.delivered));
+        if self.report_state {
+            telemetry.sink_state(SinkState::Ok, self.sink);
+        }
+        if self.after_retry {
+            tracing::info!(
+                sink = self.sink,
+                records = self.handed,
+                waiting = self.waiting,
+                "sink write succeeded again"
+            );
+        }
+    }
+}
+
+/// A sink write failed; it is retried while new batches wait in memory.
+#[derive(Clone, Copy)]
+pub struct SinkWriteFailed<'a> {
+    pub sink: &'a str,
+    pub error: &'a dyn std::fmt::Display,
+    /// The first failure of this write (later ones are logged at debug level).
+    pub first: bool,
+    /// As in [`SinkWritten`].
+    pub report_state: bool,
+}
+
+impl InternalEvent for SinkWriteFailed<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        if self.report_state {
+            telemetry.sink_state(SinkState::Failing, &self.error.to_string());
+        }
+        if self.first {
+            tracing::error!(sink = self.sink, error = %self.error, "sink write failed; retrying, new batches wait in memory");
+        } else {
+            tracing::debug!(sink = self.sink, error = %self.error, "sink write failed again");
+        }
     }
 }
 

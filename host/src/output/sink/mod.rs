@@ -17,6 +17,7 @@
 //! A sink implementation lives in its own file next to this one when it grows beyond a few
 //! lines (e.g. `amqp/`, with `spool.rs` and `wire.rs` beside it).
 
+use crate::observe::telemetry::internal_events::{SinkWriteFailed, SinkWritten};
 pub mod amqp;
 mod spool;
 pub mod wire;
@@ -566,7 +567,6 @@ impl SinkTask {
         rx: &mut mpsc::Receiver<Batch>,
         abandon: &mut tokio::sync::watch::Receiver<bool>,
     ) -> bool {
-        use crate::observe::telemetry::SinkState;
         let handed: u64 = batches.iter().map(|b| b.records.len() as u64).sum();
         let mut retry = false;
         let mut queue_open = true;
@@ -579,35 +579,26 @@ impl SinkTask {
             };
             match written {
                 Ok(delivered) => {
-                    self.telemetry.sink_sent(delivered);
-                    // Handed but not delivered: unencodable or unroutable, given up for good.
-                    self.telemetry.sink_failed(handed.saturating_sub(delivered));
-                    if !self.own_state {
-                        self.telemetry.sink_state(SinkState::Ok, self.sink.name());
-                    }
-                    if retry {
-                        tracing::info!(
-                            sink = self.sink.name(),
-                            records = handed,
-                            waiting = self.backlog.records,
-                            "sink write succeeded again"
-                        );
-                    }
+                    self.telemetry.emit(SinkWritten {
+                        sink: self.sink.name(),
+                        handed,
+                        delivered,
+                        after_retry: retry,
+                        waiting: self.backlog.records,
+                        report_state: !self.own_state,
+                    });
                     self.totals.records_written += delivered;
                     self.totals.records_not_written += handed.saturating_sub(delivered);
                     self.report_depth(0);
                     return true;
                 }
                 Err(e) => {
-                    if !self.own_state {
-                        self.telemetry
-                            .sink_state(SinkState::Failing, &e.to_string());
-                    }
-                    if !retry {
-                        tracing::error!(sink = self.sink.name(), error = %e, "sink write failed; retrying, new batches wait in memory");
-                    } else {
-                        tracing::debug!(sink = self.sink.name(), error = %e, "sink write failed again");
-                    }
+                    self.telemetry.emit(SinkWriteFailed {
+                        sink: self.sink.name(),
+                        error: &e,
+                        first: !retry,
+                        report_state: !self.own_state,
+                    });
                     retry = true;
                     let wait = tokio::time::sleep(WRITE_RETRY_DELAY);
                     tokio::pin!(wait);
