@@ -41,65 +41,14 @@ impl Telemetry {
         let exchanges = ids
             .into_iter()
             .map(|id| {
-                let h = health.get(id);
-                let ex = state.exchanges.get(id);
-                let window = ex
-                    .map(|e| e.history.summary(now, window_ms))
-                    .unwrap_or_default();
-                let kinds: Vec<KindStatus> = ex
-                    .map(|e| {
-                        e.kinds
-                            .iter()
-                            .map(|(kind, k)| KindStatus {
-                                kind: kind.clone(),
-                                cycles: k.cycles,
-                                last_success_ms: k.last_success_ms,
-                                newest_data_ms: k.newest_data_ms,
-                                data_age_seconds: age_seconds(now, k.newest_data_ms),
-                                parsed_total: k.parsed_total,
-                                suppressed_total: k.suppressed_total,
-                                sent_total: k.sent_total,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let data_age_seconds = kinds
-                    .iter()
-                    .filter_map(|k| k.data_age_seconds)
-                    .min_by(|a, b| a.total_cmp(b));
-                let plugin_id = ex
-                    .and_then(|e| e.plugin_id.as_deref())
-                    .unwrap_or(id.as_str());
-                ExchangeStatus {
-                    id: id.clone(),
-                    status: h.map(|h| h.status),
-                    breaker: h
-                        .map(|h| h.breaker)
-                        .or(ex.map(|e| e.breaker))
-                        .unwrap_or(BreakerState::Closed),
-                    breaker_since_ms: ex.and_then(|e| e.breaker_since_ms),
-                    last_success_ms: h.and_then(|h| h.last_success_ms),
-                    last_error: h
-                        .and_then(|h| h.last_error.as_deref().map(|e| truncate(e, MAX_ERROR_TEXT))),
-                    last_error_ms: h.and_then(|h| h.last_error_ms),
-                    consecutive_failures: h.map(|h| h.consecutive_failures).unwrap_or(0),
-                    latency_ms: LatencyMs {
-                        p50: window.p50.map(|s| s * 1000.0),
-                        p95: window.p95.map(|s| s * 1000.0),
-                        p99: window.p99.map(|s| s * 1000.0),
-                    },
-                    records_per_second: window.records_per_second(),
-                    requests_per_second: window.requests_per_second(),
-                    error_ratio: window.error_ratio(),
-                    window,
-                    data_age_seconds,
-                    kinds,
-                    plugin: state.plugins.get(plugin_id).cloned(),
-                    first_seen_ms: ex.map(|e| e.first_seen_ms).unwrap_or(now),
-                    worker_started_ms: ex.and_then(|e| e.worker_started_ms),
-                    worker_starts: ex.map(|e| e.worker_starts).unwrap_or(0),
-                    point: ex.and_then(|e| e.history.current_point(now)),
-                }
+                exchange_status(
+                    id,
+                    health.get(id),
+                    state.exchanges.get(id),
+                    &state,
+                    now,
+                    window_ms,
+                )
             })
             .collect();
         Snapshot {
@@ -150,5 +99,73 @@ impl Telemetry {
     pub fn funding_rows(&self, limit: usize) -> Vec<FundingRow> {
         let now = now_ms();
         self.state().funding.rows(now, limit)
+    }
+}
+
+/// One exchange's row of the snapshot: health (`h`, from the workers' table), the live window
+/// and per-kind numbers (`ex`, from this handle's state), its plugin.
+fn exchange_status(
+    id: &str,
+    h: Option<&crate::observe::health::ExchangeHealth>,
+    ex: Option<&ExchangeState>,
+    state: &State,
+    now: i64,
+    window_ms: i64,
+) -> ExchangeStatus {
+    let window = ex
+        .map(|e| e.history.summary(now, window_ms))
+        .unwrap_or_default();
+    let kinds: Vec<KindStatus> = ex
+        .map(|e| {
+            e.kinds
+                .iter()
+                .map(|(kind, k)| KindStatus {
+                    kind: kind.clone(),
+                    cycles: k.cycles,
+                    last_success_ms: k.last_success_ms,
+                    newest_data_ms: k.newest_data_ms,
+                    data_age_seconds: age_seconds(now, k.newest_data_ms),
+                    parsed_total: k.parsed_total,
+                    suppressed_total: k.suppressed_total,
+                    sent_total: k.sent_total,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let data_age_seconds = kinds
+        .iter()
+        .filter_map(|k| k.data_age_seconds)
+        .min_by(|a, b| a.total_cmp(b));
+    let plugin_id = ex
+        .and_then(|e| e.plugin_id.as_deref())
+        .unwrap_or(id);
+    ExchangeStatus {
+        id: id.to_owned(),
+        status: h.map(|h| h.status),
+        breaker: h
+            .map(|h| h.breaker)
+            .or(ex.map(|e| e.breaker))
+            .unwrap_or(BreakerState::Closed),
+        breaker_since_ms: ex.and_then(|e| e.breaker_since_ms),
+        last_success_ms: h.and_then(|h| h.last_success_ms),
+        last_error: h.and_then(|h| h.last_error.as_deref().map(|e| truncate(e, MAX_ERROR_TEXT))),
+        last_error_ms: h.and_then(|h| h.last_error_ms),
+        consecutive_failures: h.map(|h| h.consecutive_failures).unwrap_or(0),
+        latency_ms: LatencyMs {
+            p50: window.p50.map(|s| s * 1000.0),
+            p95: window.p95.map(|s| s * 1000.0),
+            p99: window.p99.map(|s| s * 1000.0),
+        },
+        records_per_second: window.records_per_second(),
+        requests_per_second: window.requests_per_second(),
+        error_ratio: window.error_ratio(),
+        window,
+        data_age_seconds,
+        kinds,
+        plugin: state.plugins.get(plugin_id).cloned(),
+        first_seen_ms: ex.map(|e| e.first_seen_ms).unwrap_or(now),
+        worker_started_ms: ex.and_then(|e| e.worker_started_ms),
+        worker_starts: ex.map(|e| e.worker_starts).unwrap_or(0),
+        point: ex.and_then(|e| e.history.current_point(now)),
     }
 }
