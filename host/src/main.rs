@@ -234,16 +234,9 @@ fn main() -> ExitCode {
             config,
             profile,
             url,
-        } => match canary(action, exchange_id, config, profile, url) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        } => exit_with(
+            canary(action, exchange_id, config, profile, url).map(|text| print!("{text}")),
+        ),
         Command::Bench {
             plugins,
             emulator,
@@ -253,36 +246,12 @@ fn main() -> ExitCode {
             scale,
         } => {
             telemetry::init(cli.log_format);
-            match bench(plugins, emulator, latency_ms, jitter_ms, cycles, scale) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            exit_with(bench(
+                plugins, emulator, latency_ms, jitter_ms, cycles, scale,
+            ))
         }
-        Command::Schema {
-            which: SchemaKind::Records,
-        } => {
-            print!(
-                "{}",
-                futures_collector::output::message::records_schema_text()
-            );
-            ExitCode::SUCCESS
-        }
-        Command::Schema {
-            which: SchemaKind::Batch,
-        } => {
-            print!(
-                "{}",
-                futures_collector::output::message::batch_schema_text()
-            );
-            ExitCode::SUCCESS
-        }
-        Command::Schema {
-            which: SchemaKind::Config,
-        } => {
-            print!("{}", futures_collector::config::config_schema_text());
+        Command::Schema { which } => {
+            print!("{}", schema_text(which));
             ExitCode::SUCCESS
         }
     }
@@ -380,6 +349,26 @@ fn check_config(path: PathBuf, profile: Option<String>, format: OutputFormat) ->
             eprintln!("error: cannot print the config: {}", loaded.redact_text(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Exit 0, or print the error (with its causes) and exit 1.
+fn exit_with(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The JSON Schema `schema` prints.
+fn schema_text(which: SchemaKind) -> String {
+    match which {
+        SchemaKind::Records => futures_collector::output::message::records_schema_text(),
+        SchemaKind::Batch => futures_collector::output::message::batch_schema_text(),
+        SchemaKind::Config => futures_collector::config::config_schema_text(),
     }
 }
 

@@ -136,9 +136,7 @@ fn exchange_status(
         .iter()
         .filter_map(|k| k.data_age_seconds)
         .min_by(|a, b| a.total_cmp(b));
-    let plugin_id = ex
-        .and_then(|e| e.plugin_id.as_deref())
-        .unwrap_or(id);
+    let plugin_id = ex.and_then(|e| e.plugin_id.as_deref()).unwrap_or(id);
     ExchangeStatus {
         id: id.to_owned(),
         status: h.map(|h| h.status),
