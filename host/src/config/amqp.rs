@@ -12,12 +12,10 @@ use std::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[allow(unused_imports)]
 use super::{
-    duration::{ConfigDuration, PollInterval},
+    duration::ConfigDuration,
     model::*,
     quote::{quote, shorten_value_in},
-    ConfigProblem,
 };
 
 /// Topic exchange the AMQP sink declares and publishes to (`[sink] exchange`).

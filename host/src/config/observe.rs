@@ -8,13 +8,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[allow(unused_imports)]
-use super::{
-    duration::{ConfigDuration, PollInterval},
-    model::*,
-    quote::{quote, shorten_value_in},
-    ConfigProblem,
-};
+use super::{duration::ConfigDuration, model::*, quote::quote};
 
 /// Where the web server (metrics, health, status API, dashboard) listens by default: loopback
 /// only. Expose it through a reverse proxy or set `[web] listen` explicitly.

@@ -99,7 +99,7 @@ struct KindTally {
 
 #[derive(Debug, Default)]
 struct Tally {
-    state: Option<CanaryState>,
+    state: CanaryState,
     kinds: BTreeMap<(String, String), KindTally>,
     records_compared: u64,
     fields: BTreeMap<String, FieldTally>,
@@ -163,10 +163,7 @@ impl Canary {
             declared,
             started_ms,
             commands,
-            tally: Mutex::new(Tally {
-                state: Some(CanaryState::Comparing),
-                ..Tally::default()
-            }),
+            tally: Mutex::new(Tally::default()),
         }
     }
 
@@ -179,7 +176,7 @@ impl Canary {
     }
 
     pub fn state(&self) -> CanaryState {
-        self.tally().state.unwrap_or(CanaryState::Comparing)
+        self.tally().state
     }
 
     /// True while cycles of `kind` should be parsed by the candidate too.
@@ -252,7 +249,7 @@ impl Canary {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         CanaryStatus {
-            state: tally.state.unwrap_or(CanaryState::Comparing),
+            state: tally.state,
             kinds: tally
                 .kinds
                 .iter()
@@ -319,8 +316,8 @@ impl Tally {
             entry.running = interval.is_some();
             entry.required = interval.is_some_and(|i| i <= max_kind_interval);
         }
-        if !missing.is_empty() && self.state == Some(CanaryState::Comparing) {
-            self.state = Some(CanaryState::HeldBack);
+        if !missing.is_empty() && self.state == CanaryState::Comparing {
+            self.state = CanaryState::HeldBack;
             self.reason = Some(format!(
                 "the new version has no kind {} that {exchange} collects",
                 missing.join(", ")
@@ -335,7 +332,7 @@ impl Tally {
         cycle: CycleComparison,
         cycles: u32,
     ) -> Verdict {
-        if self.state != Some(CanaryState::Comparing) {
+        if self.state != CanaryState::Comparing {
             return Verdict::Ignored;
         }
         self.records_compared += cycle.records_compared;
@@ -352,11 +349,11 @@ impl Tally {
         let reason = cycle.reason();
         self.absorb(cycle);
         if !agrees {
-            self.state = Some(CanaryState::HeldBack);
+            self.state = CanaryState::HeldBack;
             self.reason = Some(format!("{exchange} {kind}: {reason}"));
             Verdict::HoldBack
         } else if self.complete(cycles) {
-            self.state = Some(CanaryState::Promoting);
+            self.state = CanaryState::Promoting;
             Verdict::Promote
         } else {
             Verdict::Continue
@@ -367,13 +364,13 @@ impl Tally {
     /// required), every running kind. False while no kind is enlisted.
     fn complete(&self, cycles: u32) -> bool {
         let any_required = self.kinds.values().any(|k| k.required);
-        let mut waited: Vec<&KindTally> = self
-            .kinds
-            .values()
-            .filter(|k| if any_required { k.required } else { k.running })
-            .collect();
-        waited.retain(|k| k.agreed < cycles);
-        self.kinds.values().any(|k| k.running) && waited.is_empty()
+        let waited_for = |k: &&KindTally| if any_required { k.required } else { k.running };
+        self.kinds.values().any(|k| k.running)
+            && self
+                .kinds
+                .values()
+                .filter(waited_for)
+                .all(|k| k.agreed >= cycles)
     }
 
     fn absorb(&mut self, cycle: CycleComparison) {
@@ -811,10 +808,7 @@ mod tests {
     }
 
     fn comparing() -> Tally {
-        Tally {
-            state: Some(CanaryState::Comparing),
-            ..Tally::default()
-        }
+        Tally::default()
     }
 
     const MAX_INTERVAL: Duration = Duration::from_secs(600);
@@ -867,7 +861,7 @@ mod tests {
             tally.observe("binance", "funding", agreeing(), 2),
             Verdict::Promote
         );
-        assert_eq!(tally.state, Some(CanaryState::Promoting));
+        assert_eq!(tally.state, CanaryState::Promoting);
         assert_eq!(
             tally.observe("binance", "funding", agreeing(), 2),
             Verdict::Ignored
@@ -894,7 +888,7 @@ mod tests {
             Verdict::Continue
         );
         assert_eq!(tally.observe("okx", "tickers", wrong, 3), Verdict::HoldBack);
-        assert_eq!(tally.state, Some(CanaryState::HeldBack));
+        assert_eq!(tally.state, CanaryState::HeldBack);
         let reason = tally.reason.clone().unwrap_or_default();
         assert!(
             reason.starts_with("okx tickers: field mark differs"),
@@ -917,7 +911,7 @@ mod tests {
             &["tickers"],
             MAX_INTERVAL,
         );
-        assert_eq!(tally.state, Some(CanaryState::HeldBack));
+        assert_eq!(tally.state, CanaryState::HeldBack);
         assert_eq!(
             tally.reason.as_deref(),
             Some("the new version has no kind funding that bybit collects")

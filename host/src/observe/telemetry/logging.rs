@@ -3,7 +3,6 @@
 //!
 //! Owns the subscriber. Must not be installed twice per process.
 
-#[allow(unused_imports)]
 use super::*;
 
 /// Default filter when neither variable is set.

@@ -3,7 +3,6 @@
 //!
 //! Owns those reports. Must not decide anything about plugins.
 
-#[allow(unused_imports)]
 use super::*;
 
 /// Decided or superseded canaries remembered so that late worker reports are ignored.

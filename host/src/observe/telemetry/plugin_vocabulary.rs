@@ -24,10 +24,11 @@ pub enum Decider {
 }
 
 /// Where a canary stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CanaryState {
     /// Parsing alongside the running version.
+    #[default]
     Comparing,
     /// Every required kind agreed; the registry is switching to it.
     Promoting,

@@ -3,7 +3,6 @@
 //!
 //! Owns how reports become what operators read. Must not change state beyond pruning.
 
-#[allow(unused_imports)]
 use super::*;
 
 impl Telemetry {

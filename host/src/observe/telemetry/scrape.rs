@@ -2,7 +2,6 @@
 //!
 //! Owns the scrape-time collector. Must not change state.
 
-#[allow(unused_imports)]
 use super::*;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -3,7 +3,6 @@
 //!
 //! Owns what is remembered between reports. Must not do I/O or hold the lock across a wait.
 
-#[allow(unused_imports)]
 use super::*;
 
 #[derive(Debug, Default)]

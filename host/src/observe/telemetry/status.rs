@@ -4,7 +4,6 @@
 //!
 //! Owns the shapes of the snapshot. Must not compute them (the handle's reading side does).
 
-#[allow(unused_imports)]
 use super::*;
 
 /// Per exchange and kind.

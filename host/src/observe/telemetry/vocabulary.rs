@@ -3,7 +3,6 @@
 //!
 //! Owns the names operators see in labels and the status API. Must not count anything.
 
-#[allow(unused_imports)]
 use super::*;
 
 /// What became of one HTTP request (the `outcome` label).

@@ -4,7 +4,6 @@
 //!
 //! Owns the AMQP protocol steps. Must not decide what to publish or keep state between rounds.
 
-#[allow(unused_imports)]
 use super::*;
 
 /// Closes a connection politely, without waiting long or reporting errors.

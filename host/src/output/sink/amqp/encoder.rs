@@ -5,7 +5,6 @@
 //! Owns the wire names and ids. Must not publish: it runs on the caller's task, before the
 //! publisher gets the messages.
 
-#[allow(unused_imports)]
 use super::*;
 
 /// The `message_id` of a record: 32 lowercase hex digits of the XXH3-128 hash of every field

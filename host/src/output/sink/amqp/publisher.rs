@@ -4,7 +4,6 @@
 //! Owns the state machine. Must not encode records (the facade did) or talk to the broker's
 //! protocol directly: `broker` does.
 
-#[allow(unused_imports)]
 use super::*;
 
 pub(super) type EventStream = Pin<Box<dyn Stream<Item = Event> + Send>>;

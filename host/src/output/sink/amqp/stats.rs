@@ -3,7 +3,6 @@
 //!
 //! Owns the numbers. Must not publish or decide anything.
 
-#[allow(unused_imports)]
 use super::*;
 
 /// State of the link to the broker, as kept in [`AmqpStats::state`].
