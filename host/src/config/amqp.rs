@@ -227,6 +227,15 @@ impl AmqpSinkConfig {
     /// Semantic checks serde cannot express, each naming its key (`sink.…`).
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        self.broker_problems(&mut problems);
+        self.publishing_problems(&mut problems);
+        self.queue_problems(&mut problems);
+        problems
+    }
+
+    /// Where and as whom the sink publishes: the URL, the credentials' variable names, the
+    /// exchange, the app id and the TLS file.
+    fn broker_problems(&self, problems: &mut Vec<String>) {
         let url = self.url.trim();
         let rest = url
             .strip_prefix("amqp://")
@@ -256,13 +265,17 @@ impl AmqpSinkConfig {
                 ));
             }
         }
-        check_amqp_name("sink.exchange", &self.exchange, &mut problems);
+        check_amqp_name("sink.exchange", &self.exchange, problems);
         if self.app_id.len() > AMQP_SHORT_STRING_MAX {
             problems.push("sink.app_id: longer than 255 bytes".to_owned());
         }
         if self.tls_ca_file.is_some() && !self.url.trim_start().starts_with("amqps://") {
             problems.push("sink.tls_ca_file: only used with an amqps:// URL".to_owned());
         }
+    }
+
+    /// The publisher's batching, confirms, reconnect backoff and spool size.
+    fn publishing_problems(&self, problems: &mut Vec<String>) {
         if self.linger.0 > MAX_AMQP_LINGER {
             problems.push(format!(
                 "sink.linger: {} is above {}s",
@@ -300,10 +313,15 @@ impl AmqpSinkConfig {
                 self.spool_max_bytes
             ));
         }
+    }
+
+    /// The queues the sink declares: names once each, bindings, and the settings each queue
+    /// type refuses.
+    fn queue_problems(&self, problems: &mut Vec<String>) {
         let mut names = std::collections::BTreeSet::new();
         for (i, q) in self.queues.iter().enumerate() {
             let key = format!("sink.queues[{i}]");
-            check_amqp_name(&format!("{key}.name"), &q.name, &mut problems);
+            check_amqp_name(&format!("{key}.name"), &q.name, problems);
             if !names.insert(q.name.as_str()) {
                 problems.push(format!("{key}.name: {} is declared twice", quote(&q.name)));
             }
@@ -335,7 +353,6 @@ impl AmqpSinkConfig {
                 problems.push(format!("{key}.message_ttl: must be greater than zero"));
             }
         }
-        problems
     }
 
     /// Resolves a relative `spool_dir` against the config file's folder.

@@ -28,114 +28,101 @@ pub enum Timestamps {
 /// `timestamps` says. One encoding for every content hash in the collector.
 pub fn encode_content(r: &Record, buf: &mut Vec<u8>, timestamps: Timestamps) {
     // Exhaustive on purpose: a new field in `Record` fails to compile here until it is hashed.
+    #[rustfmt::skip]
     let Record {
-        kind,
-        exchange,
-        symbol,
-        raw_symbol,
-        base,
-        quote,
-        settle,
-        market_type,
-        exchange_ts,
-        received_ts: _,
-        last,
-        bid,
-        ask,
-        mark,
-        index,
-        volume_24h_base,
-        volume_24h_quote,
-        open_interest_base,
-        open_interest_quote,
-        rate,
-        interval_hours,
-        interval_source,
-        next_funding_ts,
-        predicted_rate,
-        rate_8h,
-        rate_annualized,
-        rate_cap,
-        rate_floor,
-        contract_size,
-        tick_size,
-        status,
-        listing_ts,
-        delisting_ts,
+        kind, exchange, symbol, raw_symbol, base, quote, settle, market_type,
+        exchange_ts, received_ts: _,
+        last, bid, ask, mark, index, volume_24h_base, volume_24h_quote,
+        open_interest_base, open_interest_quote,
+        rate, interval_hours, interval_source, next_funding_ts, predicted_rate,
+        rate_8h, rate_annualized, rate_cap, rate_floor,
+        contract_size, tick_size, status, listing_ts, delisting_ts,
         extra,
     } = r;
-    buf.clear();
-    let put_str = |buf: &mut Vec<u8>, s: &str| {
-        buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        buf.extend_from_slice(s.as_bytes());
-    };
-    let put_f64 = |buf: &mut Vec<u8>, v: Option<f64>| match v {
-        None => buf.push(0),
-        Some(v) => {
-            buf.push(1);
-            buf.extend_from_slice(&v.to_bits().to_le_bytes());
-        }
-    };
-    let put_i64 = |buf: &mut Vec<u8>, v: Option<i64>| match v {
-        None => buf.push(0),
-        Some(v) => {
-            buf.push(1);
-            buf.extend_from_slice(&v.to_le_bytes());
-        }
-    };
-    buf.push(kind.0);
+    let mut w = ContentWriter(buf);
+    w.0.clear();
+    w.0.push(kind.0);
     for s in [exchange, symbol, raw_symbol, base, quote, settle] {
-        put_str(buf, s.as_str());
+        w.str(s.as_str());
     }
-    buf.push(market_type.0);
+    w.0.push(market_type.0);
     match timestamps {
-        Timestamps::Exchange => put_i64(buf, exchange_ts.into_option()),
-        Timestamps::None => buf.push(2),
+        Timestamps::Exchange => w.i64(exchange_ts.into_option()),
+        Timestamps::None => w.0.push(ABSENT_BY_CHOICE),
     }
-    for v in [
-        last,
-        bid,
-        ask,
-        mark,
-        index,
-        volume_24h_base,
-        volume_24h_quote,
-        open_interest_base,
-        open_interest_quote,
-        rate,
-        interval_hours,
-    ] {
-        put_f64(buf, v.into_option());
+    for v in [last, bid, ask, mark, index] {
+        w.f64(v.into_option());
+    }
+    for v in [volume_24h_base, volume_24h_quote] {
+        w.f64(v.into_option());
+    }
+    for v in [open_interest_base, open_interest_quote] {
+        w.f64(v.into_option());
+    }
+    for v in [rate, interval_hours] {
+        w.f64(v.into_option());
     }
     match interval_source.into_option() {
-        None => buf.push(0),
-        Some(s) => buf.extend_from_slice(&[1, s.0]),
+        None => w.0.push(ABSENT),
+        Some(s) => w.0.extend_from_slice(&[PRESENT, s.0]),
     }
-    put_i64(buf, next_funding_ts.into_option());
-    for v in [
-        predicted_rate,
-        rate_8h,
-        rate_annualized,
-        rate_cap,
-        rate_floor,
-        contract_size,
-        tick_size,
-    ] {
-        put_f64(buf, v.into_option());
+    w.i64(next_funding_ts.into_option());
+    for v in [predicted_rate, rate_8h, rate_annualized] {
+        w.f64(v.into_option());
+    }
+    for v in [rate_cap, rate_floor, contract_size, tick_size] {
+        w.f64(v.into_option());
     }
     match status.as_ref().into_option() {
-        None => buf.push(0),
+        None => w.0.push(ABSENT),
         Some(s) => {
-            buf.push(1);
-            put_str(buf, s.as_str());
+            w.0.push(PRESENT);
+            w.str(s.as_str());
         }
     }
-    put_i64(buf, listing_ts.into_option());
-    put_i64(buf, delisting_ts.into_option());
-    buf.extend_from_slice(&(extra.len() as u32).to_le_bytes());
+    w.i64(listing_ts.into_option());
+    w.i64(delisting_ts.into_option());
+    w.0.extend_from_slice(&(extra.len() as u32).to_le_bytes());
     for kv in extra.iter() {
-        put_str(buf, kv.key.as_str());
-        put_str(buf, kv.value.as_str());
+        w.str(kv.key.as_str());
+        w.str(kv.value.as_str());
+    }
+}
+
+/// Presence tags of [`encode_content`]: a value follows `PRESENT`; `ABSENT_BY_CHOICE` stands for
+/// `exchange_ts` when the encoding leaves timestamps out.
+const ABSENT: u8 = 0;
+const PRESENT: u8 = 1;
+const ABSENT_BY_CHOICE: u8 = 2;
+
+/// [`encode_content`]'s byte writer: strings length-prefixed (u32 LE), optional numbers as a
+/// presence tag and then their 8 little-endian bytes.
+struct ContentWriter<'a>(&'a mut Vec<u8>);
+
+impl ContentWriter<'_> {
+    fn str(&mut self, s: &str) {
+        self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn f64(&mut self, v: Option<f64>) {
+        match v {
+            None => self.0.push(ABSENT),
+            Some(v) => {
+                self.0.push(PRESENT);
+                self.0.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+        }
+    }
+
+    fn i64(&mut self, v: Option<i64>) {
+        match v {
+            None => self.0.push(ABSENT),
+            Some(v) => {
+                self.0.push(PRESENT);
+                self.0.extend_from_slice(&v.to_le_bytes());
+            }
+        }
     }
 }
 

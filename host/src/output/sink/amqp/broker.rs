@@ -176,46 +176,31 @@ pub(super) async fn publish_round(
     stats: &AmqpStats,
     messages: &[&OutMessage],
 ) -> RoundOutcome {
-    let mut out = RoundOutcome {
-        fates: vec![Fate::Unconfirmed; messages.len()],
-        link_error: None,
-        blocked: false,
-    };
     let window = settings.max_unconfirmed.max(1);
-    let mut in_flight: VecDeque<(usize, InFlight<'_>)> =
-        VecDeque::with_capacity(window.min(messages.len()));
-    let mut deadline = Instant::now() + settings.confirm_timeout;
+    let mut round = Pipeline {
+        up,
+        settings,
+        stats,
+        out: RoundOutcome {
+            fates: vec![Fate::Unconfirmed; messages.len()],
+            link_error: None,
+            blocked: false,
+        },
+        in_flight: VecDeque::with_capacity(window.min(messages.len())),
+        deadline: Instant::now() + settings.confirm_timeout,
+    };
     let options = BasicPublishOptions {
         mandatory: true,
         immediate: false,
     };
-    let set_gauge = |n: usize| {
-        stats
-            .unconfirmed_messages
-            .store(n as u64, Ordering::Relaxed)
-    };
     'publish: for (i, message) in messages.iter().enumerate() {
         if up.is_blocked() {
-            out.blocked = true;
+            round.out.blocked = true;
             break;
         }
-        while in_flight.len() >= window {
-            let Some((j, pending)) = in_flight.pop_front() else {
-                break;
-            };
-            match settle(up, pending, deadline, settings.confirm_timeout).await {
-                Ok(Some(fate)) => {
-                    out.fates[j] = fate;
-                    deadline = Instant::now() + settings.confirm_timeout;
-                }
-                Ok(None) => {
-                    out.blocked = true;
-                    break 'publish;
-                }
-                Err(error) => {
-                    out.link_error = Some(error);
-                    break 'publish;
-                }
+        while round.in_flight.len() >= window {
+            if !round.settle_oldest().await {
+                break 'publish;
             }
         }
         let mut publish = Box::pin(up.channel.basic_publish(
@@ -228,38 +213,81 @@ pub(super) async fn publish_round(
         let pending = match poll_once(&mut publish).await {
             Poll::Ready(Ok(confirm)) => InFlight::Sent(confirm),
             Poll::Ready(Err(e)) => {
-                out.link_error = Some(format!("publish failed: {e}"));
+                round.out.link_error = Some(format!("publish failed: {e}"));
                 break;
             }
             Poll::Pending => InFlight::Sending(publish),
         };
         AmqpStats::add(&stats.published_messages, 1);
-        in_flight.push_back((i, pending));
-        set_gauge(in_flight.len());
+        round.in_flight.push_back((i, pending));
+        round.set_gauge();
     }
-    if out.link_error.is_none() {
-        while let Some((j, pending)) = in_flight.pop_front() {
-            set_gauge(in_flight.len() + 1);
-            match settle(up, pending, deadline, settings.confirm_timeout).await {
-                Ok(Some(fate)) => {
-                    out.fates[j] = fate;
-                    deadline = Instant::now() + settings.confirm_timeout;
-                }
-                Ok(None) => {
-                    // Blocked: what is still out stays unconfirmed (spooled by the caller;
-                    // the broker may still take it later, giving a duplicate).
-                    out.blocked = true;
-                    break;
-                }
-                Err(error) => {
-                    out.link_error = Some(error);
-                    break;
-                }
+    if round.out.link_error.is_none() {
+        // Blocked on the way: what is still out stays unconfirmed (spooled by the caller; the
+        // broker may still take it later, giving a duplicate).
+        while !round.in_flight.is_empty() {
+            round.set_gauge();
+            if !round.settle_oldest().await {
+                break;
             }
         }
     }
-    set_gauge(0);
-    out
+    round.in_flight.clear();
+    round.set_gauge();
+    round.out
+}
+
+/// One [`publish_round`] in progress: the messages on their way, oldest first, and the fates
+/// found so far.
+struct Pipeline<'a> {
+    up: &'a Up,
+    settings: &'a Settings,
+    stats: &'a AmqpStats,
+    out: RoundOutcome,
+    /// (index into the round's messages, the publish on its way).
+    in_flight: VecDeque<(usize, InFlight<'a>)>,
+    /// When the oldest message on its way has waited too long; moved on at each confirm.
+    deadline: Instant,
+}
+
+impl Pipeline<'_> {
+    /// Waits for the oldest message on its way to be confirmed and notes its fate. False when
+    /// the round must stop: the connection is blocked (`out.blocked`) or lost
+    /// (`out.link_error`).
+    async fn settle_oldest(&mut self) -> bool {
+        let Some((j, pending)) = self.in_flight.pop_front() else {
+            return true;
+        };
+        match settle(
+            self.up,
+            pending,
+            self.deadline,
+            self.settings.confirm_timeout,
+        )
+        .await
+        {
+            Ok(Some(fate)) => {
+                self.out.fates[j] = fate;
+                self.deadline = Instant::now() + self.settings.confirm_timeout;
+                true
+            }
+            Ok(None) => {
+                self.out.blocked = true;
+                false
+            }
+            Err(error) => {
+                self.out.link_error = Some(error);
+                false
+            }
+        }
+    }
+
+    /// The `unconfirmed_messages` gauge: how many are on their way now.
+    fn set_gauge(&self) {
+        self.stats
+            .unconfirmed_messages
+            .store(self.in_flight.len() as u64, Ordering::Relaxed);
+    }
 }
 
 /// Polls a future once with the current task's waker.

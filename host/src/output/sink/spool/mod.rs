@@ -140,6 +140,18 @@ struct Head {
     records_before: u64,
 }
 
+impl Head {
+    /// The head at the start of segment `seq` (nothing in it replayed yet).
+    fn at_start(seq: u64) -> Head {
+        Head {
+            seq,
+            offset: SEGMENT_MAGIC.len() as u64,
+            messages_before: 0,
+            records_before: 0,
+        }
+    }
+}
+
 /// A bounded on-disk FIFO of messages.
 #[derive(Debug)]
 pub struct Spool {
@@ -181,26 +193,31 @@ struct AppendMark {
     tail: Option<(u64, u64, u64, u64)>,
 }
 
+/// The sequence numbers of the segment files in `dir`, oldest first.
+fn segment_seqs(dir: &Path) -> Result<Vec<u64>, SpoolError> {
+    let mut seqs = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+        let path = entry.map_err(io_err(dir))?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some(SEGMENT_EXTENSION) {
+            continue;
+        }
+        if let Some(seq) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            seqs.push(seq);
+        }
+    }
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
 impl Spool {
     /// Opens (or creates) the spool in `dir`, keeping what a previous run left there.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<(Self, OpenReport), SpoolError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let mut seqs = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-            let entry = entry.map_err(io_err(dir))?;
-            let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some(SEGMENT_EXTENSION) {
-                continue;
-            }
-            if let Some(seq) = path
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.parse::<u64>().ok())
-            {
-                seqs.push(seq);
-            }
-        }
-        seqs.sort_unstable();
+        let seqs = segment_seqs(dir)?;
         let saved_head = read_head(&dir.join(HEAD_FILE));
         let mut report = OpenReport::default();
         let mut segments = VecDeque::new();
@@ -227,22 +244,12 @@ impl Spool {
                 continue;
             };
             if head.is_none() {
-                head = Some(scan.head.unwrap_or(Head {
-                    seq,
-                    offset: SEGMENT_MAGIC.len() as u64,
-                    messages_before: 0,
-                    records_before: 0,
-                }));
+                head = Some(scan.head.unwrap_or(Head::at_start(seq)));
             }
             segments.push_back(scan_ok);
         }
         let next_seq = segments.back().map_or(0, |s| s.seq + 1);
-        let head = head.unwrap_or(Head {
-            seq: next_seq,
-            offset: SEGMENT_MAGIC.len() as u64,
-            messages_before: 0,
-            records_before: 0,
-        });
+        let head = head.unwrap_or(Head::at_start(next_seq));
         let segment_bytes =
             (max_bytes / SEGMENTS_PER_SPOOL).clamp(MIN_SEGMENT_BYTES, MAX_SEGMENT_BYTES);
         let spool = Self {
@@ -394,12 +401,7 @@ impl Spool {
             }
         }
         if self.segments.is_empty() {
-            self.head = Head {
-                seq: self.next_seq,
-                offset: SEGMENT_MAGIC.len() as u64,
-                messages_before: 0,
-                records_before: 0,
-            };
+            self.head = Head::at_start(self.next_seq);
         }
         let Some((seq, bytes, messages, records)) = mark.tail else {
             return;
@@ -492,12 +494,7 @@ impl Spool {
             }
         };
         if self.segments.is_empty() {
-            self.head = Head {
-                seq,
-                offset: SEGMENT_MAGIC.len() as u64,
-                messages_before: 0,
-                records_before: 0,
-            };
+            self.head = Head::at_start(seq);
         }
         self.segments.push_back(Segment::empty(seq));
         self.writer = Some((seq, file));
@@ -522,12 +519,7 @@ impl Spool {
         self.peeked.clear();
         let path = segment_path(&self.dir, oldest.seq);
         fs::remove_file(&path).map_err(io_err(&path))?;
-        self.head = Head {
-            seq: self.segments.front().map_or(self.next_seq, |s| s.seq),
-            offset: SEGMENT_MAGIC.len() as u64,
-            messages_before: 0,
-            records_before: 0,
-        };
+        self.head = Head::at_start(self.segments.front().map_or(self.next_seq, |s| s.seq));
         self.save_head()?;
         Ok(lost)
     }
@@ -692,12 +684,7 @@ impl Spool {
             let path = segment_path(&self.dir, front.seq);
             fs::remove_file(&path).map_err(io_err(&path))?;
         }
-        self.head = Head {
-            seq: self.segments.front().map_or(self.next_seq, |s| s.seq),
-            offset: SEGMENT_MAGIC.len() as u64,
-            messages_before: 0,
-            records_before: 0,
-        };
+        self.head = Head::at_start(self.segments.front().map_or(self.next_seq, |s| s.seq));
         Ok(())
     }
 

@@ -64,65 +64,21 @@ pub(super) fn scan_segment(
             damaged_bytes: file_len,
         });
     }
-    let mut offset = SEGMENT_MAGIC.len() as u64;
+    let start = SEGMENT_MAGIC.len() as u64;
     if !magic_ok {
-        reader.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
+        reader.seek(SeekFrom::Start(start)).map_err(io_err(path))?;
     }
-    let (mut messages, mut records) = (0u64, 0u64);
-    let mut holes = Vec::new();
-    let mut head = None;
-    while offset < end {
-        if head.is_none() && head_offset.is_some_and(|h| h <= offset) {
-            head = Some(Head {
-                seq,
-                offset,
-                messages_before: messages,
-                records_before: records,
-            });
-        }
-        match read_entry(&mut reader) {
-            Ok(Some((message, len))) if offset + len <= end => {
-                offset += len;
-                messages += 1;
-                records += u64::from(message.records);
-            }
-            _ => match find_next_entry(path, offset + 1, end)? {
-                Some(next) => {
-                    holes.push((offset, next));
-                    offset = next;
-                    reader.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
-                }
-                None => break,
-            },
-        }
-    }
-    if head_offset.is_some() && head.is_none() {
-        head = Some(Head {
-            seq,
-            offset,
-            messages_before: messages,
-            records_before: records,
-        });
-    }
-    let mut damaged_bytes: u64 = holes.iter().map(|(a, b)| b - a).sum();
+    let mut walk = walk_entries(&mut reader, path, seq, start, end, head_offset)?;
+    let mut damaged_bytes: u64 = walk.holes.iter().map(|(a, b)| b - a).sum();
     let bytes = match mode {
         ScanMode::Open => {
-            let tail = file_len - offset.min(file_len);
-            if tail > 0 {
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(io_err(path))?;
-                file.set_len(offset).map_err(io_err(path))?;
-                file.sync_data().map_err(io_err(path))?;
-                damaged_bytes += tail;
-            }
-            offset
+            damaged_bytes += cut_torn_tail(path, walk.offset, file_len)?;
+            walk.offset
         }
         ScanMode::Verify { limit } => {
-            if offset < limit {
-                holes.push((offset, limit));
-                damaged_bytes += limit - offset;
+            if walk.offset < limit {
+                walk.holes.push((walk.offset, limit));
+                damaged_bytes += limit - walk.offset;
             }
             limit
         }
@@ -131,13 +87,89 @@ pub(super) fn scan_segment(
         segment: Some(Segment {
             seq,
             bytes,
-            messages,
-            records,
-            holes,
+            messages: walk.messages,
+            records: walk.records,
+            holes: walk.holes,
         }),
-        head,
+        head: walk.head,
         damaged_bytes,
     })
+}
+
+/// What [`walk_entries`] found between the segment's header and `end`.
+struct Walk {
+    /// Where the last intact entry ends.
+    offset: u64,
+    messages: u64,
+    records: u64,
+    /// Damaged ranges skipped over, `(from, to)`.
+    holes: Vec<(u64, u64)>,
+    /// The first entry at or after the head offset (or the end), when a head was asked for.
+    head: Option<Head>,
+}
+
+/// Reads entries from `start` to `end`, counting them, jumping over damaged ranges to the next
+/// intact entry, and noting where the head offset falls.
+fn walk_entries(
+    reader: &mut BufReader<File>,
+    path: &Path,
+    seq: u64,
+    start: u64,
+    end: u64,
+    head_offset: Option<u64>,
+) -> Result<Walk, SpoolError> {
+    let mut walk = Walk {
+        offset: start,
+        messages: 0,
+        records: 0,
+        holes: Vec::new(),
+        head: None,
+    };
+    let head_here = |w: &Walk| Head {
+        seq,
+        offset: w.offset,
+        messages_before: w.messages,
+        records_before: w.records,
+    };
+    while walk.offset < end {
+        if walk.head.is_none() && head_offset.is_some_and(|h| h <= walk.offset) {
+            walk.head = Some(head_here(&walk));
+        }
+        match read_entry(reader) {
+            Ok(Some((message, len))) if walk.offset + len <= end => {
+                walk.offset += len;
+                walk.messages += 1;
+                walk.records += u64::from(message.records);
+            }
+            _ => match find_next_entry(path, walk.offset + 1, end)? {
+                Some(next) => {
+                    walk.holes.push((walk.offset, next));
+                    walk.offset = next;
+                    reader.seek(SeekFrom::Start(next)).map_err(io_err(path))?;
+                }
+                None => break,
+            },
+        }
+    }
+    if head_offset.is_some() && walk.head.is_none() {
+        walk.head = Some(head_here(&walk));
+    }
+    Ok(walk)
+}
+
+/// Cuts the file back to `offset` (the end of its last intact entry) when a torn write left
+/// bytes after it; returns how many were cut.
+fn cut_torn_tail(path: &Path, offset: u64, file_len: u64) -> Result<u64, SpoolError> {
+    let tail = file_len - offset.min(file_len);
+    if tail > 0 {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err(path))?;
+        file.set_len(offset).map_err(io_err(path))?;
+        file.sync_data().map_err(io_err(path))?;
+    }
+    Ok(tail)
 }
 
 /// The offset of the first intact entry at or after `from` and ending by `end`, if any: every
