@@ -687,6 +687,21 @@ fn location_warnings(config: &Config, files: &[PathBuf]) -> Result<Vec<String>, 
     ))
 }
 
+/// Merges the layers in order (later keys win) into one document, noting where each key
+/// came from.
+fn merge_layers(layers: Vec<(PathBuf, Map<String, Value>)>) -> (Value, Provenance) {
+    let mut prov = Provenance::default();
+    let mut doc = Value::Object(Map::new());
+    for (file, tree) in layers {
+        let source = Source {
+            label: label(&file),
+            base_dir: file.parent().map(Path::to_owned).unwrap_or_default(),
+        };
+        merge(&mut doc, Value::Object(tree), "", &source, &mut prov);
+    }
+    (doc, prov)
+}
+
 /// Loads, merges, interpolates and validates a config (see the module doc). Every problem found
 /// in the failing stage is returned at once, each naming its file and key, with secret values
 /// scrubbed.
@@ -700,15 +715,7 @@ pub fn load(req: &LoadRequest, env: &Environment) -> Result<LoadedConfig, Config
     let files: Vec<PathBuf> = layers.iter().map(|(p, _)| p.clone()).collect();
     watch_paths.splice(0..0, files.iter().cloned());
 
-    let mut prov = Provenance::default();
-    let mut doc = Value::Object(Map::new());
-    for (file, tree) in layers {
-        let source = Source {
-            label: label(&file),
-            base_dir: file.parent().map(Path::to_owned).unwrap_or_default(),
-        };
-        merge(&mut doc, Value::Object(tree), "", &source, &mut prov);
-    }
+    let (mut doc, mut prov) = merge_layers(layers);
     let attribute = |mut p: ConfigProblem, prov: &Provenance| {
         if p.file.is_none() {
             p.file = prov.lookup(&p.key).map(|s| s.label.clone());

@@ -431,6 +431,73 @@ impl ExchangeConfig {
     pub fn plugin_id<'a>(&'a self, instance_id: &'a str) -> &'a str {
         self.plugin.as_deref().unwrap_or(instance_id)
     }
+
+    /// Semantic checks of `[exchanges.<id>]`, as `"key: message"` lines.
+    fn problems(&self, id: &str) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !is_identifier(id) {
+            problems.push(format!(
+                "exchanges.{id}: ids use letters, digits, '-' and '_' only"
+            ));
+        }
+        if let Some(b) = &self.breaker {
+            problems.extend(b.problems(&format!("exchanges.{id}.breaker")));
+        }
+        if let Some(url) = &self.base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                problems.push(format!(
+                    "exchanges.{id}.base_url: {} is not an http(s) URL",
+                    quote(url)
+                ));
+            }
+        }
+        problems
+    }
+}
+
+impl HttpConfig {
+    /// Semantic checks of `[http]`, as `"key: message"` lines.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let h = self;
+        if h.timeout.0.is_zero() {
+            problems.push("http.timeout: must be greater than zero".to_owned());
+        }
+        if h.timeout_floor.0.is_zero() || h.timeout_floor.0 > h.timeout.0 {
+            problems.push(format!(
+                "http.timeout_floor: {} must be > 0 and <= http.timeout ({})",
+                h.timeout_floor, h.timeout
+            ));
+        }
+        if !(h.timeout_multiplier >= 1.0 && h.timeout_multiplier.is_finite()) {
+            problems.push(format!(
+                "http.timeout_multiplier: {} must be at least 1",
+                h.timeout_multiplier
+            ));
+        }
+        if !(h.rate_limit_share > 0.0 && h.rate_limit_share <= 1.0) {
+            problems.push(format!(
+                "http.rate_limit_share: {} is not in (0, 1]",
+                h.rate_limit_share
+            ));
+        }
+        if h.max_in_flight == 0 {
+            problems.push("http.max_in_flight: must be at least 1".to_owned());
+        }
+        if h.max_body_bytes < 1024 {
+            problems.push(format!(
+                "http.max_body_bytes: {} is below 1024",
+                h.max_body_bytes
+            ));
+        }
+        if h.backoff_base.0 > h.backoff_cap.0 {
+            problems.push(format!(
+                "http.backoff_base: {} is above http.backoff_cap {}",
+                h.backoff_base, h.backoff_cap
+            ));
+        }
+        problems
+    }
 }
 
 pub(super) fn default_true() -> bool {
@@ -540,44 +607,7 @@ impl Config {
 
     /// The semantic checks as `"key: message"` lines.
     fn problem_lines(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        let h = &self.http;
-        if h.timeout.0.is_zero() {
-            problems.push("http.timeout: must be greater than zero".to_owned());
-        }
-        if h.timeout_floor.0.is_zero() || h.timeout_floor.0 > h.timeout.0 {
-            problems.push(format!(
-                "http.timeout_floor: {} must be > 0 and <= http.timeout ({})",
-                h.timeout_floor, h.timeout
-            ));
-        }
-        if !(h.timeout_multiplier >= 1.0 && h.timeout_multiplier.is_finite()) {
-            problems.push(format!(
-                "http.timeout_multiplier: {} must be at least 1",
-                h.timeout_multiplier
-            ));
-        }
-        if !(h.rate_limit_share > 0.0 && h.rate_limit_share <= 1.0) {
-            problems.push(format!(
-                "http.rate_limit_share: {} is not in (0, 1]",
-                h.rate_limit_share
-            ));
-        }
-        if h.max_in_flight == 0 {
-            problems.push("http.max_in_flight: must be at least 1".to_owned());
-        }
-        if h.max_body_bytes < 1024 {
-            problems.push(format!(
-                "http.max_body_bytes: {} is below 1024",
-                h.max_body_bytes
-            ));
-        }
-        if h.backoff_base.0 > h.backoff_cap.0 {
-            problems.push(format!(
-                "http.backoff_base: {} is above http.backoff_cap {}",
-                h.backoff_base, h.backoff_cap
-            ));
-        }
+        let mut problems = self.http.problems();
         problems.extend(self.plugins.problems());
         problems.extend(self.breaker.problems("breaker"));
         if self.change_detection.heartbeat.0.is_zero() {
@@ -593,22 +623,7 @@ impl Config {
             problems.push("sink.queue_batches: must be at least 1".to_owned());
         }
         for (id, ex) in &self.exchanges {
-            if !is_identifier(id) {
-                problems.push(format!(
-                    "exchanges.{id}: ids use letters, digits, '-' and '_' only"
-                ));
-            }
-            if let Some(b) = &ex.breaker {
-                problems.extend(b.problems(&format!("exchanges.{id}.breaker")));
-            }
-            if let Some(url) = &ex.base_url {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    problems.push(format!(
-                        "exchanges.{id}.base_url: {} is not an http(s) URL",
-                        quote(url)
-                    ));
-                }
-            }
+            problems.extend(ex.problems(id));
         }
         problems.extend(self.web.problems());
         problems.extend(self.alerts.problems());

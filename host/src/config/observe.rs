@@ -391,50 +391,57 @@ impl AlertsConfig {
             p.push("alerts.notify_timeout: must be greater than zero".to_owned());
         }
         for (i, n) in self.notifiers.iter().enumerate() {
-            let key = format!("alerts.notifiers[{i}]");
-            let is_http = |u: &str| u.starts_with("http://") || u.starts_with("https://");
-            match n {
-                NotifierConfig::Slack {
-                    webhook_url,
-                    webhook_url_env,
-                } => {
-                    if webhook_url.as_deref().is_some_and(|u| !is_http(u)) {
-                        p.push(format!("{key}.webhook_url: not an http(s) URL"));
-                    }
-                    if webhook_url.is_none() && webhook_url_env.trim().is_empty() {
-                        p.push(format!("{key}: set webhook_url or webhook_url_env"));
-                    }
+            n.problems(&format!("alerts.notifiers[{i}]"), &mut p);
+        }
+        p
+    }
+}
+
+impl NotifierConfig {
+    /// Checks of one notifier, named under `key` (`alerts.notifiers[i]`). Never prints a
+    /// secret.
+    fn problems(&self, key: &str, p: &mut Vec<String>) {
+        let is_http = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        match self {
+            NotifierConfig::Slack {
+                webhook_url,
+                webhook_url_env,
+            } => {
+                if webhook_url.as_deref().is_some_and(|u| !is_http(u)) {
+                    p.push(format!("{key}.webhook_url: not an http(s) URL"));
                 }
-                NotifierConfig::Telegram {
-                    bot_token,
-                    bot_token_env,
-                    chat_id,
-                    api_base,
-                } => {
-                    if chat_id.trim().is_empty() {
-                        p.push(format!("{key}.chat_id: must not be empty"));
-                    }
-                    if !is_http(api_base) {
-                        p.push(format!(
-                            "{key}.api_base: {} is not an http(s) URL",
-                            quote(api_base)
-                        ));
-                    }
-                    if bot_token.is_none() && bot_token_env.trim().is_empty() {
-                        p.push(format!("{key}: set bot_token or bot_token_env"));
-                    }
+                if webhook_url.is_none() && webhook_url_env.trim().is_empty() {
+                    p.push(format!("{key}: set webhook_url or webhook_url_env"));
                 }
-                NotifierConfig::Webhook { url, url_env } => {
-                    if url.as_deref().is_some_and(|u| !is_http(u)) {
-                        p.push(format!("{key}.url: not an http(s) URL"));
-                    }
-                    if url.is_none() && url_env.trim().is_empty() {
-                        p.push(format!("{key}: set url or url_env"));
-                    }
+            }
+            NotifierConfig::Telegram {
+                bot_token,
+                bot_token_env,
+                chat_id,
+                api_base,
+            } => {
+                if chat_id.trim().is_empty() {
+                    p.push(format!("{key}.chat_id: must not be empty"));
+                }
+                if !is_http(api_base) {
+                    p.push(format!(
+                        "{key}.api_base: {} is not an http(s) URL",
+                        quote(api_base)
+                    ));
+                }
+                if bot_token.is_none() && bot_token_env.trim().is_empty() {
+                    p.push(format!("{key}: set bot_token or bot_token_env"));
+                }
+            }
+            NotifierConfig::Webhook { url, url_env } => {
+                if url.as_deref().is_some_and(|u| !is_http(u)) {
+                    p.push(format!("{key}.url: not an http(s) URL"));
+                }
+                if url.is_none() && url_env.trim().is_empty() {
+                    p.push(format!("{key}: set url or url_env"));
                 }
             }
         }
-        p
     }
 }
 

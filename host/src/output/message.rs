@@ -314,31 +314,9 @@ mod fast_json {
 
     pub(super) fn write_record(r: &Record, out: &mut Vec<u8>) -> Result<(), UnknownValue> {
         // Every check before the first byte: an error leaves `out` untouched.
-        let kind = match r.kind {
-            RecordKind::INSTRUMENT => "{\"kind\":\"instrument\"",
-            RecordKind::TICKER => "{\"kind\":\"ticker\"",
-            RecordKind::FUNDING => "{\"kind\":\"funding\"",
-            other => return Err(unknown(r, "kind", other.0)),
-        };
-        let market_type = match r.market_type {
-            MarketType::LINEAR_PERPETUAL => "\"linear_perpetual\"",
-            MarketType::INVERSE_PERPETUAL => "\"inverse_perpetual\"",
-            other => return Err(unknown(r, "market_type", other.0)),
-        };
-        let interval_source = if r.kind == RecordKind::FUNDING {
-            match r.interval_source {
-                ROption::RNone => "null",
-                ROption::RSome(IntervalSource::REPORTED) => "\"reported\"",
-                ROption::RSome(IntervalSource::INFERRED) => "\"inferred\"",
-                ROption::RSome(IntervalSource::DEFAULT) => "\"default\"",
-                ROption::RSome(other) => return Err(unknown(r, "interval_source", other.0)),
-            }
-        } else {
-            "null"
-        };
-
+        let labels = Labels::of(r)?;
         out.reserve(RECORD_CAPACITY_HINT);
-        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(labels.kind.as_bytes());
         string_field(out, ",\"exchange\":", &r.exchange);
         string_field(out, ",\"symbol\":", &r.symbol);
         string_field(out, ",\"raw_symbol\":", &r.raw_symbol);
@@ -346,54 +324,100 @@ mod fast_json {
         string_field(out, ",\"quote\":", &r.quote);
         string_field(out, ",\"settle\":", &r.settle);
         out.extend_from_slice(b",\"market_type\":");
-        out.extend_from_slice(market_type.as_bytes());
+        out.extend_from_slice(labels.market_type.as_bytes());
         int_field(out, ",\"exchange_ts\":", r.exchange_ts);
         out.extend_from_slice(b",\"received_ts\":");
         int(out, r.received_ts);
         match r.kind {
-            RecordKind::INSTRUMENT => {
-                num_field(out, ",\"contract_size\":", r.contract_size);
-                num_field(out, ",\"tick_size\":", r.tick_size);
-                out.extend_from_slice(b",\"status\":");
-                match &r.status {
-                    ROption::RSome(s) => string(out, s.as_str()),
-                    ROption::RNone => out.extend_from_slice(b"null"),
-                }
-                num_field(out, ",\"interval_hours\":", r.interval_hours);
-                int_field(out, ",\"listing_ts\":", r.listing_ts);
-                int_field(out, ",\"delisting_ts\":", r.delisting_ts);
-            }
-            RecordKind::TICKER => {
-                num_field(out, ",\"last\":", r.last);
-                num_field(out, ",\"bid\":", r.bid);
-                num_field(out, ",\"ask\":", r.ask);
-                num_field(out, ",\"mark\":", r.mark);
-                num_field(out, ",\"index\":", r.index);
-                num_field(out, ",\"volume_24h_base\":", r.volume_24h_base);
-                num_field(out, ",\"volume_24h_quote\":", r.volume_24h_quote);
-                num_field(out, ",\"open_interest_base\":", r.open_interest_base);
-                num_field(out, ",\"open_interest_quote\":", r.open_interest_quote);
-            }
-            _ => {
-                num_field(out, ",\"rate\":", r.rate);
-                num_field(out, ",\"interval_hours\":", r.interval_hours);
-                out.extend_from_slice(b",\"interval_source\":");
-                out.extend_from_slice(interval_source.as_bytes());
-                int_field(out, ",\"next_funding_ts\":", r.next_funding_ts);
-                num_field(out, ",\"predicted_rate\":", r.predicted_rate);
-                num_field(out, ",\"rate_8h\":", r.rate_8h);
-                num_field(out, ",\"rate_annualized\":", r.rate_annualized);
-                num_field(out, ",\"rate_cap\":", r.rate_cap);
-                num_field(out, ",\"rate_floor\":", r.rate_floor);
-                num_field(out, ",\"mark\":", r.mark);
-                num_field(out, ",\"index\":", r.index);
-            }
+            RecordKind::INSTRUMENT => instrument_fields(out, r),
+            RecordKind::TICKER => ticker_fields(out, r),
+            _ => funding_fields(out, r, labels.interval_source),
         }
         if !r.extra.is_empty() {
             extra(out, r.extra.as_slice());
         }
         out.push(b'}');
         Ok(())
+    }
+
+    /// The JSON of a record's enumerations (the kind with the opening brace), checked before
+    /// anything is written.
+    struct Labels {
+        kind: &'static str,
+        market_type: &'static str,
+        interval_source: &'static str,
+    }
+
+    impl Labels {
+        fn of(r: &Record) -> Result<Labels, UnknownValue> {
+            let kind = match r.kind {
+                RecordKind::INSTRUMENT => "{\"kind\":\"instrument\"",
+                RecordKind::TICKER => "{\"kind\":\"ticker\"",
+                RecordKind::FUNDING => "{\"kind\":\"funding\"",
+                other => return Err(unknown(r, "kind", other.0)),
+            };
+            let market_type = match r.market_type {
+                MarketType::LINEAR_PERPETUAL => "\"linear_perpetual\"",
+                MarketType::INVERSE_PERPETUAL => "\"inverse_perpetual\"",
+                other => return Err(unknown(r, "market_type", other.0)),
+            };
+            let interval_source = if r.kind == RecordKind::FUNDING {
+                match r.interval_source {
+                    ROption::RNone => "null",
+                    ROption::RSome(IntervalSource::REPORTED) => "\"reported\"",
+                    ROption::RSome(IntervalSource::INFERRED) => "\"inferred\"",
+                    ROption::RSome(IntervalSource::DEFAULT) => "\"default\"",
+                    ROption::RSome(other) => return Err(unknown(r, "interval_source", other.0)),
+                }
+            } else {
+                "null"
+            };
+            Ok(Labels {
+                kind,
+                market_type,
+                interval_source,
+            })
+        }
+    }
+
+    fn instrument_fields(out: &mut Vec<u8>, r: &Record) {
+        num_field(out, ",\"contract_size\":", r.contract_size);
+        num_field(out, ",\"tick_size\":", r.tick_size);
+        out.extend_from_slice(b",\"status\":");
+        match &r.status {
+            ROption::RSome(s) => string(out, s.as_str()),
+            ROption::RNone => out.extend_from_slice(b"null"),
+        }
+        num_field(out, ",\"interval_hours\":", r.interval_hours);
+        int_field(out, ",\"listing_ts\":", r.listing_ts);
+        int_field(out, ",\"delisting_ts\":", r.delisting_ts);
+    }
+
+    fn ticker_fields(out: &mut Vec<u8>, r: &Record) {
+        num_field(out, ",\"last\":", r.last);
+        num_field(out, ",\"bid\":", r.bid);
+        num_field(out, ",\"ask\":", r.ask);
+        num_field(out, ",\"mark\":", r.mark);
+        num_field(out, ",\"index\":", r.index);
+        num_field(out, ",\"volume_24h_base\":", r.volume_24h_base);
+        num_field(out, ",\"volume_24h_quote\":", r.volume_24h_quote);
+        num_field(out, ",\"open_interest_base\":", r.open_interest_base);
+        num_field(out, ",\"open_interest_quote\":", r.open_interest_quote);
+    }
+
+    fn funding_fields(out: &mut Vec<u8>, r: &Record, interval_source: &str) {
+        num_field(out, ",\"rate\":", r.rate);
+        num_field(out, ",\"interval_hours\":", r.interval_hours);
+        out.extend_from_slice(b",\"interval_source\":");
+        out.extend_from_slice(interval_source.as_bytes());
+        int_field(out, ",\"next_funding_ts\":", r.next_funding_ts);
+        num_field(out, ",\"predicted_rate\":", r.predicted_rate);
+        num_field(out, ",\"rate_8h\":", r.rate_8h);
+        num_field(out, ",\"rate_annualized\":", r.rate_annualized);
+        num_field(out, ",\"rate_cap\":", r.rate_cap);
+        num_field(out, ",\"rate_floor\":", r.rate_floor);
+        num_field(out, ",\"mark\":", r.mark);
+        num_field(out, ",\"index\":", r.index);
     }
 
     fn extra(out: &mut Vec<u8>, pairs: &[KeyValue]) {

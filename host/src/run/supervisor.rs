@@ -125,6 +125,28 @@ struct PluginDirectory {
 }
 
 impl PluginDirectory {
+    /// The directory must be readable and pass the trust checks. One that fails is not opened
+    /// at all: at start-up the process stops with the error, a reload keeps the previous
+    /// directory.
+    fn check_directory(config: &PluginsConfig) -> Result<(), StartError> {
+        let dir = &config.dir;
+        std::fs::read_dir(dir).map_err(|source| StartError::PluginDir {
+            dir: dir.clone(),
+            source,
+        })?;
+        match trust::open_directory(
+            trust::Subject::PluginDirectory,
+            dir,
+            config.allow_insecure_permissions,
+        ) {
+            Err(trust::OpenError::Refused(refusal)) => Err(StartError::PluginDirRefused(refusal)),
+            Err(trust::OpenError::Io { path, source }) => {
+                Err(StartError::PluginDir { dir: path, source })
+            }
+            Ok(_) => Ok(()),
+        }
+    }
+
     fn open(
         config: &PluginsConfig,
         fleet: &watch::Sender<Arc<PluginSet>>,
@@ -133,25 +155,7 @@ impl PluginDirectory {
         control: &PluginControl,
     ) -> Result<Self, StartError> {
         let dir = config.dir.clone();
-        std::fs::read_dir(&dir).map_err(|source| StartError::PluginDir {
-            dir: dir.clone(),
-            source,
-        })?;
-        // A directory that fails the trust checks is not opened at all: at start-up the
-        // process stops with the error, a reload keeps the previous directory.
-        match trust::open_directory(
-            trust::Subject::PluginDirectory,
-            &dir,
-            config.allow_insecure_permissions,
-        ) {
-            Err(trust::OpenError::Refused(refusal)) => {
-                return Err(StartError::PluginDirRefused(refusal))
-            }
-            Err(trust::OpenError::Io { path, source }) => {
-                return Err(StartError::PluginDir { dir: path, source })
-            }
-            Ok(_) => {}
-        }
+        Self::check_directory(config)?;
         let options = RegistryOptions {
             incumbents: fleet
                 .borrow()

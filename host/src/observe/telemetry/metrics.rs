@@ -220,26 +220,7 @@ impl Metrics {
             web_connections_timed_out: Family::default(),
             web_requests_unauthorized: Family::default(),
         };
-        // Every reason of every reason-labelled family is exported from the start, at 0: an
-        // alert compares with 0 rather than with a missing series, and a rate over a series
-        // that appears only with the first event misses that event.
-        export_reasons(&m.sink_dropped, super::DropReason::ALL.map(|r| r.as_str()));
-        export_reasons(
-            &m.web_connections_refused,
-            WebRefusal::ALL.map(|r| r.as_str()),
-        );
-        export_reasons(
-            &m.web_connections_timed_out,
-            WebTimeout::ALL.map(|r| r.as_str()),
-        );
-        export_reasons(
-            &m.web_requests_unauthorized,
-            WebUnauthorized::ALL.map(|r| r.as_str()),
-        );
-        export_reasons(
-            &m.plugin_files_refused,
-            crate::trust::RefusalReason::ALL.map(|r| r.as_str()),
-        );
+        m.export_every_reason();
         let mut r = Registry::with_prefix(METRIC_PREFIX);
         m.register_collection(&mut r);
         m.register_sink(&mut r);
@@ -255,6 +236,32 @@ impl Metrics {
         let mut process = Registry::default();
         process.register_collector(Box::new(ProcessCollector));
         (m, Registries { main: r, process })
+    }
+
+    /// Exports every reason of every reason-labelled family from the start, at 0: an alert
+    /// compares with 0 rather than with a missing series, and a rate over a series that
+    /// appears only with the first event misses that event.
+    fn export_every_reason(&self) {
+        export_reasons(
+            &self.sink_dropped,
+            super::DropReason::ALL.map(|r| r.as_str()),
+        );
+        export_reasons(
+            &self.web_connections_refused,
+            WebRefusal::ALL.map(|r| r.as_str()),
+        );
+        export_reasons(
+            &self.web_connections_timed_out,
+            WebTimeout::ALL.map(|r| r.as_str()),
+        );
+        export_reasons(
+            &self.web_requests_unauthorized,
+            WebUnauthorized::ALL.map(|r| r.as_str()),
+        );
+        export_reasons(
+            &self.plugin_files_refused,
+            crate::trust::RefusalReason::ALL.map(|r| r.as_str()),
+        );
     }
 
     /// The build info, and collection: requests, cycles, records, breakers.

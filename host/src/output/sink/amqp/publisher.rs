@@ -74,6 +74,44 @@ pub(super) struct Publisher {
     pub(super) last_spool_error_log: Option<Instant>,
 }
 
+/// What the link has next: the retry time while down, the connection attempt's result while
+/// connecting, and while up the connection's next event, or the replay's turn when one is
+/// ready and its hold has passed.
+async fn link_wake(
+    link: &mut Link,
+    events: &mut Option<EventStream>,
+    replay_ready: bool,
+    hold: Instant,
+) -> Wake {
+    match link {
+        Link::Down { retry_at } => {
+            tokio::time::sleep_until(*retry_at).await;
+            Wake::Retry
+        }
+        Link::Connecting(handle) => Wake::Connected(match handle.await {
+            Ok(result) => result,
+            Err(e) => Err(format!("connection task failed: {e}")),
+        }),
+        Link::Up(_) => {
+            let next_event = async {
+                match events {
+                    Some(events) => events.next().await,
+                    None => None,
+                }
+            };
+            if replay_ready {
+                tokio::select! {
+                    biased;
+                    event = next_event => Wake::Event(event),
+                    _ = tokio::time::sleep_until(hold) => Wake::Replay,
+                }
+            } else {
+                Wake::Event(next_event.await)
+            }
+        }
+    }
+}
+
 impl Publisher {
     pub(super) fn spawn(
         settings: Arc<Settings>,
@@ -116,43 +154,10 @@ impl Publisher {
                 continue;
             }
             last_was_write = false;
-            let wake = {
-                let link = &mut self.link;
-                let events = &mut self.events;
-                let link_wake = async {
-                    match link {
-                        Link::Down { retry_at } => {
-                            tokio::time::sleep_until(*retry_at).await;
-                            Wake::Retry
-                        }
-                        Link::Connecting(handle) => Wake::Connected(match handle.await {
-                            Ok(result) => result,
-                            Err(e) => Err(format!("connection task failed: {e}")),
-                        }),
-                        Link::Up(_) => {
-                            let next_event = async {
-                                match events {
-                                    Some(events) => events.next().await,
-                                    None => None,
-                                }
-                            };
-                            if replay_ready {
-                                tokio::select! {
-                                    biased;
-                                    event = next_event => Wake::Event(event),
-                                    _ = tokio::time::sleep_until(hold) => Wake::Replay,
-                                }
-                            } else {
-                                Wake::Event(next_event.await)
-                            }
-                        }
-                    }
-                };
-                tokio::select! {
-                    biased;
-                    command = commands.recv() => Wake::Command(command),
-                    wake = link_wake => wake,
-                }
+            let wake = tokio::select! {
+                biased;
+                command = commands.recv() => Wake::Command(command),
+                wake = link_wake(&mut self.link, &mut self.events, replay_ready, hold) => wake,
             };
             match wake {
                 Wake::Command(None) => {
