@@ -3,7 +3,9 @@
 //!
 //! Owns the subscriber. Must not be installed twice per process.
 
-use super::*;
+use tracing_subscriber::{fmt, fmt::MakeWriter, util::SubscriberInitExt as _, EnvFilter};
+
+use super::log_lines;
 
 /// Default filter when neither variable is set.
 pub const DEFAULT_LOG_FILTER: &str = "info";

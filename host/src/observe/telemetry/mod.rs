@@ -41,20 +41,13 @@ pub use status::*;
 pub use vocabulary::*;
 
 use std::{
-    collections::BTreeMap,
     net::SocketAddr,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
 use plugin_api::Record;
-use prometheus_client::{
-    collector::Collector,
-    encoding::{DescriptorEncoder, EncodeLabelSet},
-};
-use serde::Serialize;
 use tokio::sync::broadcast;
-use tracing_subscriber::{fmt, fmt::MakeWriter, util::SubscriberInitExt as _, EnvFilter};
 
 pub use events::{Event, EventKind, Severity};
 pub use funding::{FundingCell, FundingRow};
@@ -63,20 +56,12 @@ pub use metrics::Format;
 
 use crate::{
     clock::now_ms,
-    observe::health::BreakerState,
-    observe::health::{HealthStatus, HealthTable},
-    trust::RefusalReason,
+    observe::health::{BreakerState, HealthTable},
 };
 use events::EventFeed;
-use funding::FundingTable;
-use history::History;
 use metrics::{
-    encode_gauge_family, encode_gauge_value, CanaryCycleLabels, CanaryFieldLabels,
-    CanaryStateLabels, ExchangeKindLabels, ExchangeLabels, Metrics, PluginLabels, ReasonLabels,
-    Registries, RequestLabels, ResultLabels, RuleLabels,
-};
-use plugin_vocabulary::{
-    CanaryEvent, CanaryState, CanaryStatus, Decider, PluginEvent, RegistrySummary, Verdict,
+    ExchangeKindLabels, ExchangeLabels, Metrics, ReasonLabels, Registries, RequestLabels,
+    ResultLabels, RuleLabels,
 };
 
 /// Window of the "live" numbers (cards, `/api/status`): latency percentiles, rates.
@@ -633,6 +618,8 @@ impl Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trust::RefusalReason;
+    use plugin_vocabulary::{PluginEvent, RegistrySummary};
 
     fn value(text: &str, series: &str) -> Option<f64> {
         text.lines()

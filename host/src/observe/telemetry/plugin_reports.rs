@@ -3,7 +3,17 @@
 //!
 //! Owns those reports. Must not decide anything about plugins.
 
-use super::*;
+use crate::{clock::now_ms, trust::RefusalReason};
+
+use super::{
+    events::EventKind, events::Severity, metrics::CanaryCycleLabels, metrics::CanaryFieldLabels,
+    metrics::CanaryStateLabels, metrics::PluginLabels, metrics::ReasonLabels,
+    plugin_vocabulary::CanaryEvent, plugin_vocabulary::CanaryState,
+    plugin_vocabulary::CanaryStatus, plugin_vocabulary::Decider, plugin_vocabulary::PluginEvent,
+    plugin_vocabulary::RegistrySummary, plugin_vocabulary::Verdict,
+    status::canary_held_back_summary, status::retired_summary, status::PluginRefusal,
+    status::PluginStatus, status::RetiredPlugins, truncate, Telemetry, MAX_ERROR_TEXT,
+};
 
 /// Decided or superseded canaries remembered so that late worker reports are ignored.
 pub(super) const MAX_ENDED_CANARIES: usize = 64;

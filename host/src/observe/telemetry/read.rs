@@ -3,7 +3,16 @@
 //!
 //! Owns how reports become what operators read. Must not change state beyond pruning.
 
-use super::*;
+use std::time::Duration;
+
+use crate::{clock::now_ms, observe::health::BreakerState};
+
+use super::{
+    funding::FundingRow, history, metrics::Format, process, state::age_seconds,
+    state::ExchangeState, state::State, status::ExchangeStatus, status::HistorySnapshot,
+    status::KindStatus, status::LatencyMs, status::ProcessStatus, status::Readiness,
+    status::Snapshot, truncate, Telemetry, MAX_ERROR_TEXT,
+};
 
 impl Telemetry {
     // ---- reading ----

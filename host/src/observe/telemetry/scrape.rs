@@ -2,7 +2,18 @@
 //!
 //! Owns the scrape-time collector. Must not change state.
 
-use super::*;
+use std::sync::Arc;
+
+use prometheus_client::{
+    collector::Collector, encoding::DescriptorEncoder, encoding::EncodeLabelSet,
+};
+
+use crate::{clock::now_ms, observe::health::HealthStatus};
+
+use super::{
+    metrics::encode_gauge_family, metrics::encode_gauge_value, metrics::ExchangeKindLabels,
+    state::age_seconds, state::Shared, vocabulary::SinkState,
+};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct HealthLabels {

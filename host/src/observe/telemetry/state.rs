@@ -3,7 +3,18 @@
 //!
 //! Owns what is remembered between reports. Must not do I/O or hold the lock across a wait.
 
-use super::*;
+use std::{collections::BTreeMap, net::SocketAddr, sync::Mutex, sync::MutexGuard};
+
+use crate::{
+    observe::health::BreakerState, observe::health::HealthStatus, observe::health::HealthTable,
+};
+
+use super::{
+    funding::FundingTable, history::History, plugin_vocabulary::CanaryStatus, status::ActiveAlert,
+    status::Check, status::ConfigStatus, status::NotifierInfo, status::PluginRefusal,
+    status::PluginStatus, status::Readiness, status::RetiredPlugins, status::SinkStatus,
+    vocabulary::DropReason, vocabulary::SinkState, MAX_TRACKED_EXCHANGES,
+};
 
 #[derive(Debug, Default)]
 pub(super) struct KindState {

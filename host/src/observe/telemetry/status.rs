@@ -4,7 +4,16 @@
 //!
 //! Owns the shapes of the snapshot. Must not compute them (the handle's reading side does).
 
-use super::*;
+use std::{collections::BTreeMap, net::SocketAddr};
+
+use serde::Serialize;
+
+use crate::{observe::health::BreakerState, observe::health::HealthStatus};
+
+use super::{
+    events::Severity, history::Point, history::Summary, plugin_vocabulary::CanaryStatus,
+    vocabulary::ReloadResult, vocabulary::SinkState,
+};
 
 /// Per exchange and kind.
 #[derive(Debug, Clone, Default, Serialize)]

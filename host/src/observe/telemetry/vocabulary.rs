@@ -3,7 +3,7 @@
 //!
 //! Owns the names operators see in labels and the status API. Must not count anything.
 
-use super::*;
+use serde::Serialize;
 
 /// What became of one HTTP request (the `outcome` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -4,7 +4,26 @@
 //!
 //! Owns the AMQP protocol steps. Must not decide what to publish or keep state between rounds.
 
-use super::*;
+use std::{
+    collections::VecDeque, future::Future, pin::Pin, sync::atomic::Ordering, task::Poll,
+    time::Duration,
+};
+
+use lapin::{
+    options::BasicPublishOptions, options::ConfirmSelectOptions, options::ExchangeDeclareOptions,
+    options::QueueBindOptions, options::QueueDeclareOptions, types::AMQPValue, types::FieldTable,
+    types::LongString, types::ShortString, Channel, Confirmation, Connection, ConnectionProperties,
+    ExchangeKind, PublisherConfirm,
+};
+use tokio::time::Instant;
+
+use crate::{config::AmqpQueueConfig, config::AmqpQueueType};
+
+use super::{
+    publisher::EventStream, publisher::Fate, publisher::RoundOutcome, publisher::Up,
+    stats::AmqpStats, Settings, BLOCKED_POLL_INTERVAL, CLOSE_HANDSHAKE_TIMEOUT,
+};
+use crate::output::sink::wire::OutMessage;
 
 /// Closes a connection politely, without waiting long or reporting errors.
 pub(super) async fn close_quietly(up: Up) {

@@ -5,7 +5,14 @@
 //! Owns the wire names and ids. Must not publish: it runs on the caller's task, before the
 //! publisher gets the messages.
 
-use super::*;
+use plugin_api::Record;
+
+use crate::{config::AMQP_SHORT_STRING_MAX, output::message::write_json};
+
+use super::{
+    stats::AmqpStats, Batch, BATCH_ROUTING_WORD, ENCODED_RECORD_CAPACITY, ID_BUFFER_CAPACITY,
+};
+use crate::output::sink::wire::OutMessage;
 
 /// The `message_id` of a record: 32 lowercase hex digits of the XXH3-128 hash of every field
 /// of the record except `received_ts` (kind, exchange, symbols, market type, every value with

@@ -30,32 +30,15 @@
 //! spool: both are durable. Delivery is at-least-once; duplicates keep their `message_id`.
 
 use std::{
-    collections::VecDeque,
-    future::Future,
     path::PathBuf,
-    pin::Pin,
-    sync::{
-        atomic::{AtomicU64, AtomicU8, Ordering},
-        Arc,
-    },
-    task::Poll,
+    sync::{atomic::Ordering, Arc},
     time::Duration,
 };
 
-use futures_util::{Stream, StreamExt as _};
-use lapin::{
-    options::{
-        BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-        QueueDeclareOptions,
-    },
-    types::{AMQPValue, FieldTable, LongString, ShortString},
-    Channel, Confirmation, Connection, ConnectionProperties, Event, ExchangeKind, PublisherConfirm,
-};
-use plugin_api::Record;
+use lapin::types::ShortString;
 use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
-    time::Instant,
 };
 
 mod broker;
@@ -64,7 +47,6 @@ mod publisher;
 mod stats;
 
 pub use broker::queue_arguments;
-use broker::*;
 use encoder::*;
 pub use encoder::{record_message_id, record_routing_key};
 use publisher::*;
@@ -76,10 +58,7 @@ use super::{
     wire::OutMessage,
     Batch, Sink, SinkError, SinkFuture,
 };
-use crate::{
-    config::{AmqpQueueConfig, AmqpQueueType, AmqpSinkConfig, AMQP_SHORT_STRING_MAX},
-    output::message::write_json,
-};
+use crate::config::{AmqpQueueConfig, AmqpSinkConfig};
 
 /// Times a nacked message is published again within one write before it goes to the spool
 /// (from where it is retried until the broker takes it).
@@ -346,8 +325,10 @@ async fn open_spool(settings: &Settings, stats: &AmqpStats) -> Result<Spool, Amq
 mod tests {
     use super::*;
     use plugin_api::{
-        abi_stable::std_types::ROption::RSome, IntervalSource, KeyValue, MarketType, RecordKind,
+        abi_stable::std_types::ROption::RSome, IntervalSource, KeyValue, MarketType, Record,
+        RecordKind,
     };
+    use tokio::time::Instant;
 
     fn funding(raw: &str, rate: f64, received_ts: i64) -> Record {
         let mut r = Record::new(

@@ -4,7 +4,21 @@
 //! Owns the state machine. Must not encode records (the facade did) or talk to the broker's
 //! protocol directly: `broker` does.
 
-use super::*;
+use std::{pin::Pin, sync::atomic::Ordering, sync::Arc, time::Duration};
+
+use futures_util::{Stream, StreamExt as _};
+use lapin::{Channel, Connection, Event};
+use tokio::{task::JoinHandle, time::Instant};
+
+use super::{
+    broker::close_quietly, broker::connect, broker::publish_round, open_spool, stats::AmqpStats,
+    stats::LinkState, Command, Settings, MAX_BACKOFF_DOUBLINGS, NACK_RETRIES, NACK_RETRY_DELAY,
+    REPEAT_LOG_INTERVAL, REPLAY_CHUNK_BYTES, REPLAY_CHUNK_MESSAGES, WRITE_WAITS_FOR_CONNECTION,
+};
+use crate::output::sink::spool::Spool;
+use crate::output::sink::spool::SpoolError;
+use crate::output::sink::wire::OutMessage;
+use tokio::sync::mpsc;
 
 pub(super) type EventStream = Pin<Box<dyn Stream<Item = Event> + Send>>;
 

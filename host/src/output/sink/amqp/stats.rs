@@ -3,7 +3,13 @@
 //!
 //! Owns the numbers. Must not publish or decide anything.
 
-use super::*;
+use std::{
+    sync::atomic::AtomicU64, sync::atomic::AtomicU8, sync::atomic::Ordering, sync::Arc,
+    time::Duration,
+};
+
+use super::Command;
+use tokio::sync::mpsc;
 
 /// State of the link to the broker, as kept in [`AmqpStats::state`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
