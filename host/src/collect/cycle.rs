@@ -7,7 +7,9 @@
 //! Owns the cycle. Must not let anything of this exchange block another exchange: every wait
 //! here is this exchange's own (its budget, its timeouts, its sink back-pressure share).
 
-use crate::observe::telemetry::internal_events::{CycleFinished, RequestFailed};
+use crate::observe::telemetry::internal_events::{
+    CanaryCycleCompared, CycleFinished, RequestFailed,
+};
 use std::{
     collections::{BTreeMap, HashSet},
     sync::Arc,
@@ -561,20 +563,11 @@ impl KindTask {
         let exchange = self.shared.spec.instance_id.as_str();
         let verdict = canary.observe(exchange, &self.kind, comparison);
         let status = canary.status();
-        match verdict {
-            Verdict::HoldBack => {
-                tracing::error!(exchange = %exchange, kind = %self.kind, version = %status.version, reason = status.reason.as_deref().unwrap_or(""), "plugin canary held back: the new version disagrees with the running one, which keeps serving")
-            }
-            Verdict::Promote => {
-                tracing::info!(exchange = %exchange, kind = %self.kind, version = %status.version, "plugin canary agreed on every kind: promoting")
-            }
-            Verdict::Continue => {
-                tracing::debug!(exchange = %exchange, kind = %self.kind, version = %status.version, "plugin canary cycle agreed")
-            }
-            // Already decided by another kind's cycle: nothing to report.
-            Verdict::Ignored => return,
-        }
-        self.shared.spec.telemetry.canary_progress(&status, verdict);
+        self.shared.spec.telemetry.emit(CanaryCycleCompared {
+            kind: &self.kind,
+            status: &status,
+            verdict,
+        });
         if verdict == Verdict::Promote {
             canary.request_promotion();
         }

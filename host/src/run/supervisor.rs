@@ -11,7 +11,9 @@
 //! Shutdown order: stop scheduling (workers finish the cycle in progress, up to the grace
 //! deadline) → close the sink queue → the sink writes everything queued → return.
 
-use crate::observe::telemetry::internal_events::ConfigReloaded;
+use crate::observe::telemetry::internal_events::{
+    ConfigReloaded, ExchangeStarted, ExchangeStopped,
+};
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use tokio::{
@@ -268,11 +270,12 @@ impl Fleet {
             telemetry: self.telemetry.clone(),
         };
         let plugin_id = spec.plugin_id().to_owned();
-        if self.plugins_tx.borrow().get(&plugin_id).is_none() {
-            tracing::warn!(exchange = %id, plugin = %plugin_id, "enabled, but no plugin with this exchange id is loaded; it starts when one is dropped into the plugin directory");
-        }
-        self.telemetry.exchange_configured(id, &plugin_id);
-        self.telemetry.worker_started(id);
+        let plugin_loaded = self.plugins_tx.borrow().get(&plugin_id).is_some();
+        self.telemetry.emit(ExchangeStarted {
+            exchange: id,
+            plugin_id: &plugin_id,
+            plugin_loaded,
+        });
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(run_exchange(
             spec,
@@ -422,13 +425,16 @@ impl Fleet {
         let mut leaving = plan.stop.clone();
         leaving.extend(plan.restart.iter().cloned());
         self.stop_workers(&leaving, WORKER_RESTART_GRACE).await;
-        for id in &plan.stop {
-            self.telemetry.exchange_removed(id);
-            self.telemetry.health().remove(id);
-        }
-        for id in &plan.restart {
-            // The new worker starts with a closed breaker and no history of failures.
-            self.telemetry.health().remove(id);
+        for (id, restarted) in plan
+            .stop
+            .iter()
+            .map(|id| (id, false))
+            .chain(plan.restart.iter().map(|id| (id, true)))
+        {
+            self.telemetry.emit(ExchangeStopped {
+                exchange: id,
+                restarted,
+            });
         }
         self.config = new;
         for id in plan.start.iter().chain(plan.restart.iter()) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{ReloadResult, RequestOutcome, SinkState, Telemetry};
 use crate::{
     observe::health::BreakerState,
-    observe::telemetry::plugin_vocabulary::{CanaryEvent, PluginEvent},
+    observe::telemetry::plugin_vocabulary::{CanaryEvent, CanaryStatus, PluginEvent, Verdict},
 };
 
 /// Something that happened in the collector, reported in one call.
@@ -51,6 +51,44 @@ impl InternalEvent for BreakerTransitioned<'_> {
                 tracing::info!(exchange = %exchange, "circuit breaker closed: exchange recovered")
             }
         }
+    }
+}
+
+/// The supervisor started an exchange's worker (at start-up, or when a reload added or
+/// restarted it).
+#[derive(Debug, Clone, Copy)]
+pub struct ExchangeStarted<'a> {
+    pub exchange: &'a str,
+    /// The plugin serving it (the exchange id unless the config names another).
+    pub plugin_id: &'a str,
+    /// Whether a plugin with that id is loaded now (if not, the worker waits for one).
+    pub plugin_loaded: bool,
+}
+
+impl InternalEvent for ExchangeStarted<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        if !self.plugin_loaded {
+            tracing::warn!(exchange = %self.exchange, plugin = %self.plugin_id, "enabled, but no plugin with this exchange id is loaded; it starts when one is dropped into the plugin directory");
+        }
+        telemetry.exchange_configured(self.exchange, self.plugin_id);
+        telemetry.worker_started(self.exchange);
+    }
+}
+
+/// A reload removed an exchange, or restarted it with new settings (`restarted`): its status
+/// and health go; a restarted one starts again with a closed breaker and no failures.
+#[derive(Debug, Clone, Copy)]
+pub struct ExchangeStopped<'a> {
+    pub exchange: &'a str,
+    pub restarted: bool,
+}
+
+impl InternalEvent for ExchangeStopped<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        if !self.restarted {
+            telemetry.exchange_removed(self.exchange);
+        }
+        telemetry.health().remove(self.exchange);
     }
 }
 
@@ -263,5 +301,34 @@ fn log_plugin_event(event: &PluginEvent) {
                 "plugin canary ended: its file changed or went away"
             ),
         },
+    }
+}
+
+/// A canary (a new plugin version parsing the same responses as the running one) was compared
+/// over one cycle of `kind`, with this verdict.
+#[derive(Debug, Clone, Copy)]
+pub struct CanaryCycleCompared<'a> {
+    pub kind: &'a str,
+    pub status: &'a CanaryStatus,
+    pub verdict: Verdict,
+}
+
+impl InternalEvent for CanaryCycleCompared<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        let (exchange, kind, status) = (&self.status.exchange_id, self.kind, self.status);
+        match self.verdict {
+            Verdict::HoldBack => {
+                tracing::error!(exchange = %exchange, kind = %kind, version = %status.version, reason = status.reason.as_deref().unwrap_or(""), "plugin canary held back: the new version disagrees with the running one, which keeps serving")
+            }
+            Verdict::Promote => {
+                tracing::info!(exchange = %exchange, kind = %kind, version = %status.version, "plugin canary agreed on every kind: promoting")
+            }
+            Verdict::Continue => {
+                tracing::debug!(exchange = %exchange, kind = %kind, version = %status.version, "plugin canary cycle agreed")
+            }
+            // Already decided by another kind's cycle: nothing to report.
+            Verdict::Ignored => return,
+        }
+        telemetry.canary_progress(status, self.verdict);
     }
 }
