@@ -848,28 +848,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (first, second) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
         let (tx, control, task, _abandon) = start_jsonl(&first).await;
-        // A producer that never pauses while the swap happens.
+        // A producer that never pauses while the swap happens, and goes on for a while after
+        // it (however fast or slow this machine is), so both files must get records.
+        let swapped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = std::sync::Arc::clone(&swapped);
         let producer = tokio::spawn(async move {
-            for n in 0..200 {
+            let (mut n, mut after_swap) = (0usize, 0usize);
+            while after_swap < 20 {
                 tx.send(batch(5, &format!("b{n}"))).await.unwrap();
+                n += 1;
+                if seen.load(std::sync::atomic::Ordering::SeqCst) {
+                    after_swap += 1;
+                }
                 if n % 20 == 0 {
                     tokio::task::yield_now().await;
                 }
             }
+            n
         });
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         control.swap(jsonl(&second)).await.unwrap();
-        producer.await.unwrap();
+        swapped.store(true, std::sync::atomic::Ordering::SeqCst);
+        let batches = producer.await.unwrap();
         drop(control);
         let totals = task.await.unwrap();
-        assert_eq!(totals.records_written, 1000);
+        assert_eq!(totals.records_written, 5 * batches as u64);
         let (a, b) = (symbols(&first), symbols(&second));
         assert!(!b.is_empty(), "nothing reached the new file");
         let mut all: Vec<String> = a.iter().chain(b.iter()).cloned().collect();
-        assert_eq!(all.len(), 1000, "{} + {} lines", a.len(), b.len());
+        assert_eq!(all.len(), 5 * batches, "{} + {} lines", a.len(), b.len());
         all.sort();
         all.dedup();
-        assert_eq!(all.len(), 1000, "a record was written twice");
+        assert_eq!(all.len(), 5 * batches, "a record was written twice");
     }
 
     #[tokio::test]
