@@ -18,14 +18,17 @@ pub enum ExchangeKind {
     Bybit,
     /// OKX v5, instType `SWAP` (`/api/v5/...`).
     Okx,
+    /// Bitget v2 mix, productType `USDT-FUTURES`/`USDC-FUTURES` (`/api/v2/mix/market/...`).
+    Bitget,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 3] = [
+    pub const ALL: [ExchangeKind; 4] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
+        ExchangeKind::Bitget,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -34,6 +37,7 @@ impl ExchangeKind {
             ExchangeKind::Binance => "binance",
             ExchangeKind::Bybit => "bybit",
             ExchangeKind::Okx => "okx",
+            ExchangeKind::Bitget => "bitget",
         }
     }
 
@@ -43,6 +47,7 @@ impl ExchangeKind {
             ExchangeKind::Binance => 650,
             ExchangeKind::Bybit => 550,
             ExchangeKind::Okx => 300,
+            ExchangeKind::Bitget => 450,
         }
     }
 
@@ -52,6 +57,7 @@ impl ExchangeKind {
             ExchangeKind::Binance => 120,
             ExchangeKind::Bybit => 100,
             ExchangeKind::Okx => 80,
+            ExchangeKind::Bitget => 90,
         }
     }
 }
@@ -70,7 +76,10 @@ impl FromStr for ExchangeKind {
             "binance" | "binanceusdm" => Ok(ExchangeKind::Binance),
             "bybit" => Ok(ExchangeKind::Bybit),
             "okx" => Ok(ExchangeKind::Okx),
-            other => anyhow::bail!("unknown exchange type {other:?} (binance | bybit | okx)"),
+            "bitget" => Ok(ExchangeKind::Bitget),
+            other => {
+                anyhow::bail!("unknown exchange type {other:?} (binance | bybit | okx | bitget)")
+            }
         }
     }
 }
