@@ -20,15 +20,18 @@ pub enum ExchangeKind {
     Okx,
     /// Bitget v2 mix, productType `USDT-FUTURES`/`USDC-FUTURES` (`/api/v2/mix/market/...`).
     Bitget,
+    /// Gate APIv4 futures, settle `usdt` (`/futures/usdt/...`).
+    Gate,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 4] = [
+    pub const ALL: [ExchangeKind; 5] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
         ExchangeKind::Bitget,
+        ExchangeKind::Gate,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -38,6 +41,7 @@ impl ExchangeKind {
             ExchangeKind::Bybit => "bybit",
             ExchangeKind::Okx => "okx",
             ExchangeKind::Bitget => "bitget",
+            ExchangeKind::Gate => "gate",
         }
     }
 
@@ -48,6 +52,7 @@ impl ExchangeKind {
             ExchangeKind::Bybit => 550,
             ExchangeKind::Okx => 300,
             ExchangeKind::Bitget => 450,
+            ExchangeKind::Gate => 500,
         }
     }
 
@@ -58,6 +63,7 @@ impl ExchangeKind {
             ExchangeKind::Bybit => 100,
             ExchangeKind::Okx => 80,
             ExchangeKind::Bitget => 90,
+            ExchangeKind::Gate => 110,
         }
     }
 }
@@ -77,8 +83,11 @@ impl FromStr for ExchangeKind {
             "bybit" => Ok(ExchangeKind::Bybit),
             "okx" => Ok(ExchangeKind::Okx),
             "bitget" => Ok(ExchangeKind::Bitget),
+            "gate" | "gateio" => Ok(ExchangeKind::Gate),
             other => {
-                anyhow::bail!("unknown exchange type {other:?} (binance | bybit | okx | bitget)")
+                anyhow::bail!(
+                    "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate)"
+                )
             }
         }
     }

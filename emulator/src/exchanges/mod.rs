@@ -9,6 +9,7 @@
 pub mod binance;
 pub mod bitget;
 pub mod bybit;
+pub mod gate;
 pub mod okx;
 
 use std::{
@@ -161,6 +162,7 @@ pub fn respond(venue: &Venue, method: &str, path: &str, query: &Query, now_ms: u
         ExchangeKind::Bybit => bybit::respond(venue, path, query, now_ms),
         ExchangeKind::Okx => okx::respond(venue, path, query, now_ms),
         ExchangeKind::Bitget => bitget::respond(venue, path, query, now_ms),
+        ExchangeKind::Gate => gate::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -187,6 +189,7 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
                 .raw("data", "[]");
         }),
         ExchangeKind::Bitget => bitget::error_body(&mut b, code, msg, now_ms),
+        ExchangeKind::Gate => gate::error_body(&mut b, code, msg),
     }
     b
 }
@@ -212,6 +215,7 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Okx, 51001) => "Instrument ID does not exist",
         (ExchangeKind::Okx, _) => "System error",
         (ExchangeKind::Bitget, code) => bitget::default_error_msg(code),
+        (ExchangeKind::Gate, code) => gate::default_error_msg(code),
     }
 }
 
