@@ -38,6 +38,9 @@ const PERPETUAL: &str = "perpetual";
 const DELIVERY: &str = "delivery";
 /// Dated contracts are named `BTCUSDT_250328` (the expiry after an underscore).
 const DATED_SEPARATOR: char = '_';
+/// Bitget's default funding interval when nothing states one (8 h).
+const DEFAULT_INTERVAL_HOURS: f64 = 8.0;
+
 /// The largest `pricePlace` taken as decimals (beyond it 10^-n underflows any real tick).
 const MAX_PRICE_PLACE: f64 = 18.0;
 
@@ -67,8 +70,7 @@ fn open_rows<'a, T: serde::Deserialize<'a>>(
     out: &mut ParseOutput,
 ) -> Option<(Vec<T>, Option<i64>)> {
     match open::<BitgetEnvelope, Vec<T>>(response, ctx.now_ms) {
-        Ok(Opened { payload, time_ms }) if payload.is_empty() => {
-            let _ = time_ms;
+        Ok(Opened { payload, .. }) if payload.is_empty() => {
             out.errors.push(PluginError::parse(
                 response.tag(),
                 "empty `data` (every linear product type lists contracts)",
@@ -343,9 +345,6 @@ fn funding_record(
     r.rate_floor = row.min_funding_rate.into();
     r
 }
-
-/// Bitget's default funding interval when nothing states one (8 h).
-const DEFAULT_INTERVAL_HOURS: f64 = 8.0;
 
 // --- small helpers -----------------------------------------------------------------------------
 
