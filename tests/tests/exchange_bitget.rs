@@ -147,6 +147,7 @@ async fn bitget_collects_every_linear_perpetual_exactly_as_served() {
             Some(f64::from(inst.funding_hours)),
             "{r}"
         );
+        assert!(r["status"].is_string(), "{r}");
         if inst.base.starts_with("1000") {
             assert_eq!(r["extra"]["multiplier"], "1000", "{r}");
         }

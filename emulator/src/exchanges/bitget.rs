@@ -7,7 +7,8 @@
 //! Also the universe of a Bitget instance ([`compose`]): USDT perpetuals (`BTCUSDT`; `1000BONK`
 //! style multiplier prefixes; `TONCOIN`, which ccxt renames to TON), USDC perpetuals (`BTCPERP`),
 //! dated delivery contracts mixed into the USDT list (`BTCUSDT_261225`, exchange-notes errata 3),
-//! 1 h / 4 h / 8 h funding, a few listed-not-trading (`listed`) and delisted (`off`) ones.
+//! 1 h / 4 h / 8 h funding, a few listed-not-trading (`listed`), limit-only (`limit_open`, still
+//! quoted) and delisted (`off`) ones.
 //!
 //! Owns: the wire format of these endpoints, Bitget's error body and codes, the composition.
 //! Must not: invent values (they come from `market`) or apply faults.
@@ -240,8 +241,12 @@ fn ok(now_ms: u64, capacity: usize, data: impl FnOnce(&mut String)) -> ApiRespon
     ApiResponse::json(200, b)
 }
 
+/// One trading contract in this many is `limit_open` (still trading, no new positions).
+const LIMIT_OPEN_EVERY: u64 = 53;
+
 fn status_word(inst: &Instrument) -> &'static str {
     match inst.status {
+        Status::Trading if !inst.real && inst.h % LIMIT_OPEN_EVERY == 0 => "limit_open",
         Status::Trading => "normal",
         Status::PreLaunch => "listed",
         Status::Settling => "off",
@@ -378,6 +383,9 @@ mod tests {
         }
         assert!(list.iter().any(|i| i.status == Status::PreLaunch));
         assert!(list.iter().any(|i| i.status == Status::Settling));
+        assert!(list
+            .iter()
+            .any(|i| status_word(i) == "limit_open" && i.is_trading()));
     }
 
     #[test]
