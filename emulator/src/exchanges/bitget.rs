@@ -246,7 +246,7 @@ const LIMIT_OPEN_EVERY: u64 = 53;
 
 fn status_word(inst: &Instrument) -> &'static str {
     match inst.status {
-        Status::Trading if !inst.real && inst.h % LIMIT_OPEN_EVERY == 0 => "limit_open",
+        Status::Trading if !inst.real && inst.h.is_multiple_of(LIMIT_OPEN_EVERY) => "limit_open",
         Status::Trading => "normal",
         Status::PreLaunch => "listed",
         Status::Settling => "off",
