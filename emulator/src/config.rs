@@ -18,14 +18,20 @@ pub enum ExchangeKind {
     Bybit,
     /// OKX v5, instType `SWAP` (`/api/v5/...`).
     Okx,
+    /// Bitget v2 mix, productType `USDT-FUTURES`/`USDC-FUTURES` (`/api/v2/mix/market/...`).
+    Bitget,
+    /// Gate APIv4 futures, settle `usdt` (`/futures/usdt/...`).
+    Gate,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 3] = [
+    pub const ALL: [ExchangeKind; 5] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
+        ExchangeKind::Bitget,
+        ExchangeKind::Gate,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -34,6 +40,8 @@ impl ExchangeKind {
             ExchangeKind::Binance => "binance",
             ExchangeKind::Bybit => "bybit",
             ExchangeKind::Okx => "okx",
+            ExchangeKind::Bitget => "bitget",
+            ExchangeKind::Gate => "gate",
         }
     }
 
@@ -43,6 +51,8 @@ impl ExchangeKind {
             ExchangeKind::Binance => 650,
             ExchangeKind::Bybit => 550,
             ExchangeKind::Okx => 300,
+            ExchangeKind::Bitget => 450,
+            ExchangeKind::Gate => 500,
         }
     }
 
@@ -52,6 +62,8 @@ impl ExchangeKind {
             ExchangeKind::Binance => 120,
             ExchangeKind::Bybit => 100,
             ExchangeKind::Okx => 80,
+            ExchangeKind::Bitget => 90,
+            ExchangeKind::Gate => 110,
         }
     }
 }
@@ -70,7 +82,13 @@ impl FromStr for ExchangeKind {
             "binance" | "binanceusdm" => Ok(ExchangeKind::Binance),
             "bybit" => Ok(ExchangeKind::Bybit),
             "okx" => Ok(ExchangeKind::Okx),
-            other => anyhow::bail!("unknown exchange type {other:?} (binance | bybit | okx)"),
+            "bitget" => Ok(ExchangeKind::Bitget),
+            "gate" | "gateio" => Ok(ExchangeKind::Gate),
+            other => {
+                anyhow::bail!(
+                    "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate)"
+                )
+            }
         }
     }
 }

@@ -375,6 +375,18 @@ pub async fn render(
                 (ExchangeKind::Okx, _) => {
                     error_envelope(kind, 50011, default_error_msg(kind, 50011), now_ms)
                 }
+                (ExchangeKind::Bitget, _) => error_envelope(
+                    kind,
+                    crate::exchanges::bitget::RATE_LIMITED,
+                    default_error_msg(kind, crate::exchanges::bitget::RATE_LIMITED),
+                    now_ms,
+                ),
+                (ExchangeKind::Gate, _) => error_envelope(
+                    kind,
+                    crate::exchanges::gate::RATE_LIMITED,
+                    default_error_msg(kind, crate::exchanges::gate::RATE_LIMITED),
+                    now_ms,
+                ),
             };
             ApiResponse::json(*status, body)
                 .with_header("retry-after", retry_after_s.to_string())
@@ -487,11 +499,15 @@ pub async fn render(
                 ExchangeKind::Binance => -1003,
                 ExchangeKind::Bybit => 10006,
                 ExchangeKind::Okx => 50011,
+                ExchangeKind::Bitget => crate::exchanges::bitget::RATE_LIMITED,
+                ExchangeKind::Gate => crate::exchanges::gate::RATE_LIMITED,
             });
             let status = status.unwrap_or(match (kind, code) {
                 (ExchangeKind::Binance, -1003) => 429,
                 (ExchangeKind::Binance, -1000 | -1001) => 500,
                 (ExchangeKind::Binance, _) => 400,
+                (ExchangeKind::Bitget, code) => crate::exchanges::bitget::status_of(code),
+                (ExchangeKind::Gate, code) => crate::exchanges::gate::status_of(code),
                 _ => 200,
             });
             let msg = msg

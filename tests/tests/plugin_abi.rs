@@ -29,6 +29,8 @@ fn real_plugins_load_and_describe_themselves() {
         ("fc_plugin_binance", "binance"),
         ("fc_plugin_bybit", "bybit"),
         ("fc_plugin_okx", "okx"),
+        ("fc_plugin_bitget", "bitget"),
+        ("fc_plugin_gate", "gate"),
     ];
     for (lib, id) in expected {
         let plugin = load_plugin(&plugin_path(lib)).unwrap_or_else(|e| panic!("{lib}: {e}"));
@@ -79,7 +81,7 @@ fn each_plugin_is_its_own_module() {
                 .to_string()
         })
         .collect();
-    assert_eq!(ids, ["binance", "bybit", "okx"]);
+    assert_eq!(ids, ["binance", "bybit", "okx", "bitget", "gate"]);
 }
 
 #[test]
@@ -190,11 +192,13 @@ fn plugins_command_lists_every_file() {
         "non-zero when a file fails: {stdout}"
     );
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 7, "{stdout}");
+    assert_eq!(lines.len(), REAL_PLUGINS.len() + 4, "{stdout}");
     for (file, needle) in [
         ("libfc_plugin_binance.so", "exchange=binance"),
         ("libfc_plugin_bybit.so", "exchange=bybit"),
         ("libfc_plugin_okx.so", "exchange=okx"),
+        ("libfc_plugin_bitget.so", "exchange=bitget"),
+        ("libfc_plugin_gate.so", "exchange=gate"),
         ("libfc_plugin_template.so", "exchange=template"),
         ("libfc_test_plugin_panicking.so", "exchange=panicking"),
         ("libfc_test_plugin_incompatible.so", "ERROR"),

@@ -7,7 +7,9 @@
 //! requests beyond Binance's used-weight counter.
 
 pub mod binance;
+pub mod bitget;
 pub mod bybit;
+pub mod gate;
 pub mod okx;
 
 use std::{
@@ -159,6 +161,8 @@ pub fn respond(venue: &Venue, method: &str, path: &str, query: &Query, now_ms: u
         ExchangeKind::Binance => binance::respond(venue, path, query, now_ms),
         ExchangeKind::Bybit => bybit::respond(venue, path, query, now_ms),
         ExchangeKind::Okx => okx::respond(venue, path, query, now_ms),
+        ExchangeKind::Bitget => bitget::respond(venue, path, query, now_ms),
+        ExchangeKind::Gate => gate::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -184,6 +188,8 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
                 .str("msg", msg)
                 .raw("data", "[]");
         }),
+        ExchangeKind::Bitget => bitget::error_body(&mut b, code, msg, now_ms),
+        ExchangeKind::Gate => gate::error_body(&mut b, code, msg),
     }
     b
 }
@@ -208,6 +214,8 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Okx, 50013) => "Systems are busy. Please try again later.",
         (ExchangeKind::Okx, 51001) => "Instrument ID does not exist",
         (ExchangeKind::Okx, _) => "System error",
+        (ExchangeKind::Bitget, code) => bitget::default_error_msg(code),
+        (ExchangeKind::Gate, code) => gate::default_error_msg(code),
     }
 }
 
