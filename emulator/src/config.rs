@@ -18,14 +18,17 @@ pub enum ExchangeKind {
     Bybit,
     /// OKX v5, instType `SWAP` (`/api/v5/...`).
     Okx,
+    /// Hyperliquid perps (`POST /info` with a JSON body).
+    Hyperliquid,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 3] = [
+    pub const ALL: [ExchangeKind; 4] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
+        ExchangeKind::Hyperliquid,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -34,6 +37,7 @@ impl ExchangeKind {
             ExchangeKind::Binance => "binance",
             ExchangeKind::Bybit => "bybit",
             ExchangeKind::Okx => "okx",
+            ExchangeKind::Hyperliquid => "hyperliquid",
         }
     }
 
@@ -43,6 +47,7 @@ impl ExchangeKind {
             ExchangeKind::Binance => 650,
             ExchangeKind::Bybit => 550,
             ExchangeKind::Okx => 300,
+            ExchangeKind::Hyperliquid => 230,
         }
     }
 
@@ -52,6 +57,7 @@ impl ExchangeKind {
             ExchangeKind::Binance => 120,
             ExchangeKind::Bybit => 100,
             ExchangeKind::Okx => 80,
+            ExchangeKind::Hyperliquid => 90,
         }
     }
 }
@@ -70,7 +76,10 @@ impl FromStr for ExchangeKind {
             "binance" | "binanceusdm" => Ok(ExchangeKind::Binance),
             "bybit" => Ok(ExchangeKind::Bybit),
             "okx" => Ok(ExchangeKind::Okx),
-            other => anyhow::bail!("unknown exchange type {other:?} (binance | bybit | okx)"),
+            "hyperliquid" => Ok(ExchangeKind::Hyperliquid),
+            other => anyhow::bail!(
+                "unknown exchange type {other:?} (binance | bybit | okx | hyperliquid)"
+            ),
         }
     }
 }

@@ -21,7 +21,7 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8900")]
     listen: SocketAddr,
-    /// An instance: NAME=TYPE[:UNIVERSE[:LATENCY_MS[:JITTER_MS]]] (TYPE: binance | bybit | okx).
+    /// An instance: NAME=TYPE[:UNIVERSE[:LATENCY_MS[:JITTER_MS]]] (TYPE: binance | bybit | okx | hyperliquid).
     /// Repeatable. Default: binance, bybit and okx with default universes and latencies
     /// (120/100/80 ms, jitter 20 ms).
     #[arg(long = "instance", value_name = "SPEC")]
@@ -110,7 +110,7 @@ mod tests {
     fn copies_multiply_every_instance() {
         let args = Args::parse_from(["x", "--copies", "3"]);
         let cfg = build_config(&args).unwrap();
-        assert_eq!(cfg.instances.len(), 9);
+        assert_eq!(cfg.instances.len(), 3 * ExchangeKind::ALL.len());
         assert_eq!(cfg.instances[0].name, "binance-1");
         assert_eq!(cfg.instances[0].latency_ms, 120);
         assert_eq!(cfg.instances[8].name, "okx-3");

@@ -8,6 +8,7 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod hyperliquid;
 pub mod okx;
 
 use std::{
@@ -152,6 +153,22 @@ pub fn status_code(code: u16) -> StatusCode {
 
 /// Answers one request below an instance prefix (`path` like `/fapi/v1/ticker/24hr`).
 pub fn respond(venue: &Venue, method: &str, path: &str, query: &Query, now_ms: u64) -> ApiResponse {
+    respond_with_body(venue, method, path, query, &[], now_ms)
+}
+
+/// [`respond`] with the request's body (Hyperliquid's `POST /info` queries are JSON bodies).
+pub fn respond_with_body(
+    venue: &Venue,
+    method: &str,
+    path: &str,
+    query: &Query,
+    body: &[u8],
+    now_ms: u64,
+) -> ApiResponse {
+    if venue.cfg.exchange == ExchangeKind::Hyperliquid {
+        return hyperliquid::respond(venue, method, path, body, now_ms)
+            .unwrap_or_else(|| ApiResponse::text(404, "Not Found"));
+    }
     if method != "GET" && method != "HEAD" {
         return ApiResponse::text(405, "Method Not Allowed");
     }
@@ -159,6 +176,7 @@ pub fn respond(venue: &Venue, method: &str, path: &str, query: &Query, now_ms: u
         ExchangeKind::Binance => binance::respond(venue, path, query, now_ms),
         ExchangeKind::Bybit => bybit::respond(venue, path, query, now_ms),
         ExchangeKind::Okx => okx::respond(venue, path, query, now_ms),
+        ExchangeKind::Hyperliquid => None,
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -184,6 +202,7 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
                 .str("msg", msg)
                 .raw("data", "[]");
         }),
+        ExchangeKind::Hyperliquid => hyperliquid::error_body(&mut b, msg),
     }
     b
 }
@@ -208,6 +227,7 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Okx, 50013) => "Systems are busy. Please try again later.",
         (ExchangeKind::Okx, 51001) => "Instrument ID does not exist",
         (ExchangeKind::Okx, _) => "System error",
+        (ExchangeKind::Hyperliquid, _) => hyperliquid::default_error_msg(code),
     }
 }
 
