@@ -20,15 +20,18 @@ pub enum ExchangeKind {
     Okx,
     /// Hyperliquid perps (`POST /info` with a JSON body).
     Hyperliquid,
+    /// MEXC futures, the contract API (`/api/v1/contract/...`).
+    Mexc,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 4] = [
+    pub const ALL: [ExchangeKind; 5] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
         ExchangeKind::Hyperliquid,
+        ExchangeKind::Mexc,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -38,6 +41,7 @@ impl ExchangeKind {
             ExchangeKind::Bybit => "bybit",
             ExchangeKind::Okx => "okx",
             ExchangeKind::Hyperliquid => "hyperliquid",
+            ExchangeKind::Mexc => "mexc",
         }
     }
 
@@ -48,6 +52,7 @@ impl ExchangeKind {
             ExchangeKind::Bybit => 550,
             ExchangeKind::Okx => 300,
             ExchangeKind::Hyperliquid => 230,
+            ExchangeKind::Mexc => 400,
         }
     }
 
@@ -58,6 +63,7 @@ impl ExchangeKind {
             ExchangeKind::Bybit => 100,
             ExchangeKind::Okx => 80,
             ExchangeKind::Hyperliquid => 90,
+            ExchangeKind::Mexc => 110,
         }
     }
 }
@@ -77,8 +83,9 @@ impl FromStr for ExchangeKind {
             "bybit" => Ok(ExchangeKind::Bybit),
             "okx" => Ok(ExchangeKind::Okx),
             "hyperliquid" => Ok(ExchangeKind::Hyperliquid),
+            "mexc" => Ok(ExchangeKind::Mexc),
             other => anyhow::bail!(
-                "unknown exchange type {other:?} (binance | bybit | okx | hyperliquid)"
+                "unknown exchange type {other:?} (binance | bybit | okx | hyperliquid | mexc)"
             ),
         }
     }

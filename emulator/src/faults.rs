@@ -378,6 +378,9 @@ pub async fn render(
                 (ExchangeKind::Hyperliquid, _) => {
                     error_envelope(kind, 429, default_error_msg(kind, 429), now_ms)
                 }
+                (ExchangeKind::Mexc, _) => {
+                    error_envelope(kind, 510, default_error_msg(kind, 510), now_ms)
+                }
             };
             ApiResponse::json(*status, body)
                 .with_header("retry-after", retry_after_s.to_string())
@@ -491,6 +494,7 @@ pub async fn render(
                 ExchangeKind::Bybit => 10006,
                 ExchangeKind::Okx => 50011,
                 ExchangeKind::Hyperliquid => 429,
+                ExchangeKind::Mexc => 510,
             });
             let status = status.unwrap_or(match (kind, code) {
                 (ExchangeKind::Binance, -1003) => 429,

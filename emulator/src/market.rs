@@ -373,6 +373,7 @@ impl Universe {
             ExchangeKind::Bybit => compose_bybit(cfg, now_ms),
             ExchangeKind::Okx => compose_okx(cfg, now_ms),
             ExchangeKind::Hyperliquid => crate::exchanges::hyperliquid::compose(cfg, now_ms),
+            ExchangeKind::Mexc => crate::exchanges::mexc::compose(cfg, now_ms),
         };
         let by_symbol = instruments
             .iter()
@@ -495,6 +496,7 @@ pub(crate) fn make(spec: Spec<'_>) -> Instrument {
             ExchangeKind::Bybit => 0.6,
             ExchangeKind::Okx => 0.45,
             ExchangeKind::Hyperliquid => 0.3,
+            ExchangeKind::Mexc => 0.5,
         };
 
     let major = coin.rank < 2;

@@ -9,6 +9,7 @@
 pub mod binance;
 pub mod bybit;
 pub mod hyperliquid;
+pub mod mexc;
 pub mod okx;
 
 use std::{
@@ -177,6 +178,7 @@ pub fn respond_with_body(
         ExchangeKind::Bybit => bybit::respond(venue, path, query, now_ms),
         ExchangeKind::Okx => okx::respond(venue, path, query, now_ms),
         ExchangeKind::Hyperliquid => None,
+        ExchangeKind::Mexc => mexc::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -203,6 +205,7 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
                 .raw("data", "[]");
         }),
         ExchangeKind::Hyperliquid => hyperliquid::error_body(&mut b, msg),
+        ExchangeKind::Mexc => mexc::error_body(&mut b, code, msg),
     }
     b
 }
@@ -228,6 +231,7 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Okx, 51001) => "Instrument ID does not exist",
         (ExchangeKind::Okx, _) => "System error",
         (ExchangeKind::Hyperliquid, _) => hyperliquid::default_error_msg(code),
+        (ExchangeKind::Mexc, _) => mexc::default_error_msg(code),
     }
 }
 
