@@ -22,16 +22,22 @@ pub enum ExchangeKind {
     Bitget,
     /// Gate APIv4 futures, settle `usdt` (`/futures/usdt/...`).
     Gate,
+    /// Hyperliquid perps (`POST /info` with a JSON body).
+    Hyperliquid,
+    /// MEXC futures, the contract API (`/api/v1/contract/...`).
+    Mexc,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 5] = [
+    pub const ALL: [ExchangeKind; 7] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
         ExchangeKind::Bitget,
         ExchangeKind::Gate,
+        ExchangeKind::Hyperliquid,
+        ExchangeKind::Mexc,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -42,6 +48,8 @@ impl ExchangeKind {
             ExchangeKind::Okx => "okx",
             ExchangeKind::Bitget => "bitget",
             ExchangeKind::Gate => "gate",
+            ExchangeKind::Hyperliquid => "hyperliquid",
+            ExchangeKind::Mexc => "mexc",
         }
     }
 
@@ -53,6 +61,8 @@ impl ExchangeKind {
             ExchangeKind::Okx => 300,
             ExchangeKind::Bitget => 450,
             ExchangeKind::Gate => 500,
+            ExchangeKind::Hyperliquid => 230,
+            ExchangeKind::Mexc => 400,
         }
     }
 
@@ -64,6 +74,8 @@ impl ExchangeKind {
             ExchangeKind::Okx => 80,
             ExchangeKind::Bitget => 90,
             ExchangeKind::Gate => 110,
+            ExchangeKind::Hyperliquid => 90,
+            ExchangeKind::Mexc => 110,
         }
     }
 }
@@ -84,11 +96,9 @@ impl FromStr for ExchangeKind {
             "okx" => Ok(ExchangeKind::Okx),
             "bitget" => Ok(ExchangeKind::Bitget),
             "gate" | "gateio" => Ok(ExchangeKind::Gate),
-            other => {
-                anyhow::bail!(
-                    "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate)"
-                )
-            }
+            other => anyhow::bail!(
+                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc)"
+            ),
         }
     }
 }

@@ -387,6 +387,12 @@ pub async fn render(
                     default_error_msg(kind, crate::exchanges::gate::RATE_LIMITED),
                     now_ms,
                 ),
+                (ExchangeKind::Hyperliquid, _) => {
+                    error_envelope(kind, 429, default_error_msg(kind, 429), now_ms)
+                }
+                (ExchangeKind::Mexc, _) => {
+                    error_envelope(kind, 510, default_error_msg(kind, 510), now_ms)
+                }
             };
             ApiResponse::json(*status, body)
                 .with_header("retry-after", retry_after_s.to_string())
@@ -501,6 +507,8 @@ pub async fn render(
                 ExchangeKind::Okx => 50011,
                 ExchangeKind::Bitget => crate::exchanges::bitget::RATE_LIMITED,
                 ExchangeKind::Gate => crate::exchanges::gate::RATE_LIMITED,
+                ExchangeKind::Hyperliquid => 429,
+                ExchangeKind::Mexc => 510,
             });
             let status = status.unwrap_or(match (kind, code) {
                 (ExchangeKind::Binance, -1003) => 429,
@@ -508,6 +516,7 @@ pub async fn render(
                 (ExchangeKind::Binance, _) => 400,
                 (ExchangeKind::Bitget, code) => crate::exchanges::bitget::status_of(code),
                 (ExchangeKind::Gate, code) => crate::exchanges::gate::status_of(code),
+                (ExchangeKind::Hyperliquid, 429) => 429,
                 _ => 200,
             });
             let msg = msg

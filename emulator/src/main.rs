@@ -21,7 +21,7 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8900")]
     listen: SocketAddr,
-    /// An instance: NAME=TYPE[:UNIVERSE[:LATENCY_MS[:JITTER_MS]]] (TYPE: binance | bybit | okx | bitget | gate).
+    /// An instance: NAME=TYPE[:UNIVERSE[:LATENCY_MS[:JITTER_MS]]] (TYPE: binance | bybit | okx | bitget | gate | hyperliquid | mexc).
     /// Repeatable. Default: binance, bybit and okx with default universes and latencies
     /// (120/100/80 ms, jitter 20 ms).
     #[arg(long = "instance", value_name = "SPEC")]

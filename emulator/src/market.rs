@@ -374,6 +374,8 @@ impl Universe {
             ExchangeKind::Okx => compose_okx(cfg, now_ms),
             ExchangeKind::Bitget => crate::exchanges::bitget::compose(cfg, now_ms),
             ExchangeKind::Gate => crate::exchanges::gate::compose(cfg, now_ms),
+            ExchangeKind::Hyperliquid => crate::exchanges::hyperliquid::compose(cfg, now_ms),
+            ExchangeKind::Mexc => crate::exchanges::mexc::compose(cfg, now_ms),
         };
         let by_symbol = instruments
             .iter()
@@ -497,6 +499,8 @@ pub(crate) fn make(spec: Spec<'_>) -> Instrument {
             ExchangeKind::Okx => 0.45,
             ExchangeKind::Bitget => 0.5,
             ExchangeKind::Gate => 0.55,
+            ExchangeKind::Hyperliquid => 0.3,
+            ExchangeKind::Mexc => 0.5,
         };
 
     let major = coin.rank < 2;

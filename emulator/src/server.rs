@@ -276,12 +276,18 @@ fn split_instance(path: &str) -> (&str, &str) {
     }
 }
 
+/// The largest request body read (exchange queries are a few hundred bytes).
+const MAX_REQUEST_BODY: usize = 64 * 1024;
+
 /// Everything below `/<instance>/`.
 async fn exchange_request(State(app): State<Arc<App>>, req: Request) -> Response {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().map(str::to_string);
-    drop(req);
+    // Hyperliquid's queries are POST bodies; an unreadable or oversized body reads as empty.
+    let body = axum::body::to_bytes(req.into_body(), MAX_REQUEST_BODY)
+        .await
+        .unwrap_or_default();
     let (name, below) = split_instance(&path);
     let Some(inst) = app.instance(name) else {
         return (
@@ -320,14 +326,16 @@ async fn exchange_request(State(app): State<Arc<App>>, req: Request) -> Response
             // The configured latency is the exchange's whole response time, its own work
             // included: the body is built first and sent when the latency is up, so building
             // it does not add to the latency a client sees (unless it takes longer).
-            let answer = exchanges::respond(&inst.venue, &method, below, &query, now_ms());
+            let answer =
+                exchanges::respond_with_body(&inst.venue, &method, below, &query, &body, now_ms());
             tokio::time::sleep_until(answer_at).await;
             answer.into_response()
         }
         Some(fault) => {
             tokio::time::sleep_until(answer_at).await;
             let now = now_ms();
-            let real = || exchanges::respond(&inst.venue, &method, below, &query, now);
+            let real =
+                || exchanges::respond_with_body(&inst.venue, &method, below, &query, &body, now);
             faults::render(&fault, cfg.exchange, now, real).await
         }
     }

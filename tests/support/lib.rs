@@ -36,12 +36,14 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
 }
 
 /// The real exchange plugins' library names.
-pub const REAL_PLUGINS: [&str; 5] = [
+pub const REAL_PLUGINS: [&str; 7] = [
     "fc_plugin_binance",
     "fc_plugin_bybit",
     "fc_plugin_okx",
     "fc_plugin_bitget",
     "fc_plugin_gate",
+    "fc_plugin_hyperliquid",
+    "fc_plugin_mexc",
 ];
 
 /// Copies a plugin into `dir` the way operators deploy: write a temporary name, then rename.

@@ -10,6 +10,8 @@ pub mod binance;
 pub mod bitget;
 pub mod bybit;
 pub mod gate;
+pub mod hyperliquid;
+pub mod mexc;
 pub mod okx;
 
 use std::{
@@ -154,6 +156,22 @@ pub fn status_code(code: u16) -> StatusCode {
 
 /// Answers one request below an instance prefix (`path` like `/fapi/v1/ticker/24hr`).
 pub fn respond(venue: &Venue, method: &str, path: &str, query: &Query, now_ms: u64) -> ApiResponse {
+    respond_with_body(venue, method, path, query, &[], now_ms)
+}
+
+/// [`respond`] with the request's body (Hyperliquid's `POST /info` queries are JSON bodies).
+pub fn respond_with_body(
+    venue: &Venue,
+    method: &str,
+    path: &str,
+    query: &Query,
+    body: &[u8],
+    now_ms: u64,
+) -> ApiResponse {
+    if venue.cfg.exchange == ExchangeKind::Hyperliquid {
+        return hyperliquid::respond(venue, method, path, body, now_ms)
+            .unwrap_or_else(|| ApiResponse::text(404, "Not Found"));
+    }
     if method != "GET" && method != "HEAD" {
         return ApiResponse::text(405, "Method Not Allowed");
     }
@@ -163,6 +181,8 @@ pub fn respond(venue: &Venue, method: &str, path: &str, query: &Query, now_ms: u
         ExchangeKind::Okx => okx::respond(venue, path, query, now_ms),
         ExchangeKind::Bitget => bitget::respond(venue, path, query, now_ms),
         ExchangeKind::Gate => gate::respond(venue, path, query, now_ms),
+        ExchangeKind::Hyperliquid => None,
+        ExchangeKind::Mexc => mexc::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -190,6 +210,8 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
         }),
         ExchangeKind::Bitget => bitget::error_body(&mut b, code, msg, now_ms),
         ExchangeKind::Gate => gate::error_body(&mut b, code, msg),
+        ExchangeKind::Hyperliquid => hyperliquid::error_body(&mut b, msg),
+        ExchangeKind::Mexc => mexc::error_body(&mut b, code, msg),
     }
     b
 }
@@ -216,6 +238,8 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Okx, _) => "System error",
         (ExchangeKind::Bitget, code) => bitget::default_error_msg(code),
         (ExchangeKind::Gate, code) => gate::default_error_msg(code),
+        (ExchangeKind::Hyperliquid, _) => hyperliquid::default_error_msg(code),
+        (ExchangeKind::Mexc, _) => mexc::default_error_msg(code),
     }
 }
 
