@@ -18,14 +18,17 @@ pub enum ExchangeKind {
     Bybit,
     /// OKX v5, instType `SWAP` (`/api/v5/...`).
     Okx,
+    /// KuCoin Futures (`/api/v1/contracts/active`, `/api/v1/allTickers`).
+    KucoinFutures,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 3] = [
+    pub const ALL: [ExchangeKind; 4] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
+        ExchangeKind::KucoinFutures,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -34,6 +37,7 @@ impl ExchangeKind {
             ExchangeKind::Binance => "binance",
             ExchangeKind::Bybit => "bybit",
             ExchangeKind::Okx => "okx",
+            ExchangeKind::KucoinFutures => "kucoinfutures",
         }
     }
 
@@ -43,6 +47,7 @@ impl ExchangeKind {
             ExchangeKind::Binance => 650,
             ExchangeKind::Bybit => 550,
             ExchangeKind::Okx => 300,
+            ExchangeKind::KucoinFutures => 400,
         }
     }
 
@@ -52,6 +57,7 @@ impl ExchangeKind {
             ExchangeKind::Binance => 120,
             ExchangeKind::Bybit => 100,
             ExchangeKind::Okx => 80,
+            ExchangeKind::KucoinFutures => 90,
         }
     }
 }
@@ -70,6 +76,7 @@ impl FromStr for ExchangeKind {
             "binance" | "binanceusdm" => Ok(ExchangeKind::Binance),
             "bybit" => Ok(ExchangeKind::Bybit),
             "okx" => Ok(ExchangeKind::Okx),
+            "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
             other => anyhow::bail!("unknown exchange type {other:?} (binance | bybit | okx)"),
         }
     }

@@ -375,6 +375,9 @@ pub async fn render(
                 (ExchangeKind::Okx, _) => {
                     error_envelope(kind, 50011, default_error_msg(kind, 50011), now_ms)
                 }
+                (ExchangeKind::KucoinFutures, _) => {
+                    error_envelope(kind, 429000, default_error_msg(kind, 429000), now_ms)
+                }
             };
             ApiResponse::json(*status, body)
                 .with_header("retry-after", retry_after_s.to_string())
@@ -487,11 +490,13 @@ pub async fn render(
                 ExchangeKind::Binance => -1003,
                 ExchangeKind::Bybit => 10006,
                 ExchangeKind::Okx => 50011,
+                ExchangeKind::KucoinFutures => 429000,
             });
             let status = status.unwrap_or(match (kind, code) {
                 (ExchangeKind::Binance, -1003) => 429,
                 (ExchangeKind::Binance, -1000 | -1001) => 500,
                 (ExchangeKind::Binance, _) => 400,
+                (ExchangeKind::KucoinFutures, 429000) => 429,
                 _ => 200,
             });
             let msg = msg

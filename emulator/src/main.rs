@@ -110,7 +110,7 @@ mod tests {
     fn copies_multiply_every_instance() {
         let args = Args::parse_from(["x", "--copies", "3"]);
         let cfg = build_config(&args).unwrap();
-        assert_eq!(cfg.instances.len(), 9);
+        assert_eq!(cfg.instances.len(), 3 * ExchangeKind::ALL.len());
         assert_eq!(cfg.instances[0].name, "binance-1");
         assert_eq!(cfg.instances[0].latency_ms, 120);
         assert_eq!(cfg.instances[8].name, "okx-3");

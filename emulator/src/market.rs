@@ -372,6 +372,7 @@ impl Universe {
             ExchangeKind::Binance => compose_binance(cfg, now_ms),
             ExchangeKind::Bybit => compose_bybit(cfg, now_ms),
             ExchangeKind::Okx => compose_okx(cfg, now_ms),
+            ExchangeKind::KucoinFutures => crate::exchanges::kucoinfutures::compose(cfg, now_ms),
         };
         let by_symbol = instruments
             .iter()
@@ -399,14 +400,14 @@ impl Universe {
 
 /// A coin to list: a real one (by rank) or a synthetic `C0001`.
 #[derive(Clone)]
-struct Coin {
-    name: String,
-    price: f64,
-    tier: u8,
-    rank: usize,
+pub(crate) struct Coin {
+    pub(crate) name: String,
+    pub(crate) price: f64,
+    pub(crate) tier: u8,
+    pub(crate) rank: usize,
 }
 
-fn real_coin(rank: usize) -> Option<Coin> {
+pub(crate) fn real_coin(rank: usize) -> Option<Coin> {
     REAL_ASSETS.get(rank).map(|&(name, price, tier)| Coin {
         name: name.to_string(),
         price,
@@ -429,29 +430,29 @@ fn synthetic_coin(n: usize) -> Coin {
 }
 
 /// `count` coins: the real ones first, then synthetic.
-fn coins(count: usize) -> Vec<Coin> {
+pub(crate) fn coins(count: usize) -> Vec<Coin> {
     (0..count)
         .map(|i| real_coin(i).unwrap_or_else(|| synthetic_coin(i - REAL_ASSETS.len() + 1)))
         .collect()
 }
 
 /// Coins whose small unit price gets a ×1000 contract on Binance/Bybit.
-fn thousand_multiplied(coin: &str) -> bool {
+pub(crate) fn thousand_multiplied(coin: &str) -> bool {
     matches!(coin, "PEPE" | "SHIB" | "BONK" | "FLOKI")
 }
 
-struct Spec<'a> {
-    cfg: &'a InstanceConfig,
-    coin: Coin,
-    symbol: String,
-    base: String,
-    quote: &'static str,
-    contract: Contract,
-    mult: f64,
-    code: u64,
+pub(crate) struct Spec<'a> {
+    pub(crate) cfg: &'a InstanceConfig,
+    pub(crate) coin: Coin,
+    pub(crate) symbol: String,
+    pub(crate) base: String,
+    pub(crate) quote: &'static str,
+    pub(crate) contract: Contract,
+    pub(crate) mult: f64,
+    pub(crate) code: u64,
 }
 
-fn make(spec: Spec<'_>) -> Instrument {
+pub(crate) fn make(spec: Spec<'_>) -> Instrument {
     let Spec {
         cfg,
         coin,
@@ -493,6 +494,7 @@ fn make(spec: Spec<'_>) -> Instrument {
             ExchangeKind::Binance => 1.0,
             ExchangeKind::Bybit => 0.6,
             ExchangeKind::Okx => 0.45,
+            ExchangeKind::KucoinFutures => 0.4,
         };
 
     let major = coin.rank < 2;
@@ -602,7 +604,7 @@ fn make(spec: Spec<'_>) -> Instrument {
 }
 
 /// Marks a few synthetic instruments as not trading, at fixed positions.
-fn apply_statuses(
+pub(crate) fn apply_statuses(
     list: &mut [Instrument],
     now_ms: u64,
     pending_every: usize,
@@ -621,7 +623,7 @@ fn apply_statuses(
     }
 }
 
-fn dated_count(n: usize) -> usize {
+pub(crate) fn dated_count(n: usize) -> usize {
     if n >= 10 {
         (n / 10).min(4)
     } else {

@@ -502,7 +502,7 @@ async fn admin_api_over_http() {
         .json_value()
         .await;
     let list = instances.as_array().unwrap();
-    assert_eq!(list.len(), 3);
+    assert_eq!(list.len(), ExchangeKind::ALL.len());
     assert_eq!(list[0]["name"], "binance");
     assert_eq!(list[0]["exchange"], "binance");
     assert_eq!(list[0]["base_url"], emu.base_url("binance"));
@@ -604,7 +604,10 @@ async fn admin_api_over_http() {
         .json_value()
         .await;
     assert_eq!(stats["instances"]["okx"]["total"], 0);
-    assert_eq!(stats["instances"].as_object().unwrap().len(), 3);
+    assert_eq!(
+        stats["instances"].as_object().unwrap().len(),
+        ExchangeKind::ALL.len()
+    );
     // Admin requests are not counted anywhere.
     assert_eq!(
         emu.stats().instances.values().map(|s| s.total).sum::<u64>(),

@@ -8,6 +8,7 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod kucoinfutures;
 pub mod okx;
 
 use std::{
@@ -159,6 +160,7 @@ pub fn respond(venue: &Venue, method: &str, path: &str, query: &Query, now_ms: u
         ExchangeKind::Binance => binance::respond(venue, path, query, now_ms),
         ExchangeKind::Bybit => bybit::respond(venue, path, query, now_ms),
         ExchangeKind::Okx => okx::respond(venue, path, query, now_ms),
+        ExchangeKind::KucoinFutures => kucoinfutures::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -184,6 +186,9 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
                 .str("msg", msg)
                 .raw("data", "[]");
         }),
+        ExchangeKind::KucoinFutures => json::object(&mut b, |o| {
+            o.str("code", &code.to_string()).str("msg", msg);
+        }),
     }
     b
 }
@@ -208,6 +213,9 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Okx, 50013) => "Systems are busy. Please try again later.",
         (ExchangeKind::Okx, 51001) => "Instrument ID does not exist",
         (ExchangeKind::Okx, _) => "System error",
+        (ExchangeKind::KucoinFutures, 429000) => "Too Many Requests",
+        (ExchangeKind::KucoinFutures, 400100) => "Parameter Error",
+        (ExchangeKind::KucoinFutures, _) => "Internal Server Error",
     }
 }
 
