@@ -35,8 +35,13 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
         })
 }
 
-/// The three real exchange plugins' library names.
-pub const REAL_PLUGINS: [&str; 3] = ["fc_plugin_binance", "fc_plugin_bybit", "fc_plugin_okx"];
+/// The real exchange plugins' library names.
+pub const REAL_PLUGINS: [&str; 4] = [
+    "fc_plugin_binance",
+    "fc_plugin_bybit",
+    "fc_plugin_okx",
+    "fc_plugin_kucoinfutures",
+];
 
 /// Copies a plugin into `dir` the way operators deploy: write a temporary name, then rename.
 pub fn deploy_plugin(lib_name: &str, dir: &Path) -> PathBuf {
