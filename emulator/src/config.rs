@@ -20,15 +20,18 @@ pub enum ExchangeKind {
     Okx,
     /// KuCoin Futures (`/api/v1/contracts/active`, `/api/v1/allTickers`).
     KucoinFutures,
+    /// HTX USDT-margined swaps (`/linear-swap-api/v1/...`, `/v2/linear-swap-ex/...`, `/v5/market/...`).
+    Htx,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 4] = [
+    pub const ALL: [ExchangeKind; 5] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
         ExchangeKind::KucoinFutures,
+        ExchangeKind::Htx,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -38,6 +41,7 @@ impl ExchangeKind {
             ExchangeKind::Bybit => "bybit",
             ExchangeKind::Okx => "okx",
             ExchangeKind::KucoinFutures => "kucoinfutures",
+            ExchangeKind::Htx => "htx",
         }
     }
 
@@ -48,6 +52,7 @@ impl ExchangeKind {
             ExchangeKind::Bybit => 550,
             ExchangeKind::Okx => 300,
             ExchangeKind::KucoinFutures => 400,
+            ExchangeKind::Htx => 250,
         }
     }
 
@@ -58,6 +63,7 @@ impl ExchangeKind {
             ExchangeKind::Bybit => 100,
             ExchangeKind::Okx => 80,
             ExchangeKind::KucoinFutures => 90,
+            ExchangeKind::Htx => 110,
         }
     }
 }
@@ -77,6 +83,7 @@ impl FromStr for ExchangeKind {
             "bybit" => Ok(ExchangeKind::Bybit),
             "okx" => Ok(ExchangeKind::Okx),
             "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
+            "htx" | "huobi" => Ok(ExchangeKind::Htx),
             other => anyhow::bail!("unknown exchange type {other:?} (binance | bybit | okx)"),
         }
     }

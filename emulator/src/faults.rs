@@ -378,6 +378,9 @@ pub async fn render(
                 (ExchangeKind::KucoinFutures, _) => {
                     error_envelope(kind, 429000, default_error_msg(kind, 429000), now_ms)
                 }
+                (ExchangeKind::Htx, _) => {
+                    error_envelope(kind, 1032, default_error_msg(kind, 1032), now_ms)
+                }
             };
             ApiResponse::json(*status, body)
                 .with_header("retry-after", retry_after_s.to_string())
@@ -491,6 +494,7 @@ pub async fn render(
                 ExchangeKind::Bybit => 10006,
                 ExchangeKind::Okx => 50011,
                 ExchangeKind::KucoinFutures => 429000,
+                ExchangeKind::Htx => 1032,
             });
             let status = status.unwrap_or(match (kind, code) {
                 (ExchangeKind::Binance, -1003) => 429,

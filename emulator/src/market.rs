@@ -373,6 +373,7 @@ impl Universe {
             ExchangeKind::Bybit => compose_bybit(cfg, now_ms),
             ExchangeKind::Okx => compose_okx(cfg, now_ms),
             ExchangeKind::KucoinFutures => crate::exchanges::kucoinfutures::compose(cfg, now_ms),
+            ExchangeKind::Htx => crate::exchanges::htx::compose(cfg, now_ms),
         };
         let by_symbol = instruments
             .iter()
@@ -495,6 +496,7 @@ pub(crate) fn make(spec: Spec<'_>) -> Instrument {
             ExchangeKind::Bybit => 0.6,
             ExchangeKind::Okx => 0.45,
             ExchangeKind::KucoinFutures => 0.4,
+            ExchangeKind::Htx => 0.35,
         };
 
     let major = coin.rank < 2;

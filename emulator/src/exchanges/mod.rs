@@ -8,6 +8,7 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod htx;
 pub mod kucoinfutures;
 pub mod okx;
 
@@ -161,6 +162,7 @@ pub fn respond(venue: &Venue, method: &str, path: &str, query: &Query, now_ms: u
         ExchangeKind::Bybit => bybit::respond(venue, path, query, now_ms),
         ExchangeKind::Okx => okx::respond(venue, path, query, now_ms),
         ExchangeKind::KucoinFutures => kucoinfutures::respond(venue, path, query, now_ms),
+        ExchangeKind::Htx => htx::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -189,6 +191,12 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
         ExchangeKind::KucoinFutures => json::object(&mut b, |o| {
             o.str("code", &code.to_string()).str("msg", msg);
         }),
+        ExchangeKind::Htx => json::object(&mut b, |o| {
+            o.str("status", "error")
+                .int("err_code", code)
+                .str("err_msg", msg)
+                .int("ts", now_ms as i64);
+        }),
     }
     b
 }
@@ -216,6 +224,9 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::KucoinFutures, 429000) => "Too Many Requests",
         (ExchangeKind::KucoinFutures, 400100) => "Parameter Error",
         (ExchangeKind::KucoinFutures, _) => "Internal Server Error",
+        (ExchangeKind::Htx, 1013) => "This contract symbol doesnt exist.",
+        (ExchangeKind::Htx, 1032) => "Requests too frequent, please try again later.",
+        (ExchangeKind::Htx, _) => "System exception, please try again later.",
     }
 }
 
