@@ -36,11 +36,12 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
 }
 
 /// The real exchange plugins' library names.
-pub const REAL_PLUGINS: [&str; 4] = [
+pub const REAL_PLUGINS: [&str; 5] = [
     "fc_plugin_binance",
     "fc_plugin_bybit",
     "fc_plugin_okx",
     "fc_plugin_kucoinfutures",
+    "fc_plugin_htx",
 ];
 
 /// Copies a plugin into `dir` the way operators deploy: write a temporary name, then rename.
