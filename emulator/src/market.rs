@@ -8,6 +8,8 @@
 //! the same everywhere), re-sampled only on the seconds where the instrument "changes" (about
 //! 30% of them, decided by a per-instrument hash). Nothing runs in the background and nothing is
 //! stored per request.
+//! Exchanges added later compose their universe in their own module (`exchanges::<name>::
+//! compose`) from the `pub(crate)` building blocks here (`coins`, `make`, `apply_statuses`, ...).
 //! Must not: format wire payloads (the exchange modules do) or read configuration beyond the
 //! instance it is handed.
 
