@@ -34,10 +34,19 @@ pub use requests::{
     PATH_OPEN_INTEREST, PATH_V5_FUNDING, V5_MARKET_PREFIX,
 };
 
-/// HTX's currency renames in ccxt: none beyond ccxt's common ones (`XBT` → `BTC`,
-/// `BCHSV` → `BSV`) are applied here — UNCONFIRMED: ccxt's htx `commonCurrencies` was not
-/// among the stored sources the notes cite.
-pub const CURRENCY_RENAMES: &plugin_kit::symbols::Renames = &[];
+/// HTX's currency renames in ccxt (`commonCurrencies` of ccxt's huobi/htx, as in the stored
+/// ccxt sources read through the search tool: the TypeScript `huobi.js` and a Python build
+/// agree); ccxt's common renames (`XBT` → `BTC`, `BCHSV` → `BSV`) apply besides. Check against
+/// the ccxt version you join with.
+pub const CURRENCY_RENAMES: &plugin_kit::symbols::Renames = &[
+    ("GET", "Themis"),
+    ("GTC", "Game.com"),
+    ("HIT", "HitChain"),
+    ("HOT", "Hydro Protocol"),
+    ("PNT", "Penta"),
+    ("SBTC", "Super Bitcoin"),
+    ("BIFI", "Bitcoin File"),
+];
 
 /// Every limit below is per second.
 const WINDOW_MS: u64 = 1_000;

@@ -285,6 +285,24 @@ fn instruments_match_fixture_and_skip_dated_futures() {
 }
 
 #[test]
+fn htx_currency_renames_apply() {
+    for (coin, want) in [
+        ("HOT", "Hydro Protocol/USDT:USDT"),
+        ("GTC", "Game.com/USDT:USDT"),
+        ("BIFI", "Bitcoin File/USDT:USDT"),
+        ("ETH", "ETH/USDT:USDT"),
+    ] {
+        let out = run(
+            KIND_INSTRUMENTS,
+            &[("contracts", 200, &ok_body(&[swap_row(coin, 1.0)], NOW))],
+            &[],
+        );
+        assert_eq!(out.records[0].symbol.as_str(), want, "{coin}");
+        assert_eq!(out.records[0].raw_symbol.as_str(), format!("{coin}-USDT"));
+    }
+}
+
+#[test]
 fn contract_statuses_are_normalized() {
     for (raw, want) in [
         (1, "trading"),
