@@ -156,7 +156,7 @@ async fn collect(faults: &[FaultSpec], linear: &HashSet<String>) -> Vec<Value> {
             .len()
     };
     let need = (linear.len() as f64 * COVERAGE).ceil() as usize;
-    let took = wait_until(Duration::from_secs(40), || {
+    let took = wait_until(Duration::from_secs(60), || {
         let records = host.records();
         covered(&records, "ticker") >= need && covered(&records, "funding") >= need
     })
