@@ -26,11 +26,15 @@ pub enum ExchangeKind {
     Hyperliquid,
     /// MEXC futures, the contract API (`/api/v1/contract/...`).
     Mexc,
+    /// KuCoin Futures (`/api/v1/contracts/active`, `/api/v1/allTickers`).
+    KucoinFutures,
+    /// HTX USDT-margined swaps (`/linear-swap-api/v1/...`, `/v2/linear-swap-ex/...`, `/v5/market/...`).
+    Htx,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 7] = [
+    pub const ALL: [ExchangeKind; 9] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
@@ -38,6 +42,8 @@ impl ExchangeKind {
         ExchangeKind::Gate,
         ExchangeKind::Hyperliquid,
         ExchangeKind::Mexc,
+        ExchangeKind::KucoinFutures,
+        ExchangeKind::Htx,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -50,6 +56,8 @@ impl ExchangeKind {
             ExchangeKind::Gate => "gate",
             ExchangeKind::Hyperliquid => "hyperliquid",
             ExchangeKind::Mexc => "mexc",
+            ExchangeKind::KucoinFutures => "kucoinfutures",
+            ExchangeKind::Htx => "htx",
         }
     }
 
@@ -63,6 +71,8 @@ impl ExchangeKind {
             ExchangeKind::Gate => 500,
             ExchangeKind::Hyperliquid => 230,
             ExchangeKind::Mexc => 400,
+            ExchangeKind::KucoinFutures => 400,
+            ExchangeKind::Htx => 250,
         }
     }
 
@@ -76,6 +86,8 @@ impl ExchangeKind {
             ExchangeKind::Gate => 110,
             ExchangeKind::Hyperliquid => 90,
             ExchangeKind::Mexc => 110,
+            ExchangeKind::KucoinFutures => 90,
+            ExchangeKind::Htx => 110,
         }
     }
 }
@@ -96,8 +108,10 @@ impl FromStr for ExchangeKind {
             "okx" => Ok(ExchangeKind::Okx),
             "bitget" => Ok(ExchangeKind::Bitget),
             "gate" | "gateio" => Ok(ExchangeKind::Gate),
+            "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
+            "htx" | "huobi" => Ok(ExchangeKind::Htx),
             other => anyhow::bail!(
-                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc)"
+                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx)"
             ),
         }
     }

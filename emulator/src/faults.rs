@@ -393,6 +393,12 @@ pub async fn render(
                 (ExchangeKind::Mexc, _) => {
                     error_envelope(kind, 510, default_error_msg(kind, 510), now_ms)
                 }
+                (ExchangeKind::KucoinFutures, _) => {
+                    error_envelope(kind, 429000, default_error_msg(kind, 429000), now_ms)
+                }
+                (ExchangeKind::Htx, _) => {
+                    error_envelope(kind, 1032, default_error_msg(kind, 1032), now_ms)
+                }
             };
             ApiResponse::json(*status, body)
                 .with_header("retry-after", retry_after_s.to_string())
@@ -509,6 +515,8 @@ pub async fn render(
                 ExchangeKind::Gate => crate::exchanges::gate::RATE_LIMITED,
                 ExchangeKind::Hyperliquid => 429,
                 ExchangeKind::Mexc => 510,
+                ExchangeKind::KucoinFutures => 429000,
+                ExchangeKind::Htx => 1032,
             });
             let status = status.unwrap_or(match (kind, code) {
                 (ExchangeKind::Binance, -1003) => 429,
@@ -517,6 +525,7 @@ pub async fn render(
                 (ExchangeKind::Bitget, code) => crate::exchanges::bitget::status_of(code),
                 (ExchangeKind::Gate, code) => crate::exchanges::gate::status_of(code),
                 (ExchangeKind::Hyperliquid, 429) => 429,
+                (ExchangeKind::KucoinFutures, 429000) => 429,
                 _ => 200,
             });
             let msg = msg

@@ -31,6 +31,10 @@
 //!   `/api/v5/public/open-interest` (all `instType=SWAP`, optional `instId=`),
 //!   `/api/v5/market/index-tickers`, `/api/v5/public/funding-rate?instId=ANY|<id>`,
 //!   `/api/v5/public/time`.
+//! - kucoinfutures: `/api/v1/contracts/active`, `/api/v1/allTickers`, `/api/v1/timestamp`.
+//! - htx: `/linear-swap-api/v1/swap_contract_info`, `/v2/linear-swap-ex/market/detail/batch_merged`,
+//!   `/linear-swap-api/v1/swap_open_interest`, `/linear-swap-api/v1/swap_batch_funding_rate`
+//!   (optional `business_type=` / `contract_code=`), `/v5/market/funding_rate?contract_code=`.
 //!
 //! # Data
 //! Deterministic per instance seed; prices follow a value-noise random walk of wall-clock

@@ -8,6 +8,8 @@
 //! the same everywhere), re-sampled only on the seconds where the instrument "changes" (about
 //! 30% of them, decided by a per-instrument hash). Nothing runs in the background and nothing is
 //! stored per request.
+//! Exchanges added later compose their universe in their own module (`exchanges::<name>::
+//! compose`) from the `pub(crate)` building blocks here (`coins`, `make`, `apply_statuses`, ...).
 //! Must not: format wire payloads (the exchange modules do) or read configuration beyond the
 //! instance it is handed.
 
@@ -376,6 +378,8 @@ impl Universe {
             ExchangeKind::Gate => crate::exchanges::gate::compose(cfg, now_ms),
             ExchangeKind::Hyperliquid => crate::exchanges::hyperliquid::compose(cfg, now_ms),
             ExchangeKind::Mexc => crate::exchanges::mexc::compose(cfg, now_ms),
+            ExchangeKind::KucoinFutures => crate::exchanges::kucoinfutures::compose(cfg, now_ms),
+            ExchangeKind::Htx => crate::exchanges::htx::compose(cfg, now_ms),
         };
         let by_symbol = instruments
             .iter()
@@ -405,8 +409,8 @@ impl Universe {
 #[derive(Clone)]
 pub(crate) struct Coin {
     pub(crate) name: String,
-    price: f64,
-    tier: u8,
+    pub(crate) price: f64,
+    pub(crate) tier: u8,
     pub(crate) rank: usize,
 }
 
@@ -501,6 +505,8 @@ pub(crate) fn make(spec: Spec<'_>) -> Instrument {
             ExchangeKind::Gate => 0.55,
             ExchangeKind::Hyperliquid => 0.3,
             ExchangeKind::Mexc => 0.5,
+            ExchangeKind::KucoinFutures => 0.4,
+            ExchangeKind::Htx => 0.35,
         };
 
     let major = coin.rank < 2;

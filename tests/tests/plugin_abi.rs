@@ -31,6 +31,10 @@ fn real_plugins_load_and_describe_themselves() {
         ("fc_plugin_okx", "okx"),
         ("fc_plugin_bitget", "bitget"),
         ("fc_plugin_gate", "gate"),
+        ("fc_plugin_hyperliquid", "hyperliquid"),
+        ("fc_plugin_mexc", "mexc"),
+        ("fc_plugin_kucoinfutures", "kucoinfutures"),
+        ("fc_plugin_htx", "htx"),
     ];
     for (lib, id) in expected {
         let plugin = load_plugin(&plugin_path(lib)).unwrap_or_else(|e| panic!("{lib}: {e}"));
@@ -81,7 +85,20 @@ fn each_plugin_is_its_own_module() {
                 .to_string()
         })
         .collect();
-    assert_eq!(ids, ["binance", "bybit", "okx", "bitget", "gate"]);
+    assert_eq!(
+        ids,
+        [
+            "binance",
+            "bybit",
+            "okx",
+            "bitget",
+            "gate",
+            "hyperliquid",
+            "mexc",
+            "kucoinfutures",
+            "htx"
+        ]
+    );
 }
 
 #[test]
@@ -199,6 +216,10 @@ fn plugins_command_lists_every_file() {
         ("libfc_plugin_okx.so", "exchange=okx"),
         ("libfc_plugin_bitget.so", "exchange=bitget"),
         ("libfc_plugin_gate.so", "exchange=gate"),
+        ("libfc_plugin_hyperliquid.so", "exchange=hyperliquid"),
+        ("libfc_plugin_mexc.so", "exchange=mexc"),
+        ("libfc_plugin_kucoinfutures.so", "exchange=kucoinfutures"),
+        ("libfc_plugin_htx.so", "exchange=htx"),
         ("libfc_plugin_template.so", "exchange=template"),
         ("libfc_test_plugin_panicking.so", "exchange=panicking"),
         ("libfc_test_plugin_incompatible.so", "ERROR"),

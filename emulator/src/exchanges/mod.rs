@@ -10,7 +10,9 @@ pub mod binance;
 pub mod bitget;
 pub mod bybit;
 pub mod gate;
+pub mod htx;
 pub mod hyperliquid;
+pub mod kucoinfutures;
 pub mod mexc;
 pub mod okx;
 
@@ -183,6 +185,8 @@ pub fn respond_with_body(
         ExchangeKind::Gate => gate::respond(venue, path, query, now_ms),
         ExchangeKind::Hyperliquid => None,
         ExchangeKind::Mexc => mexc::respond(venue, path, query, now_ms),
+        ExchangeKind::KucoinFutures => kucoinfutures::respond(venue, path, query, now_ms),
+        ExchangeKind::Htx => htx::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -212,6 +216,15 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
         ExchangeKind::Gate => gate::error_body(&mut b, code, msg),
         ExchangeKind::Hyperliquid => hyperliquid::error_body(&mut b, msg),
         ExchangeKind::Mexc => mexc::error_body(&mut b, code, msg),
+        ExchangeKind::KucoinFutures => json::object(&mut b, |o| {
+            o.str("code", &code.to_string()).str("msg", msg);
+        }),
+        ExchangeKind::Htx => json::object(&mut b, |o| {
+            o.str("status", "error")
+                .int("err_code", code)
+                .str("err_msg", msg)
+                .int("ts", now_ms as i64);
+        }),
     }
     b
 }
@@ -240,6 +253,12 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Gate, code) => gate::default_error_msg(code),
         (ExchangeKind::Hyperliquid, _) => hyperliquid::default_error_msg(code),
         (ExchangeKind::Mexc, _) => mexc::default_error_msg(code),
+        (ExchangeKind::KucoinFutures, 429000) => "Too Many Requests",
+        (ExchangeKind::KucoinFutures, 400100) => "Parameter Error",
+        (ExchangeKind::KucoinFutures, _) => "Internal Server Error",
+        (ExchangeKind::Htx, 1013) => "This contract symbol doesnt exist.",
+        (ExchangeKind::Htx, 1032) => "Requests too frequent, please try again later.",
+        (ExchangeKind::Htx, _) => "System exception, please try again later.",
     }
 }
 

@@ -802,7 +802,21 @@ mod shipped_configs {
                 .unwrap_or_else(|e| panic!("{profile}: {e}"));
             let c = &loaded.config;
             let ids: Vec<&str> = c.exchanges.keys().map(String::as_str).collect();
-            assert_eq!(ids, ["binance", "bybit", "okx"], "{profile}");
+            assert_eq!(
+                ids,
+                [
+                    "binance",
+                    "bitget",
+                    "bybit",
+                    "gate",
+                    "htx",
+                    "hyperliquid",
+                    "kucoinfutures",
+                    "mexc",
+                    "okx"
+                ],
+                "{profile}"
+            );
             assert!(c.plugins.dir.ends_with("../target/release"), "{profile}");
             assert!(c.web.listen.ip().is_loopback(), "{profile}");
             let emulated = c.exchanges.values().all(|e| {
