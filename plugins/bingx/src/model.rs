@@ -229,7 +229,13 @@ mod tests {
 
     #[test]
     fn positional_arrays_and_scalars_are_not_rows() {
-        for body in [r#"[["BTC-USDT","1.5"]]"#, r#"["BTC-USDT"]"#, "1", r#""x""#, "[1]"] {
+        for body in [
+            r#"[["BTC-USDT","1.5"]]"#,
+            r#"["BTC-USDT"]"#,
+            "1",
+            r#""x""#,
+            "[1]",
+        ] {
             let e = rows::<PremiumIndexRow<'_>>(body).unwrap_err();
             assert!(!e.to_string().is_empty(), "{body}");
         }
@@ -248,12 +254,18 @@ mod tests {
             (got[0].api_state_open, got[0].api_state_close),
             (Some(true), Some(false))
         );
-        assert_eq!((got[0].status, got[0].price_precision), (Some(1.0), Some(2.0)));
+        assert_eq!(
+            (got[0].status, got[0].price_precision),
+            (Some(1.0), Some(2.0))
+        );
         assert_eq!(
             (got[1].api_state_open, got[1].api_state_close),
             (Some(true), None)
         );
-        assert_eq!((got[1].status, got[1].price_precision), (Some(25.0), Some(4.0)));
+        assert_eq!(
+            (got[1].status, got[1].price_precision),
+            (Some(25.0), Some(4.0))
+        );
         assert_eq!(got[1].time_online, None);
     }
 

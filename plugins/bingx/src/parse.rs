@@ -29,8 +29,8 @@ use crate::{
     model::{ContractRow, OpenInterestRow, PremiumIndexRow, Rows, Str, TickerRow},
     requests::{
         open_interest_page, unknown_kind, KIND_FUNDING, KIND_INSTRUMENTS, KIND_OPEN_INTEREST,
-        KIND_TICKERS, TAG_CONTRACTS, TAG_MARKS_PREFIX, TAG_OPEN_INTEREST_PREFIX,
-        TAG_PREMIUM_INDEX, TAG_TICKER,
+        KIND_TICKERS, TAG_CONTRACTS, TAG_MARKS_PREFIX, TAG_OPEN_INTEREST_PREFIX, TAG_PREMIUM_INDEX,
+        TAG_TICKER,
     },
     CURRENCY_RENAMES, DEFAULT_FUNDING_INTERVAL_HOURS,
 };
@@ -416,7 +416,9 @@ fn parse_open_interest<'a>(responses: &[HttpResponse<'a>], ctx: &Context<'_>) ->
         let tag = response.tag();
         if let Some(symbol) = tag.strip_prefix(TAG_OPEN_INTEREST_PREFIX) {
             per_symbol.push((symbol, response));
-        } else if let Some(last) = tag.strip_prefix(TAG_MARKS_PREFIX).filter(|_| marks.is_none())
+        } else if let Some(last) = tag
+            .strip_prefix(TAG_MARKS_PREFIX)
+            .filter(|_| marks.is_none())
         {
             marks = Some((last, response));
         } else {
@@ -512,7 +514,11 @@ fn open_interest_row<'a>(
 mod tests {
     use super::*;
 
-    fn contract(status: Option<f64>, open: Option<bool>, close: Option<bool>) -> ContractRow<'static> {
+    fn contract(
+        status: Option<f64>,
+        open: Option<bool>,
+        close: Option<bool>,
+    ) -> ContractRow<'static> {
         ContractRow {
             symbol: "BTC-USDT".into(),
             currency: None,
