@@ -185,9 +185,9 @@ pub struct PremiumIndexRow<'a> {
     /// The symbol's funding interval in hours (newer responses only).
     #[serde(default, deserialize_with = "opt_f64")]
     pub funding_interval_hours: Option<f64>,
-    /// When BingX computed the row (ms; newer responses only).
-    #[serde(default, deserialize_with = "opt_ts")]
-    pub update_time: Option<i64>,
+    // `updateTime` (newer responses) is not read: in the one stored sample it is exactly
+    // `nextFundingTime` − 8 h, the period's start rather than when the row was computed; what
+    // it means is UNCONFIRMED, so it is not the record's `exchange_ts`.
 }
 
 /// `GET /openApi/swap/v2/quote/openInterest?symbol=X` (one object). `openInterest` is required:

@@ -400,7 +400,6 @@ fn fill_funding(record: &mut Record, row: &PremiumIndexRow<'_>) {
     record.interval_source = ROption::RSome(source);
     record.mark = price(row.mark_price);
     record.index = price(row.index_price);
-    record.exchange_ts = row.update_time.into();
 }
 
 // ------------------------------------------------------------------------------------------
