@@ -806,6 +806,7 @@ mod shipped_configs {
                 ids,
                 [
                     "binance",
+                    "bingx",
                     "bitget",
                     "bybit",
                     "gate",
