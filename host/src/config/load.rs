@@ -20,14 +20,16 @@ use std::{
 use serde_json::{Map, Value};
 
 use super::{
+    environment::Environment,
     limits::{
         self, ValueKind, MAX_CONFIG_FILE_BYTES, MAX_ENV_OVERRIDE_BYTES, MAX_IDENTIFIER_BYTES,
         PATH_KEYS,
     },
     model::Config,
+    problem::{join_key, ConfigErrors, ConfigProblem},
     quote::{cut, quote},
     secrets::{self, Interpolated, SecretValue},
-    validate::{self, ConfigErrors, ConfigProblem},
+    validate,
 };
 
 /// Default of `--config`: the config directory, relative to the working directory.
@@ -60,52 +62,6 @@ pub struct LoadRequest {
     pub path: PathBuf,
     /// `--profile`; only meaningful for a directory.
     pub profile: Option<String>,
-}
-
-/// The environment a load sees (variables for the profile, overrides and `${VAR}` secrets),
-/// explicit so tests and reloads do not depend on the process. `Debug` shows names only.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Environment(BTreeMap<String, String>);
-
-impl std::fmt::Debug for Environment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Environment")
-            .field(&self.0.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-impl Environment {
-    /// The process's environment (variables that are not valid Unicode are skipped).
-    pub fn from_process() -> Self {
-        Self(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        )
-    }
-
-    pub fn from_pairs<I, K, V>(pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.0.iter()
-    }
 }
 
 /// A loaded, validated config and what it was made from. `Debug` shows the redacted view.
@@ -179,7 +135,7 @@ impl Provenance {
         self.0.insert(key.to_owned(), source.clone());
         if let Value::Object(map) = v {
             for (k, child) in map {
-                self.record_all(&secrets::join_key(key, k), child, source);
+                self.record_all(&join_key(key, k), child, source);
             }
         }
     }
@@ -207,7 +163,7 @@ fn merge(dst: &mut Value, src: Value, key: &str, source: &Source, prov: &mut Pro
                 prov.0.insert(key.to_owned(), source.clone());
             }
             for (k, v) in s {
-                let child = secrets::join_key(key, &k);
+                let child = join_key(key, &k);
                 match d.get_mut(&k) {
                     Some(existing) => merge(existing, v, &child, source, prov),
                     None => {
@@ -547,7 +503,7 @@ fn apply_env(
         let mut path = String::new();
         let mut blocked = None;
         for seg in &segments[..segments.len() - 1] {
-            path = secrets::join_key(&path, seg);
+            path = join_key(&path, seg);
             let Value::Object(map) = node else {
                 blocked = Some(path.clone());
                 break;
