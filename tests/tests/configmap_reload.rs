@@ -6,6 +6,11 @@
 //! binary runs on such a directory (`run --config DIR --profile production`, as in the pod):
 //! an update is applied by the hot reload without SIGHUP, and a broken update is refused with
 //! the running config kept, as for a plain file save (config_reload.rs).
+//!
+//! As in a pod, the collector sees the volume through a read-only mount of a folder with mode
+//! 0777 (the kubelet builds ConfigMap volumes on an `emptyDir` and mounts them read-only): the
+//! config location check must accept it, and refuse the same folder seen writable. The mount
+//! needs root, as CI runs; without it the test fails saying so.
 
 mod collector_process;
 
@@ -19,19 +24,39 @@ use collector_process::{status, status_where, Collector};
 use integration_tests::{host_binary, plugin_dir_with, read_records, REAL_PLUGINS};
 use serde_json::Value;
 
-/// A ConfigMap volume as the kubelet lays it out, updated the way the kubelet updates it.
+/// A ConfigMap volume as the kubelet lays it out, updated the way the kubelet updates it:
+/// written in `mount` (the kubelet's side, mode 0777), seen by the collector at `view`, a
+/// read-only bind mount of it (the pod's side), unmounted on drop.
 struct ConfigMapVolume {
     mount: PathBuf,
+    view: PathBuf,
     generation: u32,
 }
 
 impl ConfigMapVolume {
-    fn new(mount: PathBuf) -> Self {
+    fn new(mount: PathBuf, view: PathBuf) -> Self {
+        use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir(&mount).unwrap();
-        Self {
+        std::fs::set_permissions(&mount, std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::create_dir(&view).unwrap();
+        let mount_cmd = |args: &[&str]| {
+            let out = Command::new("mount").args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "mount {args:?} failed (this test needs root, as CI runs): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let (m, v) = (mount.display().to_string(), view.display().to_string());
+        mount_cmd(&["--bind", &m, &v]);
+        let volume = Self {
             mount,
+            view,
             generation: 0,
-        }
+        };
+        // Constructed first, so a failing remount still unmounts the bind on drop.
+        mount_cmd(&["-o", "remount,bind,ro", &v]);
+        volume
     }
 
     /// The folder `..data` points at now.
@@ -69,6 +94,12 @@ impl ConfigMapVolume {
         if let Some(old) = old {
             std::fs::remove_dir_all(old).unwrap();
         }
+    }
+}
+
+impl Drop for ConfigMapVolume {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.view).status();
     }
 }
 
@@ -129,15 +160,40 @@ async fn a_configmap_swap_is_hot_reloaded_and_a_broken_one_keeps_the_running_con
     let emu = integration_tests::spawn_default_emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let plugin_dir = plugin_dir_with(dir.path(), &REAL_PLUGINS);
-    let mut volume = ConfigMapVolume::new(dir.path().join("config"));
+    let mut volume = ConfigMapVolume::new(dir.path().join("kubelet"), dir.path().join("config"));
     let good = base_toml(dir.path(), &plugin_dir, &emu, "1s");
     volume.update(&[("base.toml", &good), ("production.toml", PRODUCTION)]);
     assert!(
-        std::fs::symlink_metadata(volume.mount.join("base.toml"))
+        std::fs::symlink_metadata(volume.view.join("base.toml"))
             .unwrap()
             .file_type()
             .is_symlink(),
         "the visible file is a symlink into ..data"
+    );
+    assert!(
+        std::fs::write(volume.view.join("x"), "").is_err(),
+        "the pod's view is read-only"
+    );
+
+    // The folder itself, writable by anyone, is refused; its read-only view is accepted.
+    let check = |config: &Path| {
+        Command::new(host_binary())
+            .args(["check-config", "--profile", "production", "--config"])
+            .arg(config)
+            .output()
+            .unwrap()
+    };
+    let writable = check(&volume.mount);
+    let said = String::from_utf8_lossy(&writable.stderr);
+    assert!(
+        !writable.status.success() && said.contains("(mode 0777)"),
+        "a config folder anyone can write was accepted: {said}"
+    );
+    let read_only = check(&volume.view);
+    assert!(
+        read_only.status.success(),
+        "the read-only ConfigMap view was refused: {}",
+        String::from_utf8_lossy(&read_only.stderr)
     );
 
     let mut command = Command::new(host_binary());
@@ -150,7 +206,7 @@ async fn a_configmap_swap_is_hot_reloaded_and_a_broken_one_keeps_the_running_con
             "production",
             "--config",
         ])
-        .arg(&volume.mount);
+        .arg(&volume.view);
     let collector = Collector::spawn(command);
     let base = collector.web_base().await;
     let records = dir.path().join("records.jsonl");
