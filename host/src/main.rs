@@ -103,6 +103,10 @@ enum Command {
         /// Exchange-instance counts for the scale mode, e.g. `10,50,100` (empty: skip).
         #[arg(long, value_delimiter = ',')]
         scale: Vec<usize>,
+        /// Exchanges measured, one instance each, e.g. `binance,okx`, or `all` (every shipped
+        /// adapter).
+        #[arg(long, value_delimiter = ',', default_value = "binance,bybit,okx")]
+        exchanges: Vec<String>,
     },
     /// Print a JSON Schema.
     Schema {
@@ -244,11 +248,18 @@ fn main() -> ExitCode {
             jitter_ms,
             cycles,
             scale,
+            exchanges,
         } => {
             telemetry::init(cli.log_format);
-            exit_with(bench(
-                plugins, emulator, latency_ms, jitter_ms, cycles, scale,
-            ))
+            exit_with(bench(BenchArgs {
+                plugins,
+                emulator,
+                latency_ms,
+                jitter_ms,
+                cycles,
+                scale,
+                exchanges,
+            }))
         }
         Command::Schema { which } => {
             print!("{}", schema_text(which));
@@ -429,14 +440,27 @@ fn strip_nulls(v: serde_json::Value) -> serde_json::Value {
     }
 }
 
-fn bench(
+/// `futures-collector bench`'s arguments.
+struct BenchArgs {
     plugins: Option<PathBuf>,
     emulator: Option<PathBuf>,
     latency_ms: u64,
     jitter_ms: u64,
     cycles: u32,
     scale: Vec<usize>,
-) -> anyhow::Result<()> {
+    exchanges: Vec<String>,
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let BenchArgs {
+        plugins,
+        emulator,
+        latency_ms,
+        jitter_ms,
+        cycles,
+        scale,
+        exchanges,
+    } = args;
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(PathBuf::from))
@@ -450,6 +474,14 @@ fn bench(
         jitter_ms,
         cycles: cycles.max(1),
         scale,
+        exchanges: if exchanges.iter().any(|e| e == "all") {
+            futures_collector::bench::EXCHANGE_UNIVERSES
+                .iter()
+                .map(|(id, _)| (*id).to_owned())
+                .collect()
+        } else {
+            exchanges
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
