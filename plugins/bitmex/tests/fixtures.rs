@@ -199,7 +199,7 @@ fn every_kind_is_one_instrument_active_request() {
 #[test]
 fn instruments_match_fixture_field_by_field() {
     let row = fixture_row();
-    let list = instruments_of(&[row.clone()]);
+    let list = instruments_of(std::slice::from_ref(&row));
     assert_eq!(list.len(), 1);
     let r = &list[0];
     assert_eq!(r.symbol.as_str(), "BTC/USD:BTC");
@@ -301,8 +301,8 @@ fn instrument_states_are_normalized() {
 #[test]
 fn inverse_ticker_matches_fixture_with_minor_units_divided() {
     let row = fixture_row();
-    let list = instruments_of(&[row.clone()]);
-    let out = run(KIND_TICKERS, &[row.clone()], &list);
+    let list = instruments_of(std::slice::from_ref(&row));
+    let out = run(KIND_TICKERS, std::slice::from_ref(&row), &list);
     assert!(out.errors.is_empty(), "{:?}", out.errors);
     let r = find(&out, "XBTUSD");
     assert_eq!(
@@ -329,7 +329,7 @@ fn inverse_ticker_matches_fixture_with_minor_units_divided() {
 #[test]
 fn linear_ticker_divides_usdt_micro_units() {
     let row = linear_row();
-    let list = instruments_of(&[row.clone()]);
+    let list = instruments_of(std::slice::from_ref(&row));
     let out = run(KIND_TICKERS, &[row], &list);
     let r = find(&out, "XBTUSDT");
     // 2.5e9 contracts of 1e-6 BTC; openValue 2.446244e14 micro-USDT.
@@ -348,7 +348,7 @@ fn turnover_in_minor_units_backs_the_settle_side_volume() {
     for (mut row, raw, (base, quote)) in cases {
         row["homeNotional24h"] = Value::Null;
         row["foreignNotional24h"] = Value::Null;
-        let list = instruments_of(&[row.clone()]);
+        let list = instruments_of(std::slice::from_ref(&row));
         let out = run(KIND_TICKERS, &[row], &list);
         let r = find(&out, raw);
         match base {
@@ -366,7 +366,7 @@ fn turnover_in_minor_units_backs_the_settle_side_volume() {
 fn index_price_wins_over_the_indicative_settle_price() {
     let mut row = fixture_row();
     row["indexPrice"] = json!(97_840.5);
-    let list = instruments_of(&[row.clone()]);
+    let list = instruments_of(std::slice::from_ref(&row));
     let out = run(KIND_TICKERS, &[row], &list);
     assert_close(find(&out, "XBTUSD").index, 97_840.5, "index");
 }
@@ -378,8 +378,8 @@ fn index_price_wins_over_the_indicative_settle_price() {
 #[test]
 fn funding_matches_fixture_field_by_field() {
     let row = fixture_row();
-    let list = instruments_of(&[row.clone()]);
-    let out = run(KIND_FUNDING, &[row.clone()], &list);
+    let list = instruments_of(std::slice::from_ref(&row));
+    let out = run(KIND_FUNDING, std::slice::from_ref(&row), &list);
     let r = find(&out, "XBTUSD");
     assert_close(r.rate, f(&row, "fundingRate"), "rate");
     // indicativeFundingRate is the NEXT period's rate (naive: the current one).
@@ -499,7 +499,7 @@ fn missing_values_are_none_not_zero() {
 fn unknown_settle_scale_leaves_money_fields_absent() {
     let mut row = linear_row();
     row["settlCurrency"] = json!("USDT");
-    let list = instruments_of(&[row.clone()]);
+    let list = instruments_of(std::slice::from_ref(&row));
     let out = run(KIND_TICKERS, &[row], &list);
     let r = find(&out, "XBTUSDT");
     assert_eq!(r.open_interest_quote, ROption::RNone);
