@@ -807,6 +807,7 @@ mod shipped_configs {
                 [
                     "binance",
                     "bitget",
+                    "bitmex",
                     "bybit",
                     "gate",
                     "htx",
