@@ -32,11 +32,13 @@ pub enum ExchangeKind {
     Htx,
     /// BitMEX (`/api/v1/instrument/active`).
     Bitmex,
+    /// Kraken Futures (`/derivatives/api/v3/instruments`, `/derivatives/api/v3/tickers`).
+    KrakenFutures,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 10] = [
+    pub const ALL: [ExchangeKind; 11] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
@@ -47,6 +49,7 @@ impl ExchangeKind {
         ExchangeKind::KucoinFutures,
         ExchangeKind::Htx,
         ExchangeKind::Bitmex,
+        ExchangeKind::KrakenFutures,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -62,6 +65,7 @@ impl ExchangeKind {
             ExchangeKind::KucoinFutures => "kucoinfutures",
             ExchangeKind::Htx => "htx",
             ExchangeKind::Bitmex => "bitmex",
+            ExchangeKind::KrakenFutures => "krakenfutures",
         }
     }
 
@@ -78,6 +82,7 @@ impl ExchangeKind {
             ExchangeKind::KucoinFutures => 400,
             ExchangeKind::Htx => 250,
             ExchangeKind::Bitmex => 220,
+            ExchangeKind::KrakenFutures => 280,
         }
     }
 
@@ -94,6 +99,7 @@ impl ExchangeKind {
             ExchangeKind::KucoinFutures => 90,
             ExchangeKind::Htx => 110,
             ExchangeKind::Bitmex => 120,
+            ExchangeKind::KrakenFutures => 100,
         }
     }
 }
@@ -117,8 +123,9 @@ impl FromStr for ExchangeKind {
             "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
             "htx" | "huobi" => Ok(ExchangeKind::Htx),
             "bitmex" => Ok(ExchangeKind::Bitmex),
+            "krakenfutures" => Ok(ExchangeKind::KrakenFutures),
             other => anyhow::bail!(
-                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | bitmex)"
+                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | bitmex | krakenfutures)"
             ),
         }
     }

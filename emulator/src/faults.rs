@@ -399,7 +399,7 @@ pub async fn render(
                 (ExchangeKind::Htx, _) => {
                     error_envelope(kind, 1032, default_error_msg(kind, 1032), now_ms)
                 }
-                (ExchangeKind::Bitmex, _) => {
+                (ExchangeKind::Bitmex | ExchangeKind::KrakenFutures, _) => {
                     error_envelope(kind, 429, default_error_msg(kind, 429), now_ms)
                 }
             };
@@ -520,7 +520,7 @@ pub async fn render(
                 ExchangeKind::Mexc => 510,
                 ExchangeKind::KucoinFutures => 429000,
                 ExchangeKind::Htx => 1032,
-                ExchangeKind::Bitmex => 429,
+                ExchangeKind::Bitmex | ExchangeKind::KrakenFutures => 429,
             });
             let status = status.unwrap_or(match (kind, code) {
                 (ExchangeKind::Binance, -1003) => 429,
@@ -531,6 +531,9 @@ pub async fn render(
                 (ExchangeKind::Hyperliquid, 429) => 429,
                 (ExchangeKind::KucoinFutures, 429000) => 429,
                 (ExchangeKind::Bitmex, code) => crate::exchanges::bitmex::status_of(code),
+                (ExchangeKind::KrakenFutures, code) => {
+                    crate::exchanges::krakenfutures::status_of(code)
+                }
                 _ => 200,
             });
             let msg = msg

@@ -23,8 +23,8 @@ use crate::{
     config::InstanceConfig,
     json,
     market::{
-        apply_statuses, civil_from_days, coins, dated_count, make, quarterly_expiries, real_coin,
-        thousand_multiplied, Contract, Instrument, Spec, Status,
+        apply_statuses, civil_from_days, coins, dated_count, iso8601, make, quarterly_expiries,
+        real_coin, thousand_multiplied, Contract, Instrument, Spec, Status,
     },
 };
 
@@ -239,15 +239,7 @@ pub fn default_error_msg(code: i64) -> &'static str {
 
 /// `ms` as BitMEX writes times: `2024-11-25T04:00:00.000Z`.
 pub fn iso(ms: u64) -> String {
-    let (y, m, d) = civil_from_days((ms / DAY_MS) as i64);
-    let in_day = ms % DAY_MS;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / HOUR_MS,
-        in_day / 60_000 % 60,
-        in_day / 1_000 % 60,
-        in_day % 1_000
-    )
+    iso8601(ms, 3)
 }
 
 /// `"key":123.45` (a JSON number, trailing zeros trimmed).
