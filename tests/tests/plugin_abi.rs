@@ -36,6 +36,7 @@ fn real_plugins_load_and_describe_themselves() {
         ("fc_plugin_kucoinfutures", "kucoinfutures"),
         ("fc_plugin_htx", "htx"),
         ("fc_plugin_bitmex", "bitmex"),
+        ("fc_plugin_krakenfutures", "krakenfutures"),
     ];
     for (lib, id) in expected {
         let plugin = load_plugin(&plugin_path(lib)).unwrap_or_else(|e| panic!("{lib}: {e}"));
@@ -98,7 +99,8 @@ fn each_plugin_is_its_own_module() {
             "mexc",
             "kucoinfutures",
             "htx",
-            "bitmex"
+            "bitmex",
+            "krakenfutures"
         ]
     );
 }
@@ -223,6 +225,7 @@ fn plugins_command_lists_every_file() {
         ("libfc_plugin_kucoinfutures.so", "exchange=kucoinfutures"),
         ("libfc_plugin_htx.so", "exchange=htx"),
         ("libfc_plugin_bitmex.so", "exchange=bitmex"),
+        ("libfc_plugin_krakenfutures.so", "exchange=krakenfutures"),
         ("libfc_plugin_template.so", "exchange=template"),
         ("libfc_test_plugin_panicking.so", "exchange=panicking"),
         ("libfc_test_plugin_incompatible.so", "ERROR"),

@@ -812,6 +812,7 @@ mod shipped_configs {
                     "gate",
                     "htx",
                     "hyperliquid",
+                    "krakenfutures",
                     "kucoinfutures",
                     "mexc",
                     "okx"
