@@ -30,7 +30,8 @@ impl Envelope for KrakenErrorEnvelope {
     const MESSAGE_FIELD: &'static str = "message";
     const PAYLOAD_FIELD: Option<&'static str> = None;
     const CODES: CodeTable = CodeTable {
-        success: &[],
+        // An empty word (`"error":""`) is no error; `null` is none either.
+        success: &[""],
         rate_limited: &["apiLimitExceeded"],
         transient: &["unavailable", "Unavailable", "Server Error"],
     };

@@ -524,9 +524,12 @@ fn funding_is_hourly_and_settles_at_the_next_full_hour() {
             (ROption::RNone, ROption::RNone)
         );
     }
-    // Without a server time, the hour after the response was received.
-    let body = json!({"result": "success", "tickers": [ticker_row("PF_ETHUSD")]}).to_string();
+    // Without a server time, the hour after the response was received (an empty or null
+    // error word on a success is no error).
+    let body =
+        json!({"result": "success", "error": "", "tickers": [ticker_row("PF_ETHUSD")]}).to_string();
     let out = run(KIND_FUNDING, &body, &list);
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
     let r = find(&out, "PF_ETHUSD");
     assert_eq!(r.exchange_ts, ROption::RNone);
     assert_eq!(r.next_funding_ts, next_full_hour(RECEIVED).into());
