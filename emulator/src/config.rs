@@ -30,11 +30,15 @@ pub enum ExchangeKind {
     KucoinFutures,
     /// HTX USDT-margined swaps (`/linear-swap-api/v1/...`, `/v2/linear-swap-ex/...`, `/v5/market/...`).
     Htx,
+    /// BitMEX (`/api/v1/instrument/active`).
+    Bitmex,
+    /// Kraken Futures (`/derivatives/api/v3/instruments`, `/derivatives/api/v3/tickers`).
+    KrakenFutures,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 9] = [
+    pub const ALL: [ExchangeKind; 11] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
@@ -44,6 +48,8 @@ impl ExchangeKind {
         ExchangeKind::Mexc,
         ExchangeKind::KucoinFutures,
         ExchangeKind::Htx,
+        ExchangeKind::Bitmex,
+        ExchangeKind::KrakenFutures,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -58,6 +64,8 @@ impl ExchangeKind {
             ExchangeKind::Mexc => "mexc",
             ExchangeKind::KucoinFutures => "kucoinfutures",
             ExchangeKind::Htx => "htx",
+            ExchangeKind::Bitmex => "bitmex",
+            ExchangeKind::KrakenFutures => "krakenfutures",
         }
     }
 
@@ -73,6 +81,8 @@ impl ExchangeKind {
             ExchangeKind::Mexc => 400,
             ExchangeKind::KucoinFutures => 400,
             ExchangeKind::Htx => 250,
+            ExchangeKind::Bitmex => 220,
+            ExchangeKind::KrakenFutures => 280,
         }
     }
 
@@ -88,6 +98,8 @@ impl ExchangeKind {
             ExchangeKind::Mexc => 110,
             ExchangeKind::KucoinFutures => 90,
             ExchangeKind::Htx => 110,
+            ExchangeKind::Bitmex => 120,
+            ExchangeKind::KrakenFutures => 100,
         }
     }
 }
@@ -110,8 +122,10 @@ impl FromStr for ExchangeKind {
             "gate" | "gateio" => Ok(ExchangeKind::Gate),
             "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
             "htx" | "huobi" => Ok(ExchangeKind::Htx),
+            "bitmex" => Ok(ExchangeKind::Bitmex),
+            "krakenfutures" => Ok(ExchangeKind::KrakenFutures),
             other => anyhow::bail!(
-                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx)"
+                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | bitmex | krakenfutures)"
             ),
         }
     }

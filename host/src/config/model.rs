@@ -778,10 +778,12 @@ mod shipped_configs {
                 [
                     "binance",
                     "bitget",
+                    "bitmex",
                     "bybit",
                     "gate",
                     "htx",
                     "hyperliquid",
+                    "krakenfutures",
                     "kucoinfutures",
                     "mexc",
                     "okx"
