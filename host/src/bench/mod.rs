@@ -23,7 +23,7 @@ use scenario::{run_scenario, Instance};
 
 /// Every shipped exchange with a realistic universe (instruments listed, late 2026; the
 /// emulator's defaults), in the order `--exchanges all` measures them.
-pub const EXCHANGE_UNIVERSES: [(&str, usize); 9] = [
+pub const EXCHANGE_UNIVERSES: [(&str, usize); 11] = [
     ("binance", 650),
     ("bybit", 550),
     ("okx", 300),
@@ -33,6 +33,8 @@ pub const EXCHANGE_UNIVERSES: [(&str, usize); 9] = [
     ("mexc", 400),
     ("kucoinfutures", 400),
     ("htx", 250),
+    ("bitmex", 220),
+    ("krakenfutures", 280),
 ];
 /// The exchanges measured unless `--exchanges` says otherwise: the first three adapters, so
 /// that numbers stay comparable with every earlier run in docs/benchmarks.md.
