@@ -30,13 +30,17 @@ pub enum ExchangeKind {
     KucoinFutures,
     /// HTX USDT-margined swaps (`/linear-swap-api/v1/...`, `/v2/linear-swap-ex/...`, `/v5/market/...`).
     Htx,
+    /// BitMEX (`/api/v1/instrument/active`).
+    Bitmex,
+    /// Kraken Futures (`/derivatives/api/v3/instruments`, `/derivatives/api/v3/tickers`).
+    KrakenFutures,
     /// BingX perpetual swaps, v2 USDT-M (`/openApi/swap/v2/quote/...`).
     Bingx,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 10] = [
+    pub const ALL: [ExchangeKind; 12] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
@@ -46,6 +50,8 @@ impl ExchangeKind {
         ExchangeKind::Mexc,
         ExchangeKind::KucoinFutures,
         ExchangeKind::Htx,
+        ExchangeKind::Bitmex,
+        ExchangeKind::KrakenFutures,
         ExchangeKind::Bingx,
     ];
 
@@ -61,6 +67,8 @@ impl ExchangeKind {
             ExchangeKind::Mexc => "mexc",
             ExchangeKind::KucoinFutures => "kucoinfutures",
             ExchangeKind::Htx => "htx",
+            ExchangeKind::Bitmex => "bitmex",
+            ExchangeKind::KrakenFutures => "krakenfutures",
             ExchangeKind::Bingx => "bingx",
         }
     }
@@ -77,6 +85,8 @@ impl ExchangeKind {
             ExchangeKind::Mexc => 400,
             ExchangeKind::KucoinFutures => 400,
             ExchangeKind::Htx => 250,
+            ExchangeKind::Bitmex => 220,
+            ExchangeKind::KrakenFutures => 280,
             ExchangeKind::Bingx => 300,
         }
     }
@@ -93,6 +103,8 @@ impl ExchangeKind {
             ExchangeKind::Mexc => 110,
             ExchangeKind::KucoinFutures => 90,
             ExchangeKind::Htx => 110,
+            ExchangeKind::Bitmex => 120,
+            ExchangeKind::KrakenFutures => 100,
             ExchangeKind::Bingx => 100,
         }
     }
@@ -116,9 +128,11 @@ impl FromStr for ExchangeKind {
             "gate" | "gateio" => Ok(ExchangeKind::Gate),
             "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
             "htx" | "huobi" => Ok(ExchangeKind::Htx),
+            "bitmex" => Ok(ExchangeKind::Bitmex),
+            "krakenfutures" => Ok(ExchangeKind::KrakenFutures),
             "bingx" => Ok(ExchangeKind::Bingx),
             other => anyhow::bail!(
-                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | bingx)"
+                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | bitmex | krakenfutures | bingx)"
             ),
         }
     }

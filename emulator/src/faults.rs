@@ -399,6 +399,9 @@ pub async fn render(
                 (ExchangeKind::Htx, _) => {
                     error_envelope(kind, 1032, default_error_msg(kind, 1032), now_ms)
                 }
+                (ExchangeKind::Bitmex | ExchangeKind::KrakenFutures, _) => {
+                    error_envelope(kind, 429, default_error_msg(kind, 429), now_ms)
+                }
                 (ExchangeKind::Bingx, _) => error_envelope(
                     kind,
                     crate::exchanges::bingx::RATE_LIMITED,
@@ -523,6 +526,7 @@ pub async fn render(
                 ExchangeKind::Mexc => 510,
                 ExchangeKind::KucoinFutures => 429000,
                 ExchangeKind::Htx => 1032,
+                ExchangeKind::Bitmex | ExchangeKind::KrakenFutures => 429,
                 ExchangeKind::Bingx => crate::exchanges::bingx::RATE_LIMITED,
             });
             let status = status.unwrap_or(match (kind, code) {
@@ -533,6 +537,10 @@ pub async fn render(
                 (ExchangeKind::Gate, code) => crate::exchanges::gate::status_of(code),
                 (ExchangeKind::Hyperliquid, 429) => 429,
                 (ExchangeKind::KucoinFutures, 429000) => 429,
+                (ExchangeKind::Bitmex, code) => crate::exchanges::bitmex::status_of(code),
+                (ExchangeKind::KrakenFutures, code) => {
+                    crate::exchanges::krakenfutures::status_of(code)
+                }
                 _ => 200,
             });
             let msg = msg

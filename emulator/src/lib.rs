@@ -35,6 +35,9 @@
 //! - htx: `/linear-swap-api/v1/swap_contract_info`, `/v2/linear-swap-ex/market/detail/batch_merged`,
 //!   `/linear-swap-api/v1/swap_open_interest`, `/linear-swap-api/v1/swap_batch_funding_rate`
 //!   (optional `business_type=` / `contract_code=`), `/v5/market/funding_rate?contract_code=`.
+//! - bitmex: `/api/v1/instrument/active` (a bare array; money fields in `XBt`/`USDt` minor units).
+//! - krakenfutures: `/derivatives/api/v3/instruments`, `/derivatives/api/v3/tickers` (absolute
+//!   hourly funding per contract).
 //! - bingx: `/openApi/swap/v2/quote/contracts`, `/openApi/swap/v2/quote/ticker`,
 //!   `/openApi/swap/v2/quote/premiumIndex` (those two: `symbol=` gives one object),
 //!   `/openApi/swap/v2/quote/openInterest?symbol=` (per symbol only), `/openApi/swap/v2/server/time`.

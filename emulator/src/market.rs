@@ -380,6 +380,8 @@ impl Universe {
             ExchangeKind::Mexc => crate::exchanges::mexc::compose(cfg, now_ms),
             ExchangeKind::KucoinFutures => crate::exchanges::kucoinfutures::compose(cfg, now_ms),
             ExchangeKind::Htx => crate::exchanges::htx::compose(cfg, now_ms),
+            ExchangeKind::Bitmex => crate::exchanges::bitmex::compose(cfg, now_ms),
+            ExchangeKind::KrakenFutures => crate::exchanges::krakenfutures::compose(cfg, now_ms),
             ExchangeKind::Bingx => crate::exchanges::bingx::compose(cfg, now_ms),
         };
         let by_symbol = instruments
@@ -508,6 +510,8 @@ pub(crate) fn make(spec: Spec<'_>) -> Instrument {
             ExchangeKind::Mexc => 0.5,
             ExchangeKind::KucoinFutures => 0.4,
             ExchangeKind::Htx => 0.35,
+            ExchangeKind::Bitmex => 0.1,
+            ExchangeKind::KrakenFutures => 0.15,
             ExchangeKind::Bingx => 0.3,
         };
 
@@ -840,6 +844,27 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// `ms` as an ISO-8601 UTC time with `fraction_digits` (0 to 3) digits of milliseconds:
+/// `2024-11-25T04:00:00.000Z` (3), `2022-03-22T13:18:45Z` (0).
+pub fn iso8601(ms: u64, fraction_digits: u32) -> String {
+    let (y, m, d) = civil_from_days((ms / DAY_MS) as i64);
+    let in_day = ms % DAY_MS;
+    let mut out = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        in_day / HOUR_MS,
+        in_day / 60_000 % 60,
+        in_day / 1_000 % 60
+    );
+    let digits = fraction_digits.min(3);
+    if digits > 0 {
+        let millis = format!("{:03}", in_day % 1_000);
+        out.push('.');
+        out.push_str(&millis[..digits as usize]);
+    }
+    out.push('Z');
+    out
+}
+
 // ---- deterministic noise -------------------------------------------------------------------
 
 /// The splitmix64 finalizer.
@@ -923,6 +948,9 @@ mod tests {
         // 2026-03-27 is the last Friday of March 2026.
         assert_eq!(civil_from_days(last_friday(2026, 3)), (2026, 3, 27));
         assert_eq!(civil_from_days(last_friday(2025, 12)), (2025, 12, 26));
+        assert_eq!(iso8601(1_732_507_200_123, 3), "2024-11-25T04:00:00.123Z");
+        assert_eq!(iso8601(1_647_955_125_000, 0), "2022-03-22T13:18:45Z");
+        assert_eq!(iso8601(1_732_507_200_123, 1), "2024-11-25T04:00:00.1Z");
     }
 
     #[test]

@@ -84,26 +84,7 @@ enum Command {
     },
     /// Measure collection speed, CPU and memory against the exchange emulator (concurrent vs
     /// sequential, and a scale mode). Build with `--release` first. See docs/benchmarks.md.
-    Bench {
-        /// Plugin directory (default: this binary's folder, e.g. target/release).
-        #[arg(long)]
-        plugins: Option<PathBuf>,
-        /// The `exchange-emulator` binary (default: next to this binary).
-        #[arg(long)]
-        emulator: Option<PathBuf>,
-        /// Emulated latency of every exchange, ms.
-        #[arg(long, default_value_t = 100)]
-        latency_ms: u64,
-        /// Extra random latency, 0..=jitter ms.
-        #[arg(long, default_value_t = 0)]
-        jitter_ms: u64,
-        /// Measured cycles per mode.
-        #[arg(long, default_value_t = 20)]
-        cycles: u32,
-        /// Exchange-instance counts for the scale mode, e.g. `10,50,100` (empty: skip).
-        #[arg(long, value_delimiter = ',')]
-        scale: Vec<usize>,
-    },
+    Bench(BenchArgs),
     /// Print a JSON Schema.
     Schema {
         #[arg(value_enum)]
@@ -237,18 +218,9 @@ fn main() -> ExitCode {
         } => exit_with(
             canary(action, exchange_id, config, profile, url).map(|text| print!("{text}")),
         ),
-        Command::Bench {
-            plugins,
-            emulator,
-            latency_ms,
-            jitter_ms,
-            cycles,
-            scale,
-        } => {
+        Command::Bench(args) => {
             telemetry::init(cli.log_format);
-            exit_with(bench(
-                plugins, emulator, latency_ms, jitter_ms, cycles, scale,
-            ))
+            exit_with(bench(args))
         }
         Command::Schema { which } => {
             print!("{}", schema_text(which));
@@ -429,14 +401,43 @@ fn strip_nulls(v: serde_json::Value) -> serde_json::Value {
     }
 }
 
-fn bench(
+/// `futures-collector bench`'s arguments.
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Plugin directory (default: this binary's folder, e.g. target/release).
+    #[arg(long)]
     plugins: Option<PathBuf>,
+    /// The `exchange-emulator` binary (default: next to this binary).
+    #[arg(long)]
     emulator: Option<PathBuf>,
+    /// Emulated latency of every exchange, ms.
+    #[arg(long, default_value_t = 100)]
     latency_ms: u64,
+    /// Extra random latency, 0..=jitter ms.
+    #[arg(long, default_value_t = 0)]
     jitter_ms: u64,
+    /// Measured cycles per mode.
+    #[arg(long, default_value_t = 20)]
     cycles: u32,
+    /// Exchange-instance counts for the scale mode, e.g. `10,50,100` (empty: skip).
+    #[arg(long, value_delimiter = ',')]
     scale: Vec<usize>,
-) -> anyhow::Result<()> {
+    /// Exchanges measured, one instance each, e.g. `binance,okx`, or `all` (every shipped
+    /// adapter).
+    #[arg(long, value_delimiter = ',', default_value = "binance,bybit,okx")]
+    exchanges: Vec<String>,
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let BenchArgs {
+        plugins,
+        emulator,
+        latency_ms,
+        jitter_ms,
+        cycles,
+        scale,
+        exchanges,
+    } = args;
     let exe_dir = std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(PathBuf::from))
@@ -450,6 +451,14 @@ fn bench(
         jitter_ms,
         cycles: cycles.max(1),
         scale,
+        exchanges: if exchanges.iter().any(|e| e == "all") {
+            futures_collector::bench::EXCHANGE_UNIVERSES
+                .iter()
+                .map(|(id, _)| (*id).to_owned())
+                .collect()
+        } else {
+            exchanges
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -7,6 +7,9 @@
 //! Must not load or execute anything, and depends on nothing else in the crate: the config
 //! loader calls [`config_location_problems`] for the config directory.
 //!
+//! What lies on a read-only mount is trusted whatever its mode (nobody can write it): a
+//! Kubernetes ConfigMap volume's root has mode 0777 but is mounted read-only.
+//!
 //! Symlinks in the plugin directory are resolved; the target and the directory holding it are
 //! judged, and so is the plugin directory itself. Ancestors further up are not: a directory
 //! an attacker swaps in above them is owned by the attacker and refused here.
@@ -34,6 +37,16 @@ const PERMISSION_BITS: u32 = 0o7777;
 /// it trusts.
 pub fn service_uid() -> u32 {
     rustix::process::geteuid().as_raw()
+}
+
+/// Whether an opened file or directory lies on a read-only mount: then nobody can write it
+/// (short of root remounting it, and root is trusted anyway), whatever its mode and owner say.
+/// Kubernetes mounts ConfigMap and Secret volumes read-only on an `emptyDir` whose root has
+/// mode 0777; judged by its mode alone such a config directory would be refused. A mount whose
+/// flags cannot be read is judged by mode and owner.
+pub fn on_read_only_mount(opened: &File) -> bool {
+    rustix::fs::fstatvfs(opened)
+        .is_ok_and(|vfs| vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY))
 }
 
 /// One reason not to trust a file or directory.
@@ -220,10 +233,15 @@ pub fn judge(
     subject: Subject,
     path: &Path,
     shown: &str,
+    opened: &File,
     meta: &Metadata,
     allow_insecure: bool,
 ) -> Result<Option<String>, Refusal> {
-    let reasons = distrust(meta.mode(), meta.uid(), service_uid());
+    let reasons = if on_read_only_mount(opened) {
+        Vec::new()
+    } else {
+        distrust(meta.mode(), meta.uid(), service_uid())
+    };
     match describe(subject, path, shown, &reasons) {
         None => Ok(None),
         Some(refusal) if allow_insecure => Ok(Some(format!(
@@ -277,6 +295,7 @@ pub fn open_directory(
         subject,
         dir,
         &dir.display().to_string(),
+        &handle,
         &meta,
         allow_insecure,
     )?;
@@ -333,6 +352,7 @@ pub fn open_plugin_file(path: &Path, allow_insecure: bool) -> Result<TrustedFile
         Subject::PluginFile,
         path,
         &shown,
+        &file,
         &meta,
         allow_insecure,
     )?);
@@ -367,7 +387,11 @@ pub fn config_location_problems(files: &[PathBuf]) -> Vec<String> {
     paths
         .into_iter()
         .filter_map(|(subject, path)| {
-            let meta = std::fs::metadata(&path).ok()?;
+            let opened = File::open(&path).ok()?;
+            let meta = opened.metadata().ok()?;
+            if on_read_only_mount(&opened) {
+                return None;
+            }
             let reasons = distrust(meta.mode(), meta.uid(), uid);
             describe(subject, &path, &path.display().to_string(), &reasons).map(|r| r.message)
         })

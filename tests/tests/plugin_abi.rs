@@ -35,6 +35,8 @@ fn real_plugins_load_and_describe_themselves() {
         ("fc_plugin_mexc", "mexc"),
         ("fc_plugin_kucoinfutures", "kucoinfutures"),
         ("fc_plugin_htx", "htx"),
+        ("fc_plugin_bitmex", "bitmex"),
+        ("fc_plugin_krakenfutures", "krakenfutures"),
         ("fc_plugin_bingx", "bingx"),
     ];
     for (lib, id) in expected {
@@ -98,6 +100,8 @@ fn each_plugin_is_its_own_module() {
             "mexc",
             "kucoinfutures",
             "htx",
+            "bitmex",
+            "krakenfutures",
             "bingx"
         ]
     );
@@ -222,6 +226,8 @@ fn plugins_command_lists_every_file() {
         ("libfc_plugin_mexc.so", "exchange=mexc"),
         ("libfc_plugin_kucoinfutures.so", "exchange=kucoinfutures"),
         ("libfc_plugin_htx.so", "exchange=htx"),
+        ("libfc_plugin_bitmex.so", "exchange=bitmex"),
+        ("libfc_plugin_krakenfutures.so", "exchange=krakenfutures"),
         ("libfc_plugin_bingx.so", "exchange=bingx"),
         ("libfc_plugin_template.so", "exchange=template"),
         ("libfc_test_plugin_panicking.so", "exchange=panicking"),

@@ -9,10 +9,12 @@
 pub mod binance;
 pub mod bingx;
 pub mod bitget;
+pub mod bitmex;
 pub mod bybit;
 pub mod gate;
 pub mod htx;
 pub mod hyperliquid;
+pub mod krakenfutures;
 pub mod kucoinfutures;
 pub mod mexc;
 pub mod okx;
@@ -188,6 +190,8 @@ pub fn respond_with_body(
         ExchangeKind::Mexc => mexc::respond(venue, path, query, now_ms),
         ExchangeKind::KucoinFutures => kucoinfutures::respond(venue, path, query, now_ms),
         ExchangeKind::Htx => htx::respond(venue, path, query, now_ms),
+        ExchangeKind::Bitmex => bitmex::respond(venue, path, query, now_ms),
+        ExchangeKind::KrakenFutures => krakenfutures::respond(venue, path, query, now_ms),
         ExchangeKind::Bingx => bingx::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
@@ -227,6 +231,8 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
                 .str("err_msg", msg)
                 .int("ts", now_ms as i64);
         }),
+        ExchangeKind::Bitmex => bitmex::error_body(&mut b, msg),
+        ExchangeKind::KrakenFutures => krakenfutures::error_body(&mut b, msg, now_ms),
         ExchangeKind::Bingx => bingx::error_body(&mut b, code, msg, now_ms),
     }
     b
@@ -262,6 +268,8 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Htx, 1013) => "This contract symbol doesnt exist.",
         (ExchangeKind::Htx, 1032) => "Requests too frequent, please try again later.",
         (ExchangeKind::Htx, _) => "System exception, please try again later.",
+        (ExchangeKind::Bitmex, code) => bitmex::default_error_msg(code),
+        (ExchangeKind::KrakenFutures, code) => krakenfutures::default_error_msg(code),
         (ExchangeKind::Bingx, code) => bingx::default_error_msg(code),
     }
 }

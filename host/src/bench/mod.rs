@@ -21,8 +21,25 @@ use std::path::PathBuf;
 
 use scenario::{run_scenario, Instance};
 
-/// Realistic default universes (perpetuals listed by each exchange, late 2026).
-pub const DEFAULT_UNIVERSES: [(&str, usize); 3] = [("binance", 650), ("bybit", 550), ("okx", 300)];
+/// Every shipped exchange with a realistic universe (instruments listed, late 2026; the
+/// emulator's defaults), in the order `--exchanges all` measures them.
+pub const EXCHANGE_UNIVERSES: [(&str, usize); 12] = [
+    ("binance", 650),
+    ("bybit", 550),
+    ("okx", 300),
+    ("bitget", 450),
+    ("gate", 500),
+    ("hyperliquid", 230),
+    ("mexc", 400),
+    ("kucoinfutures", 400),
+    ("htx", 250),
+    ("bitmex", 220),
+    ("krakenfutures", 280),
+    ("bingx", 300),
+];
+/// The exchanges measured unless `--exchanges` says otherwise: the first three adapters, so
+/// that numbers stay comparable with every earlier run in docs/benchmarks.md.
+pub const DEFAULT_BENCH_EXCHANGES: [&str; 3] = ["binance", "bybit", "okx"];
 /// The kinds one benchmark cycle collects (instruments are loaded once before measuring;
 /// per-symbol open interest is rate-limited by design and left out).
 pub const CYCLE_KINDS: [&str; 2] = ["tickers", "funding"];
@@ -39,6 +56,9 @@ pub struct BenchOptions {
     pub cycles: u32,
     /// Exchange-instance counts for the scale mode (empty: skip it).
     pub scale: Vec<usize>,
+    /// The exchanges measured, one instance each (ids of [`EXCHANGE_UNIVERSES`]); the scale
+    /// mode cycles through them.
+    pub exchanges: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,18 +168,19 @@ pub struct ScenarioResult {
 
 /// Runs the benchmark and prints its tables to stdout.
 pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> {
+    let measured = measured_exchanges(&opts.exchanges)?;
     report::print_header(&opts);
-    let base: Vec<Instance> = DEFAULT_UNIVERSES
+    let base: Vec<Instance> = measured
         .iter()
-        .map(|(k, n)| ((*k).to_owned(), *k, *n))
+        .map(|&(kind, n)| (kind.to_owned(), kind, n))
         .collect();
-    let three = run_scenario(&opts, base, true).await?;
-    report::print_three(&opts, &three);
-    let mut results = vec![three];
+    let first = run_scenario(&opts, base, true).await?;
+    report::print_base(&opts, &first);
+    let mut results = vec![first];
     if !opts.scale.is_empty() {
         report::print_scale_header();
         for &n in &opts.scale {
-            let r = run_scenario(&opts, scale_instances(n), false).await?;
+            let r = run_scenario(&opts, scale_instances(&measured, n), false).await?;
             report::print_scale_row(&r);
             results.push(r);
         }
@@ -167,17 +188,55 @@ pub async fn run(opts: BenchOptions) -> Result<Vec<ScenarioResult>, BenchError> 
     Ok(results)
 }
 
-/// `n` instances of the default exchanges in turn (`binance-1`, `bybit-1`, `okx-1`,
-/// `binance-2`, ...), each with its default universe.
-fn scale_instances(n: usize) -> Vec<Instance> {
-    (0..n)
-        .map(|i| {
-            let (kind, universe) = DEFAULT_UNIVERSES[i % DEFAULT_UNIVERSES.len()];
-            (
-                format!("{kind}-{}", i / DEFAULT_UNIVERSES.len() + 1),
-                kind,
-                universe,
-            )
+/// The `(id, universe)` of each exchange asked for, or which id is unknown.
+fn measured_exchanges(ids: &[String]) -> Result<Vec<(&'static str, usize)>, BenchError> {
+    if ids.is_empty() {
+        return Err(BenchError::Setup("no exchange to measure".to_owned()));
+    }
+    ids.iter()
+        .map(|id| {
+            EXCHANGE_UNIVERSES
+                .iter()
+                .find(|(known, _)| known == id)
+                .copied()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = EXCHANGE_UNIVERSES.iter().map(|(k, _)| *k).collect();
+                    BenchError::Setup(format!(
+                        "unknown exchange {id:?} (known: {}, or all)",
+                        known.join(", ")
+                    ))
+                })
         })
         .collect()
+}
+
+/// `n` instances of the measured exchanges in turn (`binance-1`, `bybit-1`, `okx-1`,
+/// `binance-2`, ...), each with its universe.
+fn scale_instances(measured: &[(&'static str, usize)], n: usize) -> Vec<Instance> {
+    (0..n)
+        .map(|i| {
+            let (kind, universe) = measured[i % measured.len()];
+            (format!("{kind}-{}", i / measured.len() + 1), kind, universe)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measured_exchanges_are_named_ids_or_a_clear_error() {
+        let ids = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            measured_exchanges(&ids(&DEFAULT_BENCH_EXCHANGES)).unwrap(),
+            [("binance", 650), ("bybit", 550), ("okx", 300)]
+        );
+        let e = measured_exchanges(&ids(&["okx", "kraken"])).unwrap_err();
+        assert!(e.to_string().contains("unknown exchange \"kraken\""), "{e}");
+        assert!(measured_exchanges(&[]).is_err());
+        let scaled = scale_instances(&[("okx", 300), ("gate", 500)], 3);
+        let names: Vec<&str> = scaled.iter().map(|(n, _, _)| n.as_str()).collect();
+        assert_eq!(names, ["okx-1", "gate-1", "okx-2"]);
+    }
 }

@@ -21,7 +21,7 @@ pub(super) fn print_header(opts: &BenchOptions) {
     );
 }
 
-/// One mode's row of the three-exchange table.
+/// One mode's row of the measured exchanges' table.
 fn print_mode_row(name: &str, m: &ModeResult) {
     let p50 = m.median_ms();
     let max = m.cycle_ms.iter().copied().fold(0.0, f64::max);
@@ -38,9 +38,14 @@ fn print_mode_row(name: &str, m: &ModeResult) {
 }
 
 /// The three-exchange scenario: both modes, the concurrent stages, latencies and memory.
-pub(super) fn print_three(opts: &BenchOptions, three: &ScenarioResult) {
+pub(super) fn print_base(opts: &BenchOptions, three: &ScenarioResult) {
     let c = &three.concurrent;
-    println!("3 exchanges ({} instruments)", three.instruments);
+    println!(
+        "{} exchanges: {} ({} instruments)",
+        opts.exchanges.len(),
+        opts.exchanges.join(", "),
+        three.instruments
+    );
     println!(
         "{:<12} {:>12} {:>12} {:>14} {:>10} {:>12} {:>17} {:>14} {:>16}",
         "mode",

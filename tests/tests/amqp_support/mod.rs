@@ -188,6 +188,8 @@ pub struct Got {
     pub timestamp: u64,
     pub app_id: String,
     pub body: Value,
+    /// When this consumer received it.
+    pub arrived: Instant,
 }
 
 fn short(v: &Option<lapin::types::ShortString>) -> String {
@@ -303,6 +305,7 @@ impl Broker {
                         timestamp: p.timestamp().unwrap_or(0),
                         app_id: short(p.app_id()),
                         body: serde_json::from_slice(&d.data).expect("JSON body"),
+                        arrived: Instant::now(),
                     });
                 }
                 Ok(Some(Err(e))) => panic!("consumer failed: {e}"),
