@@ -25,7 +25,7 @@ use serde_json::Value;
 
 const EXCHANGE: &str = "bingx";
 const PLUGIN: &str = "fc_plugin_bingx";
-/// Enough for the renamed `OMNI-USDT` (from 70) and three open-interest pages of 50.
+/// Enough for the renamed `OMNI-USDT` (from 70) and a sweep of ~25 s at 5 requests/s.
 const UNIVERSE: usize = 130;
 /// Seconds before a record's `received_ts` in which the emulator may have built the answer
 /// its ticker and funding fields come from.

@@ -11,11 +11,11 @@
 //! A missing value is `RNone`, never 0; `rate_8h`/`rate_annualized` are left to the host.
 //!
 //! Open interest is served per symbol only (exchange-notes §8.1): it is its own kind,
-//! `open_interest`, a sweep of one request per perpetual in pages (`requests.rs`), emitting
-//! partial ticker records the host merges into the tickers. The sweep is paced by the host's
-//! rate budget: its path has a rule of its own, listed FIRST and at half the exchange-wide
-//! rate, so its queue waits there and the bulk kinds always find the other half of the budget
-//! free (the host takes a request's rules in the order `info()` lists them).
+//! `open_interest`, one round of one request per perpetual (`requests.rs`), emitting partial
+//! ticker records the host merges into the tickers. The round is paced by the host's rate
+//! budget: its path has a rule of its own, listed FIRST and at half the exchange-wide rate, so
+//! its queue waits there and the bulk kinds always find the other half of the budget free (the
+//! host takes a request's rules in the order `info()` lists them).
 
 #![cfg_attr(
     not(test),
@@ -38,9 +38,9 @@ use plugin_kit::info::kind;
 pub use errors::{CODE_BUSY, CODE_RATE_LIMITED};
 pub use parse::{parse, EXTRA_OI_BASE_DERIVED, EXTRA_RAW_STATUS};
 pub use requests::{
-    build_requests, open_interest_page, KIND_FUNDING, KIND_INSTRUMENTS, KIND_OPEN_INTEREST,
-    KIND_TICKERS, OI_PAGE, OI_STATUSES, PATH_CONTRACTS, PATH_OPEN_INTEREST, PATH_PREFIX,
-    PATH_PREMIUM_INDEX, PATH_TICKER, TAG_MARKS_PREFIX, TAG_OPEN_INTEREST_PREFIX, WEIGHT,
+    build_requests, open_interest, polls_open_interest, KIND_FUNDING, KIND_INSTRUMENTS,
+    KIND_OPEN_INTEREST, KIND_TICKERS, OI_STATUSES, PATH_CONTRACTS, PATH_OPEN_INTEREST, PATH_PREFIX,
+    PATH_PREMIUM_INDEX, PATH_TICKER, TAG_OPEN_INTEREST_PREFIX, WEIGHT,
 };
 
 /// BingX's currency renames in ccxt (`commonCurrencies` of ccxt's bingx as stored at
@@ -117,8 +117,8 @@ pub fn info() -> PluginInfo {
                 RecordKind::TICKER,
                 OPEN_INTEREST_INTERVAL_MS,
                 true,
-                "open interest per perpetual (quote/openInterest?symbol=, a paced sweep in \
-                 pages), valued in USDT, base derived at the page's mark",
+                "open interest per perpetual (quote/openInterest?symbol=, one paced round), \
+                 valued in USDT, base derived at the round's mark (quote/premiumIndex)",
             ),
         ]
         .into(),

@@ -1,12 +1,12 @@
 //! Response parsing per data kind: BingX rows → normalized [`Record`]s, the join of the bulk
-//! ticker with the bulk premium index, the funding interval, and the per-symbol open-interest
-//! sweep (its records, and the page that follows).
+//! ticker with the bulk premium index, the funding interval, and the per-symbol open interest
+//! valued at the round's marks.
 //!
 //! Owns: field mapping (which BingX field fills which record field), status normalization,
 //! symbol rules (`BTC-USDT` split on `-`, ccxt's BingX renames), BingX's value conventions (a
 //! zero price is no price; `lastFundingRate` is the current period's rate; `fundingIntervalHours`
 //! where present, else 8 h marked `default`; `openInterest` is a quote-currency value, whose
-//! base-coin amount is derived with the page's mark price).
+//! base-coin amount is derived with the round's mark price).
 //! Must not: classify failures itself (`errors.rs` describes the envelope, plugin-kit
 //! classifies), invent values (a missing input stays `RNone`, never 0), compute
 //! `rate_8h`/`rate_annualized` (the host does), read a clock, panic, or let one bad response
@@ -28,9 +28,8 @@ use crate::{
     errors::BingxEnvelope,
     model::{ContractRow, OpenInterestRow, PremiumIndexRow, Rows, Str, TickerRow},
     requests::{
-        open_interest_page, unknown_kind, KIND_FUNDING, KIND_INSTRUMENTS, KIND_OPEN_INTEREST,
-        KIND_TICKERS, TAG_CONTRACTS, TAG_MARKS_PREFIX, TAG_OPEN_INTEREST_PREFIX, TAG_PREMIUM_INDEX,
-        TAG_TICKER,
+        unknown_kind, KIND_FUNDING, KIND_INSTRUMENTS, KIND_OPEN_INTEREST, KIND_TICKERS,
+        TAG_CONTRACTS, TAG_OPEN_INTEREST_PREFIX, TAG_PREMIUM_INDEX, TAG_TICKER,
     },
     CURRENCY_RENAMES, DEFAULT_FUNDING_INTERVAL_HOURS,
 };
@@ -409,38 +408,29 @@ fn fill_funding(record: &mut Record, row: &PremiumIndexRow<'_>) {
 fn parse_open_interest<'a>(responses: &[HttpResponse<'a>], ctx: &Context<'_>) -> ParseOutput {
     let mut out = ParseOutput::default();
     let mut per_symbol: Vec<(&str, &HttpResponse<'a>)> = Vec::with_capacity(responses.len());
-    let mut marks: Option<(&str, &HttpResponse<'a>)> = None;
+    let mut premium: Option<&HttpResponse<'a>> = None;
     let mut ignored = Vec::new();
     for response in responses {
         let tag = response.tag();
         if let Some(symbol) = tag.strip_prefix(TAG_OPEN_INTEREST_PREFIX) {
             per_symbol.push((symbol, response));
-        } else if let Some(last) = tag
-            .strip_prefix(TAG_MARKS_PREFIX)
-            .filter(|_| marks.is_none())
-        {
-            marks = Some((last, response));
+        } else if tag == TAG_PREMIUM_INDEX && premium.is_none() {
+            premium = Some(response);
         } else {
             ignored.push(tag);
         }
     }
     warn_ignored(KIND_OPEN_INTEREST, &ignored, &mut out);
 
-    // Where this page ends: the marks request names it; without it, the last symbol answered.
-    let page_end = marks
-        .map(|(last, _)| last)
-        .or_else(|| per_symbol.iter().map(|(symbol, _)| *symbol).max());
-
-    // The page's mark prices value its open interest in base coin; without them the base
+    // The round's mark prices value its open interest in base coin; without them the base
     // amount stays unknown.
-    let mark_of: BTreeMap<Str<'a>, f64> =
-        decode::<PremiumIndexRow<'a>>(marks.map(|(_, r)| r), ctx, &mut out)
-            .map(|(_, rows)| {
-                rows.into_iter()
-                    .filter_map(|row| Some((row.symbol, row.mark_price.filter(|m| *m > 0.0)?)))
-                    .collect()
-            })
-            .unwrap_or_default();
+    let mark_of: BTreeMap<Str<'a>, f64> = decode::<PremiumIndexRow<'a>>(premium, ctx, &mut out)
+        .map(|(_, rows)| {
+            rows.into_iter()
+                .filter_map(|row| Some((row.symbol, row.mark_price.filter(|m| *m > 0.0)?)))
+                .collect()
+        })
+        .unwrap_or_default();
 
     let mut joined = Joined::new(RecordKind::TICKER, ctx);
     for (tag_symbol, response) in per_symbol {
@@ -480,9 +470,6 @@ fn parse_open_interest<'a>(responses: &[HttpResponse<'a>], ctx: &Context<'_>) ->
         record.open_interest_base = base.into();
     }
     joined.finish(KIND_OPEN_INTEREST, &mut out);
-    if let Some(end) = page_end {
-        out.next_requests = open_interest_page(ctx, Some(end)).into();
-    }
     out
 }
 

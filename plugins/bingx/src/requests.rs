@@ -1,8 +1,8 @@
 //! Request descriptors per data kind: which BingX perpetual-swap public endpoints one collection
-//! cycle reads, and how the per-symbol open-interest sweep is cut into pages.
+//! cycle reads, and which instruments the per-symbol open-interest round asks for.
 //!
 //! Owns: paths, query parameters, weights and tags (the tags `parse.rs` routes on), which
-//! instruments the open-interest sweep asks for, and the page after a given symbol.
+//! instruments the open-interest round asks for.
 //! Must not: perform I/O, read clocks, keep state, pace anything (the host's rate budgets do,
 //! from the rules `info()` declares), or parse anything.
 //!
@@ -11,7 +11,7 @@
 //! | `instruments`   | `GET /openApi/swap/v2/quote/contracts`                    | `contracts`       |
 //! | `tickers`       | `GET …/quote/ticker` + `GET …/quote/premiumIndex` (bulk)  | `ticker`, `premiumIndex` |
 //! | `funding`       | `GET …/quote/premiumIndex` (bulk)                         | `premiumIndex`    |
-//! | `open_interest` | `GET …/quote/openInterest?symbol=X` per instrument, in pages of [`OI_PAGE`], each page with one `GET …/quote/premiumIndex` for its mark prices | `oi:X`, `marks:<last symbol of the page>` |
+//! | `open_interest` | `GET …/quote/openInterest?symbol=X` per instrument that can hold positions, + `GET …/quote/premiumIndex` (bulk) for the marks | `oi:X`, `premiumIndex` |
 //!
 //! Every request weighs 1 (ccxt: cost 1 for every `quote/*` endpoint, exchange-notes §8.2).
 
@@ -39,15 +39,6 @@ pub const TAG_TICKER: &str = "ticker";
 pub const TAG_PREMIUM_INDEX: &str = "premiumIndex";
 /// Prefix of the per-symbol open-interest tags: `oi:BTC-USDT`.
 pub const TAG_OPEN_INTEREST_PREFIX: &str = "oi:";
-/// Prefix of an open-interest page's mark-price request, followed by the page's last symbol:
-/// `marks:ETH-USDT` (so the next page is known even when every per-symbol request failed).
-pub const TAG_MARKS_PREFIX: &str = "marks:";
-
-/// Instruments per open-interest page. A page's mark prices are fetched with it, so the open
-/// interest converted to base coin uses a mark at most one page old (50 requests: 20 s at the
-/// 2.5 per second `rate_limit_share = 0.5` leaves the sweep); the host follows at most
-/// `http.max_pages` (100 by default: 5,000 instruments) pages.
-pub const OI_PAGE: usize = 50;
 
 /// Weight of every request (ccxt cost 1).
 pub const WEIGHT: u32 = 1;
@@ -56,7 +47,7 @@ pub const WEIGHT: u32 = 1;
 /// perpetual that can hold positions. Not `pre_launch` (nothing to hold yet), not `delisted`.
 pub const OI_STATUSES: [&str; 3] = ["trading", "restricted", "reduce_only"];
 
-/// The requests of one cycle of `kind` (for `open_interest`: its first page).
+/// The requests of one cycle of `kind`.
 pub fn build_requests(kind: &str, ctx: &Context<'_>) -> Result<Vec<HttpRequest>, PluginError> {
     match kind {
         KIND_INSTRUMENTS => Ok(vec![get(PATH_CONTRACTS, TAG_CONTRACTS)]),
@@ -65,7 +56,7 @@ pub fn build_requests(kind: &str, ctx: &Context<'_>) -> Result<Vec<HttpRequest>,
             get(PATH_PREMIUM_INDEX, TAG_PREMIUM_INDEX),
         ]),
         KIND_FUNDING => Ok(vec![get(PATH_PREMIUM_INDEX, TAG_PREMIUM_INDEX)]),
-        KIND_OPEN_INTEREST => Ok(open_interest_page(ctx, None)),
+        KIND_OPEN_INTEREST => Ok(open_interest(ctx)),
         other => Err(PluginError::permanent("", unknown_kind(other))),
     }
 }
@@ -89,23 +80,16 @@ pub fn polls_open_interest(instrument: &Record) -> bool {
             .is_some_and(|s| OI_STATUSES.contains(&s.as_str()))
 }
 
-/// The open-interest page after the instrument `after` (the first page when `None`): one
-/// request per instrument of the next [`OI_PAGE`] that [`polls_open_interest`], in ctx's order
-/// (sorted by raw symbol), then one bulk premium-index request for their marks. Empty when no
-/// instrument is left.
-pub fn open_interest_page(ctx: &Context<'_>, after: Option<&str>) -> Vec<HttpRequest> {
-    let page: Vec<&Record> = ctx
+/// The open-interest round: one request per instrument that [`polls_open_interest`], in ctx's
+/// order (sorted by raw symbol), then one bulk premium-index request for the marks that value
+/// it in base coin. One round, as the host paces a per-symbol round (a round of pages would be
+/// paced page by page). Empty when no instrument holds positions (the marks alone would give
+/// nothing).
+pub fn open_interest(ctx: &Context<'_>) -> Vec<HttpRequest> {
+    let mut requests: Vec<HttpRequest> = ctx
         .instruments
         .iter()
-        .filter(|r| after.is_none_or(|after| r.raw_symbol.as_str() > after))
         .filter(|r| polls_open_interest(r))
-        .take(OI_PAGE)
-        .collect();
-    let Some(last) = page.last() else {
-        return Vec::new();
-    };
-    let mut requests: Vec<HttpRequest> = page
-        .iter()
         .map(|r| {
             let symbol = r.raw_symbol.as_str();
             get(
@@ -115,9 +99,8 @@ pub fn open_interest_page(ctx: &Context<'_>, after: Option<&str>) -> Vec<HttpReq
             .query("symbol", symbol)
         })
         .collect();
-    requests.push(get(
-        PATH_PREMIUM_INDEX,
-        &format!("{TAG_MARKS_PREFIX}{}", last.raw_symbol.as_str()),
-    ));
+    if !requests.is_empty() {
+        requests.push(get(PATH_PREMIUM_INDEX, TAG_PREMIUM_INDEX));
+    }
     requests
 }

@@ -43,7 +43,7 @@ const ADAPTER: Adapter = Adapter {
             answers: &[
                 ("oi:BTC-USDT", FixtureWith("open-interest.json", OI_BTC)),
                 ("oi:ETH-USDT", FixtureWith("open-interest.json", OI_ETH)),
-                ("marks:ETH-USDT", Fixture("premium-index.json")),
+                ("premiumIndex", Fixture("premium-index.json")),
             ],
         },
     ],

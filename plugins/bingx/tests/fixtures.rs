@@ -2,19 +2,18 @@
 //!
 //! Owns: the proof that every kind maps the recorded BingX bodies field by field (expected
 //! values are read from the fixture JSON itself), that BingX's traps are handled (open interest
-//! per symbol only: its own kind, a sweep in pages whose path has its own, narrower rate rule
-//! ahead of the exchange-wide one; `openInterest` a quote value whose base amount is derived
-//! at the page's mark; `fundingIntervalHours` where present, else 8 h marked `default`;
+//! per symbol only: its own kind, one round of one request per perpetual whose path has its
+//! own, narrower rate rule ahead of the exchange-wide one; `openInterest` a quote value whose
+//! base amount is derived at the round's mark; `fundingIntervalHours` where present, else 8 h marked `default`;
 //! `lastFundingRate` as the current rate; numbers as strings or numbers; ccxt's BingX renames),
 //! and that every malformed or refused body is a classified error, never a panic.
 //! Must not: copy fixtures into the repository (they are read from `../shared` at run time) or
 //! reach the network. The plugin is called through the same functions the export macro wraps.
 
 use fc_plugin_bingx::{
-    build_requests, info, open_interest_page, parse, EXTRA_OI_BASE_DERIVED, EXTRA_RAW_STATUS,
-    KIND_FUNDING, KIND_INSTRUMENTS, KIND_OPEN_INTEREST, KIND_TICKERS, OI_PAGE, PATH_CONTRACTS,
-    PATH_OPEN_INTEREST, PATH_PREFIX, PATH_PREMIUM_INDEX, PATH_TICKER, TAG_MARKS_PREFIX,
-    TAG_OPEN_INTEREST_PREFIX,
+    build_requests, info, parse, EXTRA_OI_BASE_DERIVED, EXTRA_RAW_STATUS, KIND_FUNDING,
+    KIND_INSTRUMENTS, KIND_OPEN_INTEREST, KIND_TICKERS, PATH_CONTRACTS, PATH_OPEN_INTEREST,
+    PATH_PREFIX, PATH_PREMIUM_INDEX, PATH_TICKER, TAG_OPEN_INTEREST_PREFIX,
 };
 use plugin_api::{
     abi_stable::std_types::{ROption, RSlice, RStr},
@@ -74,7 +73,7 @@ fn ctx(instruments: &[Record]) -> Context<'_> {
 }
 
 /// A request of `kind` with `tag`: the plugin's own when it builds one, else (open-interest
-/// tags outside the first page) one shaped like it.
+/// tags of instruments not in the test's ctx) one shaped like it.
 fn request(kind: &str, tag: &str, instruments: &[Record]) -> HttpRequest {
     build_requests(kind, &ctx(instruments))
         .expect("known kind")
@@ -219,8 +218,8 @@ fn open_interest_has_its_own_narrower_rule_ahead_of_the_exchange_wide_one() {
         [(PATH_OPEN_INTEREST, 5, 1_000), (PATH_PREFIX, 10, 1_000)]
     );
     let instruments = many_instruments(120);
-    let page = build_requests(KIND_OPEN_INTEREST, &ctx(&instruments)).expect("requests");
-    for r in &page {
+    let round = build_requests(KIND_OPEN_INTEREST, &ctx(&instruments)).expect("requests");
+    for r in &round {
         let first = info
             .rate_limits
             .iter()
@@ -255,7 +254,7 @@ fn requests_per_kind() {
             &[
                 (PATH_OPEN_INTEREST, "oi:BTC-USDT"),
                 (PATH_OPEN_INTEREST, "oi:ETH-USDT"),
-                (PATH_PREMIUM_INDEX, "marks:ETH-USDT"),
+                (PATH_PREMIUM_INDEX, "premiumIndex"),
             ],
         ),
     ];
@@ -354,103 +353,61 @@ fn oi_symbols(requests: &[HttpRequest]) -> Vec<String> {
         .collect()
 }
 
-/// Answers a page: every open-interest request with a value, the marks request with a
-/// premium-index list for the page (mark 2.0 each).
-fn answer_page(page: &[HttpRequest], instruments: &[Record]) -> ParseOutput {
-    let bodies: Vec<String> = page
+/// Trap: open interest is per symbol only. One request per perpetual that can hold
+/// positions (not pre-launch, not offline), each naming its symbol, and one bulk premium-index
+/// request for the marks: ONE round (the host paces a per-symbol round across its interval; a
+/// round of pages would be paced page by page), every answer becoming its symbol's record.
+#[test]
+fn open_interest_asks_every_perpetual_once_in_one_round() {
+    let instruments = many_instruments(130);
+    let want = polled(&instruments);
+    assert!(
+        want.len() > 100 && want.len() < instruments.len(),
+        "{}",
+        want.len()
+    );
+    let round: Vec<HttpRequest> = build_requests(KIND_OPEN_INTEREST, &ctx(&instruments))
+        .expect("round")
+        .into_iter()
+        .collect();
+    assert_eq!(oi_symbols(&round), want);
+    assert_eq!(round.len(), want.len() + 1);
+    let marks = round.last().expect("marks");
+    assert_eq!(
+        (marks.path.as_str(), marks.tag.as_str()),
+        (PATH_PREMIUM_INDEX, "premiumIndex")
+    );
+    // Every answer, a mark of 2.0 each.
+    let bodies: Vec<String> = round
         .iter()
         .map(|r| match r.tag.strip_prefix(TAG_OPEN_INTEREST_PREFIX) {
             Some(symbol) => envelope(json!({"openInterest": "100", "symbol": symbol, "time": 1})),
-            None => envelope(json!(oi_symbols(page)
+            None => envelope(json!(want
                 .iter()
                 .map(|s| json!({"symbol": s, "markPrice": "2.0"}))
                 .collect::<Vec<_>>())),
         })
         .collect();
-    let responses: Vec<HttpResponse<'_>> = page
+    let responses: Vec<HttpResponse<'_>> = round
         .iter()
         .zip(&bodies)
         .map(|(r, b)| respond(r, 200, b))
         .collect();
-    parse(KIND_OPEN_INTEREST, &responses, &ctx(instruments))
-}
-
-/// Trap: open interest is per symbol only. One request per perpetual that can hold
-/// positions (not pre-launch, not offline), in pages: each parse hands the host the next page,
-/// until every such instrument was asked exactly once.
-#[test]
-fn open_interest_sweeps_every_perpetual_once_in_pages() {
-    let instruments = many_instruments(130);
-    let want = polled(&instruments);
-    assert!(want.len() > 2 * OI_PAGE, "{}", want.len());
-    let mut page: Vec<HttpRequest> = build_requests(KIND_OPEN_INTEREST, &ctx(&instruments))
-        .expect("first page")
-        .into_iter()
-        .collect();
-    let mut asked: Vec<String> = Vec::new();
-    let mut records = 0;
-    let mut pages = 0;
-    while !page.is_empty() {
-        pages += 1;
-        let symbols = oi_symbols(&page);
-        assert!(!symbols.is_empty() && symbols.len() <= OI_PAGE);
-        // One marks request per page, last, naming the page's last symbol.
-        let marks = page.last().expect("marks");
-        assert_eq!(marks.path.as_str(), PATH_PREMIUM_INDEX);
-        assert_eq!(
-            marks.tag.as_str(),
-            format!("{TAG_MARKS_PREFIX}{}", symbols.last().expect("symbol"))
-        );
-        assert_eq!(page.len(), symbols.len() + 1);
-        let out = answer_page(&page, &instruments);
-        assert!(out.errors.is_empty(), "{:?}", out.errors);
-        records += out.records.len();
-        asked.extend(symbols);
-        page = out.next_requests.into_iter().collect();
-    }
-    assert_eq!(asked, want);
-    assert_eq!(records, want.len());
-    assert_eq!(pages, want.len().div_ceil(OI_PAGE));
-}
-
-#[test]
-fn the_next_page_follows_even_when_a_page_failed() {
-    let instruments = many_instruments(130);
-    let first = open_interest_page(&ctx(&instruments), None);
-    let second_of =
-        |out: &ParseOutput| oi_symbols(&out.next_requests.iter().cloned().collect::<Vec<_>>());
-    let after_full = answer_page(&first, &instruments);
-    // Only the marks answered (every per-symbol request failed in transport): its tag names
-    // where the page ended.
-    let marks = first.last().expect("marks");
-    let body = envelope(json!([]));
-    let out = parse(
-        KIND_OPEN_INTEREST,
-        &[respond(marks, 200, &body)],
-        &ctx(&instruments),
-    );
-    assert!(out.records.is_empty());
-    assert_eq!(second_of(&out), second_of(&after_full));
-    // The marks failed too, but some answered: the page ends at the last symbol answered (a
-    // failed later one of the page is asked again).
-    let some: Vec<HttpResponse<'_>> = first
+    let out = parse(KIND_OPEN_INTEREST, &responses, &ctx(&instruments));
+    assert!(out.errors.is_empty() && out.warnings.is_empty(), "{out:?}");
+    let got: Vec<&str> = out.records.iter().map(|r| r.raw_symbol.as_str()).collect();
+    assert_eq!(got, want);
+    assert!(out
+        .records
         .iter()
-        .take(3)
-        .map(|r| respond(r, 200, "{\"code\":0,\"data\":{\"openInterest\":\"1\"}}"))
-        .collect();
-    let out = parse(KIND_OPEN_INTEREST, &some, &ctx(&instruments));
-    let third = oi_symbols(&first[2..3]);
-    let next = second_of(&out);
-    assert!(next.first().map(String::as_str) > third.first().map(String::as_str));
-    assert_eq!(next.len(), OI_PAGE);
-    // The last page hands back nothing.
-    let last = open_interest_page(&ctx(&instruments), Some("C999-USDT"));
-    assert!(last.is_empty());
+        .all(|r| r.open_interest_quote == some(100.0) && r.open_interest_base == some(50.0)));
+    // One round: nothing follows.
+    assert!(out.next_requests.is_empty());
 }
 
 /// Trap (naive reading: `openInterest` is contracts or coins): BingX's `openInterest` is a
 /// value in USDT (ccxt `openInterestValue`). It is the record's `open_interest_quote`; the base
-/// amount is derived with the page's mark price and says so in `extra`.
+/// amount is derived with the round's mark price and says so in `extra`.
 #[test]
 fn open_interest_is_a_quote_value_and_the_base_is_derived_at_the_mark() {
     let instruments = instruments();
@@ -461,7 +418,7 @@ fn open_interest_is_a_quote_value_and_the_base_is_derived_at_the_mark() {
         &[
             ("oi:BTC-USDT", 200, &oi_body("BTC-USDT")),
             ("oi:ETH-USDT", 200, &oi_body("ETH-USDT")),
-            ("marks:ETH-USDT", 200, &fixture("premium-index.json")),
+            ("premiumIndex", 200, &fixture("premium-index.json")),
         ],
         &instruments,
     );
@@ -547,7 +504,7 @@ fn open_interest_failures_stay_with_their_symbol() {
             &[
                 ("oi:BTC-USDT", 200, &oi_body("BTC-USDT")),
                 ("oi:ETH-USDT", status, body),
-                ("marks:ETH-USDT", 200, &fixture("premium-index.json")),
+                ("premiumIndex", 200, &fixture("premium-index.json")),
             ],
             &instruments,
         );
@@ -1009,7 +966,7 @@ fn garbage_bodies_are_parse_errors() {
         (KIND_TICKERS, "premiumIndex"),
         (KIND_FUNDING, "premiumIndex"),
         (KIND_OPEN_INTEREST, "oi:BTC-USDT"),
-        (KIND_OPEN_INTEREST, "marks:ETH-USDT"),
+        (KIND_OPEN_INTEREST, "premiumIndex"),
     ] {
         for (case, body) in cases {
             let out = run(kind, &[(tag, 200, body)], &instruments);
