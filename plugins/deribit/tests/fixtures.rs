@@ -314,7 +314,7 @@ fn inverse_tickers_map_every_field_and_read_open_interest_as_usd() {
     let row = btc_summary_row();
     let out = run(
         KIND_TICKERS,
-        &[("summary:BTC", 200, &rpc(&[row.clone()]))],
+        &[("summary:BTC", 200, &rpc(std::slice::from_ref(&row)))],
         &insts,
     );
     assert!(out.errors.is_empty(), "{:?}", out.errors);
@@ -350,7 +350,7 @@ fn linear_tickers_read_open_interest_in_the_coin() {
     let row = linear_summary_row();
     let out = run(
         KIND_TICKERS,
-        &[("summary:USDC", 200, &rpc(&[row.clone()]))],
+        &[("summary:USDC", 200, &rpc(std::slice::from_ref(&row)))],
         &insts,
     );
     let r = find(&out, "SOL_USDC-PERPETUAL");
