@@ -30,11 +30,13 @@ pub enum ExchangeKind {
     KucoinFutures,
     /// HTX USDT-margined swaps (`/linear-swap-api/v1/...`, `/v2/linear-swap-ex/...`, `/v5/market/...`).
     Htx,
+    /// Deribit perpetuals (`/api/v2/public/...`, JSON-RPC over GET, per currency).
+    Deribit,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 9] = [
+    pub const ALL: [ExchangeKind; 10] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
@@ -44,6 +46,7 @@ impl ExchangeKind {
         ExchangeKind::Mexc,
         ExchangeKind::KucoinFutures,
         ExchangeKind::Htx,
+        ExchangeKind::Deribit,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -58,6 +61,7 @@ impl ExchangeKind {
             ExchangeKind::Mexc => "mexc",
             ExchangeKind::KucoinFutures => "kucoinfutures",
             ExchangeKind::Htx => "htx",
+            ExchangeKind::Deribit => "deribit",
         }
     }
 
@@ -73,6 +77,7 @@ impl ExchangeKind {
             ExchangeKind::Mexc => 400,
             ExchangeKind::KucoinFutures => 400,
             ExchangeKind::Htx => 250,
+            ExchangeKind::Deribit => crate::exchanges::deribit::DEFAULT_UNIVERSE,
         }
     }
 
@@ -88,6 +93,7 @@ impl ExchangeKind {
             ExchangeKind::Mexc => 110,
             ExchangeKind::KucoinFutures => 90,
             ExchangeKind::Htx => 110,
+            ExchangeKind::Deribit => 100,
         }
     }
 }
@@ -110,8 +116,9 @@ impl FromStr for ExchangeKind {
             "gate" | "gateio" => Ok(ExchangeKind::Gate),
             "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
             "htx" | "huobi" => Ok(ExchangeKind::Htx),
+            "deribit" => Ok(ExchangeKind::Deribit),
             other => anyhow::bail!(
-                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx)"
+                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | deribit)"
             ),
         }
     }

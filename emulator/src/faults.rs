@@ -399,6 +399,12 @@ pub async fn render(
                 (ExchangeKind::Htx, _) => {
                     error_envelope(kind, 1032, default_error_msg(kind, 1032), now_ms)
                 }
+                (ExchangeKind::Deribit, _) => error_envelope(
+                    kind,
+                    crate::exchanges::deribit::RATE_LIMITED,
+                    default_error_msg(kind, crate::exchanges::deribit::RATE_LIMITED),
+                    now_ms,
+                ),
             };
             ApiResponse::json(*status, body)
                 .with_header("retry-after", retry_after_s.to_string())
@@ -517,6 +523,7 @@ pub async fn render(
                 ExchangeKind::Mexc => 510,
                 ExchangeKind::KucoinFutures => 429000,
                 ExchangeKind::Htx => 1032,
+                ExchangeKind::Deribit => crate::exchanges::deribit::RATE_LIMITED,
             });
             let status = status.unwrap_or(match (kind, code) {
                 (ExchangeKind::Binance, -1003) => 429,
@@ -526,6 +533,7 @@ pub async fn render(
                 (ExchangeKind::Gate, code) => crate::exchanges::gate::status_of(code),
                 (ExchangeKind::Hyperliquid, 429) => 429,
                 (ExchangeKind::KucoinFutures, 429000) => 429,
+                (ExchangeKind::Deribit, code) => crate::exchanges::deribit::status_of(code),
                 _ => 200,
             });
             let msg = msg

@@ -35,6 +35,8 @@
 //! - htx: `/linear-swap-api/v1/swap_contract_info`, `/v2/linear-swap-ex/market/detail/batch_merged`,
 //!   `/linear-swap-api/v1/swap_open_interest`, `/linear-swap-api/v1/swap_batch_funding_rate`
 //!   (optional `business_type=` / `contract_code=`), `/v5/market/funding_rate?contract_code=`.
+//! - deribit: `/api/v2/public/get_instruments`, `/api/v2/public/get_book_summary_by_currency`
+//!   (both `currency=` required, optional `kind=future`), `/api/v2/public/get_time`.
 //!
 //! # Data
 //! Deterministic per instance seed; prices follow a value-noise random walk of wall-clock

@@ -380,6 +380,7 @@ impl Universe {
             ExchangeKind::Mexc => crate::exchanges::mexc::compose(cfg, now_ms),
             ExchangeKind::KucoinFutures => crate::exchanges::kucoinfutures::compose(cfg, now_ms),
             ExchangeKind::Htx => crate::exchanges::htx::compose(cfg, now_ms),
+            ExchangeKind::Deribit => crate::exchanges::deribit::compose(cfg, now_ms),
         };
         let by_symbol = instruments
             .iter()
@@ -507,6 +508,7 @@ pub(crate) fn make(spec: Spec<'_>) -> Instrument {
             ExchangeKind::Mexc => 0.5,
             ExchangeKind::KucoinFutures => 0.4,
             ExchangeKind::Htx => 0.35,
+            ExchangeKind::Deribit => 0.3,
         };
 
     let major = coin.rank < 2;

@@ -35,6 +35,7 @@ fn real_plugins_load_and_describe_themselves() {
         ("fc_plugin_mexc", "mexc"),
         ("fc_plugin_kucoinfutures", "kucoinfutures"),
         ("fc_plugin_htx", "htx"),
+        ("fc_plugin_deribit", "deribit"),
     ];
     for (lib, id) in expected {
         let plugin = load_plugin(&plugin_path(lib)).unwrap_or_else(|e| panic!("{lib}: {e}"));
@@ -96,7 +97,8 @@ fn each_plugin_is_its_own_module() {
             "hyperliquid",
             "mexc",
             "kucoinfutures",
-            "htx"
+            "htx",
+            "deribit"
         ]
     );
 }
@@ -220,6 +222,7 @@ fn plugins_command_lists_every_file() {
         ("libfc_plugin_mexc.so", "exchange=mexc"),
         ("libfc_plugin_kucoinfutures.so", "exchange=kucoinfutures"),
         ("libfc_plugin_htx.so", "exchange=htx"),
+        ("libfc_plugin_deribit.so", "exchange=deribit"),
         ("libfc_plugin_template.so", "exchange=template"),
         ("libfc_test_plugin_panicking.so", "exchange=panicking"),
         ("libfc_test_plugin_incompatible.so", "ERROR"),

@@ -9,6 +9,7 @@
 pub mod binance;
 pub mod bitget;
 pub mod bybit;
+pub mod deribit;
 pub mod gate;
 pub mod htx;
 pub mod hyperliquid;
@@ -187,6 +188,7 @@ pub fn respond_with_body(
         ExchangeKind::Mexc => mexc::respond(venue, path, query, now_ms),
         ExchangeKind::KucoinFutures => kucoinfutures::respond(venue, path, query, now_ms),
         ExchangeKind::Htx => htx::respond(venue, path, query, now_ms),
+        ExchangeKind::Deribit => deribit::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -225,6 +227,7 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
                 .str("err_msg", msg)
                 .int("ts", now_ms as i64);
         }),
+        ExchangeKind::Deribit => deribit::error_body(&mut b, code, msg, now_ms),
     }
     b
 }
@@ -259,6 +262,7 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Htx, 1013) => "This contract symbol doesnt exist.",
         (ExchangeKind::Htx, 1032) => "Requests too frequent, please try again later.",
         (ExchangeKind::Htx, _) => "System exception, please try again later.",
+        (ExchangeKind::Deribit, _) => deribit::default_error_msg(code),
     }
 }
 

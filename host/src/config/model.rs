@@ -808,6 +808,7 @@ mod shipped_configs {
                     "binance",
                     "bitget",
                     "bybit",
+                    "deribit",
                     "gate",
                     "htx",
                     "hyperliquid",
