@@ -444,7 +444,13 @@ async fn pins_refuse_files_whose_sha256_differs() {
     let binance_sha = sha256sum(&plugin_path("fc_plugin_binance"));
     let wrong = "0".repeat(64);
     let pins = format!("\n[plugins.pins]\nbinance = \"{binance_sha}\"\nokx = \"{wrong}\"\n");
-    let scene = Scene::new(&REAL_PLUGINS, "", &pins).await;
+    // Three plugins: binance pinned right, okx pinned wrong, bybit not pinned at all.
+    let scene = Scene::new(
+        &["fc_plugin_binance", "fc_plugin_bybit", "fc_plugin_okx"],
+        "",
+        &pins,
+    )
+    .await;
 
     // `plugins --dir` prints the value a pin expects.
     let out = Command::new(host_binary())

@@ -24,10 +24,7 @@ use super::{
 };
 use crate::{
     collect::http::HttpClient,
-    collect::{
-        cycle::CycleOutcome,
-        worker::{OnDemandCollector, WorkerSpec},
-    },
+    collect::{cycle::CycleOutcome, exchange::WorkerSpec, worker::OnDemandCollector},
     config::{BreakerConfig, ChangeDetectionConfig, ExchangeConfig, HttpConfig},
     output::sink::Batch,
     plugins::{PluginRegistry, PluginSet},

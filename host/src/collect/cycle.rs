@@ -35,7 +35,7 @@ use crate::{
     },
 };
 
-use super::worker::Shared;
+use super::exchange::Shared;
 
 /// Pause before retrying when the breaker is half-open and another kind holds the probe.
 const PROBE_BUSY_RETRY: Duration = Duration::from_millis(250);

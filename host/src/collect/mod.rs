@@ -1,7 +1,9 @@
 //! Collection: everything between a plugin and a batch of records for the sink, per exchange
 //! instance.
 //!
-//! - `worker`: an exchange instance: its shared state and its kind tasks' lifecycle;
+//! - `worker`: an exchange instance's kind tasks: started, kept, restarted and stopped as its
+//!   plugin comes, changes and goes;
+//! - `exchange`: the state an instance's kind tasks share (instruments, store, breaker, plugin);
 //! - `cycle`: one kind's schedule and cycle (build requests, execute, parse, merge, change
 //!   detection, send);
 //! - `http`: the HTTP executor (pooled client, rate-limit budget, timeouts, retries);
@@ -12,5 +14,6 @@
 
 pub mod breaker;
 pub mod cycle;
+pub mod exchange;
 pub mod http;
 pub mod worker;

@@ -1,156 +1,27 @@
 //! One exchange instance's collection loop: a task per data kind on its own interval, all
-//! sharing the exchange's instruments, record store, HTTP budget and current plugin.
+//! sharing the exchange's state (`exchange`: instruments, record store, HTTP budget, breaker,
+//! current plugin).
 //!
-//! Owns the exchange's shared state (instruments, record store, change detection, breaker,
-//! current plugin and its canary) and the kind tasks' lifecycle: started when a plugin
-//! arrives, kept or restarted when it is replaced, stopped when it goes. The cycle itself is
-//! `cycle`. Must not let anything of this exchange block another exchange.
+//! Owns the kind tasks' lifecycle: started when a plugin arrives, kept or restarted when it is
+//! replaced, stopped when it goes; and the on-demand collector the benchmark drives. The cycle
+//! itself is `cycle`. Must not let anything of this exchange block another exchange.
 
 use std::{sync::Arc, time::Duration};
 
-use plugin_api::{KindSpec, Record, RecordKind};
+use plugin_api::RecordKind;
 use tokio::{
-    sync::{mpsc, watch, Mutex, RwLock},
+    sync::{mpsc, watch},
     task::JoinSet,
 };
 
 use super::cycle::{CycleOutcome, KindTask, SeenWarnings};
+use super::exchange::{interval_for, Shared, WorkerSpec};
 use crate::{
     bench::instruments::ResponseClock,
-    clock::now_ms,
-    collect::breaker::{CircuitBreaker, Transition},
     collect::http::{ExchangeHttp, HttpClient},
-    config::{BreakerConfig, ChangeDetectionConfig, ExchangeConfig, HttpConfig},
-    observe::telemetry::internal_events::BreakerTransitioned,
-    observe::telemetry::Telemetry,
     output::sink::Batch,
-    plugins::{canary::Verdict, Canary, LoadedPlugin, PluginSet},
-    state::change_detection::ChangeDetector,
-    state::record_store::RecordStore,
+    plugins::{LoadedPlugin, PluginSet},
 };
-
-/// What the supervisor hands a worker.
-#[derive(Debug, Clone)]
-pub struct WorkerSpec {
-    pub instance_id: String,
-    pub config: ExchangeConfig,
-    pub http: HttpConfig,
-    pub breaker: BreakerConfig,
-    pub change_detection: ChangeDetectionConfig,
-    /// Metrics, events and the exchange health table (`telemetry.health()`).
-    pub telemetry: Telemetry,
-}
-
-impl WorkerSpec {
-    pub fn plugin_id(&self) -> &str {
-        self.config.plugin_id(&self.instance_id)
-    }
-}
-
-/// State shared by one exchange's kind tasks; survives plugin replacement.
-pub(super) struct Shared {
-    pub(super) spec: WorkerSpec,
-    pub(super) instruments: RwLock<Arc<Vec<Record>>>,
-    pub(super) instruments_ready: watch::Sender<bool>,
-    pub(super) store: Mutex<RecordStore>,
-    pub(super) changes: Mutex<ChangeDetector>,
-    pub(super) breaker: std::sync::Mutex<CircuitBreaker>,
-    pub(super) plugins: watch::Receiver<Arc<PluginSet>>,
-    pub(super) sink: mpsc::Sender<Batch>,
-    /// Set only by benchmarks ([`OnDemandCollector::measure_responses`]).
-    pub(super) response_clock: std::sync::OnceLock<ResponseClock>,
-}
-
-impl Shared {
-    pub(super) fn new(
-        spec: WorkerSpec,
-        plugins: watch::Receiver<Arc<PluginSet>>,
-        sink: mpsc::Sender<Batch>,
-    ) -> Arc<Self> {
-        let (ready_tx, _) = watch::channel(false);
-        let changes = ChangeDetector::new(
-            spec.change_detection.heartbeat.0,
-            spec.change_detection.max_entries,
-        );
-        let breaker = CircuitBreaker::new(spec.breaker.clone());
-        Arc::new(Shared {
-            spec,
-            instruments: RwLock::new(Arc::new(Vec::new())),
-            instruments_ready: ready_tx,
-            store: Mutex::new(RecordStore::new()),
-            changes: Mutex::new(changes),
-            breaker: std::sync::Mutex::new(breaker),
-            plugins,
-            sink,
-            response_clock: std::sync::OnceLock::new(),
-        })
-    }
-
-    pub(super) fn current_plugin(&self) -> Option<Arc<LoadedPlugin>> {
-        self.plugins.borrow().get(self.spec.plugin_id()).cloned()
-    }
-
-    /// The canary candidate compared with `plugin` on `kind`, if one is comparing.
-    pub(super) fn canary_for(&self, plugin: &LoadedPlugin, kind: &str) -> Option<Arc<Canary>> {
-        self.plugins
-            .borrow()
-            .canary(self.spec.plugin_id())
-            .filter(|c| c.active_generation == plugin.generation && c.compares(kind))
-            .cloned()
-    }
-
-    /// Tells the current canary candidate (if any) which kinds this instance runs.
-    pub(super) fn enlist_in_canary(&self, plugin: &LoadedPlugin) {
-        let canary = self.plugins.borrow().canary(self.spec.plugin_id()).cloned();
-        if let Some(canary) = canary.filter(|c| c.active_generation == plugin.generation) {
-            let kinds: Vec<(String, Option<Duration>)> = plugin
-                .info
-                .kinds
-                .iter()
-                .map(|k| (k.name.to_string(), interval_for(&self.spec.config, k)))
-                .collect();
-            canary.enlist(&self.spec.instance_id, &kinds);
-            // An enlisted kind the candidate lacks holds it back at once.
-            if canary.state() == crate::plugins::CanaryState::HeldBack {
-                self.spec
-                    .telemetry
-                    .canary_progress(&canary.status(), Verdict::HoldBack);
-            }
-        }
-    }
-
-    pub(super) fn on_transition(&self, t: Transition) {
-        self.spec.telemetry.emit(BreakerTransitioned {
-            exchange: &self.spec.instance_id,
-            from: t.from,
-            to: t.to,
-            cool_down: t.cool_down,
-        });
-    }
-
-    pub(super) fn breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
-        self.breaker.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Counts one request for the breaker and the health table.
-    pub(super) fn record_outcome(&self, ok: bool, error: Option<&str>) {
-        let now = tokio::time::Instant::now();
-        let exchange = self.spec.instance_id.as_str();
-        let transition = if ok {
-            self.spec.telemetry.health().success(exchange, now_ms());
-            self.breaker().record_success(now)
-        } else {
-            self.spec
-                .telemetry
-                .health()
-                .failure(exchange, now_ms(), error.unwrap_or("failed"));
-            self.breaker().record_failure(now)
-        };
-        if let Some(t) = transition {
-            self.on_transition(t);
-        }
-    }
-}
 
 /// What decides whether kind tasks must be restarted when the plugin is replaced.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,14 +55,6 @@ fn layout(spec: &WorkerSpec, plugin: &LoadedPlugin) -> Layout {
             .iter()
             .map(|r| (r.path_prefix.to_string(), r.limit, r.window_ms))
             .collect(),
-    }
-}
-
-/// The configured interval of a kind, the plugin's default when not configured, `None` if off.
-fn interval_for(config: &ExchangeConfig, kind: &KindSpec) -> Option<Duration> {
-    match config.intervals.get(kind.name.as_str()) {
-        Some(configured) => configured.0,
-        None => Some(Duration::from_millis(kind.default_interval_ms)),
     }
 }
 

@@ -13,8 +13,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    common::{
+        default_sink_buffer_max_records, default_sink_queue, default_true,
+        DEFAULT_SINK_BUFFER_MAX_RECORDS, DEFAULT_SINK_QUEUE_BATCHES,
+    },
     duration::ConfigDuration,
-    model::*,
     quote::{quote, shorten_value_in},
 };
 
@@ -431,6 +434,7 @@ fn default_amqp_bindings() -> Vec<String> {
 #[cfg(test)]
 mod amqp_config_tests {
     use super::*;
+    use crate::config::{Config, SinkConfig};
 
     fn parse(sink: &str) -> Result<Config, String> {
         let text = format!("[plugins]\ndir = \"p\"\n[sink]\n{sink}\n");

@@ -7,7 +7,11 @@
 
 use serde_json::Value;
 
-use super::{amqp::AMQP_SHORT_STRING_MAX, quote::quote, secrets::join_key, ConfigProblem};
+use super::{
+    amqp::AMQP_SHORT_STRING_MAX,
+    problem::{join_key, ConfigProblem},
+    quote::quote,
+};
 
 /// Largest config file read (one layer): a backstop against reading something unbounded (a
 /// device, a runaway generated file, a 50 MB value). Only this many bytes plus one are ever

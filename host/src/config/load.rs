@@ -7,7 +7,9 @@
 //! schema sees it.
 //!
 //! Merge rule: tables (objects) merge key by key, recursively; anything else (scalars, arrays)
-//! in a later layer replaces the earlier value whole. Relative paths (`plugins.dir`,
+//! in a later layer replaces the earlier value whole, and so does a table that switches a
+//! [`VARIANT_TABLES`] table (`[sink]`) to another `type`: the earlier type's keys are dropped,
+//! by a later file layer or by a `…__TYPE` environment override alike. Relative paths (`plugins.dir`,
 //! `sink.path`, `sink.spool_dir`) resolve against the folder of the file that set them; paths
 //! set by an environment variable resolve against the config directory (or the config file's
 //! folder when `--config` names a file).
@@ -20,14 +22,16 @@ use std::{
 use serde_json::{Map, Value};
 
 use super::{
+    environment::Environment,
     limits::{
         self, ValueKind, MAX_CONFIG_FILE_BYTES, MAX_ENV_OVERRIDE_BYTES, MAX_IDENTIFIER_BYTES,
         PATH_KEYS,
     },
     model::Config,
+    problem::{join_key, ConfigErrors, ConfigProblem},
     quote::{cut, quote},
     secrets::{self, Interpolated, SecretValue},
-    validate::{self, ConfigErrors, ConfigProblem},
+    validate,
 };
 
 /// Default of `--config`: the config directory, relative to the working directory.
@@ -60,52 +64,6 @@ pub struct LoadRequest {
     pub path: PathBuf,
     /// `--profile`; only meaningful for a directory.
     pub profile: Option<String>,
-}
-
-/// The environment a load sees (variables for the profile, overrides and `${VAR}` secrets),
-/// explicit so tests and reloads do not depend on the process. `Debug` shows names only.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Environment(BTreeMap<String, String>);
-
-impl std::fmt::Debug for Environment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Environment")
-            .field(&self.0.keys().collect::<Vec<_>>())
-            .finish()
-    }
-}
-
-impl Environment {
-    /// The process's environment (variables that are not valid Unicode are skipped).
-    pub fn from_process() -> Self {
-        Self(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        )
-    }
-
-    pub fn from_pairs<I, K, V>(pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        )
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.0.iter()
-    }
 }
 
 /// A loaded, validated config and what it was made from. `Debug` shows the redacted view.
@@ -179,7 +137,7 @@ impl Provenance {
         self.0.insert(key.to_owned(), source.clone());
         if let Value::Object(map) = v {
             for (k, child) in map {
-                self.record_all(&secrets::join_key(key, k), child, source);
+                self.record_all(&join_key(key, k), child, source);
             }
         }
     }
@@ -197,9 +155,26 @@ impl Provenance {
     }
 }
 
+/// Tables whose `type` chooses which other keys they may hold (serde-tagged enums in the model).
+/// A layer that changes their `type` replaces the table instead of merging into it.
+pub const VARIANT_TABLES: [&str; 1] = ["sink"];
+
+/// Whether `src`, merged into the table `dst` at `key`, switches a [`VARIANT_TABLES`] table to
+/// another `type`.
+fn switches_variant(key: &str, dst: &Map<String, Value>, src: &Map<String, Value>) -> bool {
+    VARIANT_TABLES.contains(&key)
+        && matches!((dst.get("type"), src.get("type")), (Some(old), Some(new)) if old != new)
+}
+
 /// Deep-merges `src` over `dst` (see the module doc for the rule), recording provenance.
 fn merge(dst: &mut Value, src: Value, key: &str, source: &Source, prov: &mut Provenance) {
     match (dst, src) {
+        (Value::Object(d), Value::Object(s)) if switches_variant(key, d, &s) => {
+            // Another variant: the earlier layer's keys belong to the old one (a JSONL `path`
+            // means nothing to AMQP), so the later table replaces it whole.
+            prov.record_all(key, &Value::Object(s.clone()), source);
+            *d = s;
+        }
         (Value::Object(d), Value::Object(s)) => {
             // A table is attributed to the last layer that touched it (a problem with the table
             // itself, e.g. a missing key, most likely comes from the latest change).
@@ -207,7 +182,7 @@ fn merge(dst: &mut Value, src: Value, key: &str, source: &Source, prov: &mut Pro
                 prov.0.insert(key.to_owned(), source.clone());
             }
             for (k, v) in s {
-                let child = secrets::join_key(key, &k);
+                let child = join_key(key, &k);
                 match d.get_mut(&k) {
                     Some(existing) => merge(existing, v, &child, source, prov),
                     None => {
@@ -502,6 +477,9 @@ fn parse_env_value(raw: &str) -> Value {
     Value::String(raw.to_owned())
 }
 
+/// How a problem names an environment override as its source (`env FUTURES_COLLECTOR__…`).
+const ENV_SOURCE_PREFIX: &str = "env ";
+
 /// Applies every `FUTURES_COLLECTOR__A__B=v` override (in name order).
 fn apply_env(
     doc: &mut Value,
@@ -515,7 +493,7 @@ fn apply_env(
             continue;
         };
         let source = Source {
-            label: format!("env {}", cut(name, MAX_IDENTIFIER_BYTES)),
+            label: format!("{ENV_SOURCE_PREFIX}{}", cut(name, MAX_IDENTIFIER_BYTES)),
             base_dir: base_dir.to_owned(),
         };
         // `NAME=value`, as the process environment holds it.
@@ -547,7 +525,7 @@ fn apply_env(
         let mut path = String::new();
         let mut blocked = None;
         for seg in &segments[..segments.len() - 1] {
-            path = secrets::join_key(&path, seg);
+            path = join_key(&path, seg);
             let Value::Object(map) = node else {
                 blocked = Some(path.clone());
                 break;
@@ -568,11 +546,33 @@ fn apply_env(
         }
         if let (Value::Object(map), Some(last)) = (node, segments.last()) {
             let value = parse_env_value(raw);
+            if last == "type" && VARIANT_TABLES.contains(&path.as_str()) {
+                drop_other_variant_keys(map, &path, &value, prov);
+            }
             prov.record_all(&key, &value, &source);
             map.insert(last.clone(), value);
         }
     }
     problems
+}
+
+/// An override switching the [`VARIANT_TABLES`] table at `table` to another `type` drops the
+/// keys the file layers set for the old type; keys set by other overrides stay (the operator
+/// wrote them, and validation names any that does not fit).
+fn drop_other_variant_keys(
+    map: &mut Map<String, Value>,
+    table: &str,
+    new_type: &Value,
+    prov: &Provenance,
+) {
+    if map.get("type").is_none_or(|old| old == new_type) {
+        return;
+    }
+    map.retain(|k, _| {
+        prov.0
+            .get(&join_key(table, k))
+            .is_some_and(|source| source.label.starts_with(ENV_SOURCE_PREFIX))
+    });
 }
 
 fn resolve_paths(doc: &mut Value, prov: &Provenance) {
@@ -934,6 +934,73 @@ pub(crate) mod tests {
         assert_eq!(names, ["base.toml", "development.toml", "local.yaml"]);
         assert!(loaded.watch_paths.contains(&dir.path().to_owned()));
         assert_eq!(loaded.profile.as_deref(), Some("development"));
+    }
+
+    #[test]
+    fn a_layer_that_switches_the_sink_type_replaces_the_sink_table() {
+        const JSONL_BASE: &str = "[plugins]\ndir = \"plugins\"\n\
+            [sink]\ntype = \"jsonl\"\npath = \"data/records.jsonl\"\nqueue_batches = 64\n";
+        let amqp =
+            "[sink]\ntype = \"amqp\"\nurl = \"amqp://127.0.0.1:5672/%2f\"\nspool_dir = \"spool\"\n";
+        // A file layer: the profile's [sink] replaces the base's (its `path` would be unknown).
+        let dir = dir_with(&[("base.toml", JSONL_BASE), ("production.toml", amqp)]);
+        let loaded = load(
+            &req(dir.path(), Some("production")),
+            &Environment::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let crate::config::SinkConfig::Amqp(sink) = &loaded.config.sink else {
+            panic!("expected the AMQP sink, got {:?}", loaded.config.sink);
+        };
+        assert_eq!(sink.url, "amqp://127.0.0.1:5672/%2f");
+        // Replaced whole: the base's queue_batches went with its type.
+        assert_eq!(
+            sink.queue_batches,
+            crate::config::DEFAULT_SINK_QUEUE_BATCHES
+        );
+
+        // The same type in a later layer still merges key by key.
+        let dir = dir_with(&[
+            ("base.toml", JSONL_BASE),
+            (
+                "development.toml",
+                "[sink]\ntype = \"jsonl\"\nqueue_batches = 8\n",
+            ),
+        ]);
+        let loaded = load(&req(dir.path(), None), &Environment::default()).unwrap();
+        assert!(matches!(
+            &loaded.config.sink,
+            crate::config::SinkConfig::Jsonl { path, queue_batches: 8, .. }
+                if path == &dir.path().join("data/records.jsonl")
+        ));
+
+        // An environment override of the type drops the file layers' keys of the old type and
+        // keeps the other overrides, whatever their names' order.
+        let dir = dir_with(&[("base.toml", JSONL_BASE), ("development.toml", "")]);
+        let env = Environment::from_pairs([
+            ("FUTURES_COLLECTOR__SINK__TYPE", "amqp"),
+            ("FUTURES_COLLECTOR__SINK__BATCH_MAX", "50"),
+            ("FUTURES_COLLECTOR__SINK__SPOOL_DIR", "spool"),
+            ("FUTURES_COLLECTOR__SINK__URL", "amqp://127.0.0.1:5672/%2f"),
+        ]);
+        let loaded = load(&req(dir.path(), None), &env).unwrap_or_else(|e| panic!("{e}"));
+        let crate::config::SinkConfig::Amqp(sink) = &loaded.config.sink else {
+            panic!("expected the AMQP sink, got {:?}", loaded.config.sink);
+        };
+        assert_eq!(
+            (sink.url.as_str(), sink.batch_max),
+            ("amqp://127.0.0.1:5672/%2f", 50)
+        );
+
+        // A key the operator set by override for the old type is not dropped silently.
+        let env = Environment::from_pairs([
+            ("FUTURES_COLLECTOR__SINK__PATH", "x.jsonl"),
+            ("FUTURES_COLLECTOR__SINK__SPOOL_DIR", "spool"),
+            ("FUTURES_COLLECTOR__SINK__TYPE", "amqp"),
+            ("FUTURES_COLLECTOR__SINK__URL", "amqp://127.0.0.1:5672/%2f"),
+        ]);
+        let e = load(&req(dir.path(), None), &env).unwrap_err().to_string();
+        assert!(e.contains("sink.path") && e.contains("unknown key"), "{e}");
     }
 
     #[test]

@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     amqp::AmqpSinkConfig,
+    common::{default_sink_buffer_max_records, default_sink_queue, default_true},
     observe::{AlertsConfig, WebConfig},
+    problem::ConfigProblem,
     quote::quote,
-    ConfigProblem,
 };
 use crate::{
     config::breaker::BreakerConfig,
@@ -45,12 +46,6 @@ pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(5);
 /// Share of an exchange's documented rate limit the collector allows itself (0 < share ≤ 1),
 /// leaving the rest for other clients on the same IP.
 pub const DEFAULT_RATE_LIMIT_SHARE: f64 = 0.5;
-/// Records waiting between the workers and the sink; when full, workers wait (back-pressure).
-pub const DEFAULT_SINK_QUEUE_BATCHES: usize = 256;
-/// Records the sink task holds in memory while its writes fail (a full disk), before it drops
-/// the oldest waiting batch: about 70 MB at ~700 bytes a record, and 100 s or more of the three
-/// shipped exchanges' changes.
-pub const DEFAULT_SINK_BUFFER_MAX_RECORDS: usize = 100_000;
 /// Follow-up rounds (pagination pages) allowed in one cycle, a guard against endless cursors.
 pub const DEFAULT_MAX_PAGES: u32 = 100;
 /// How long the plugin directory watcher waits for a file to settle before loading it.
@@ -80,22 +75,6 @@ pub const DEFAULT_MAX_ENTRIES: usize = 50_000;
 /// write a file in several steps (temporary file, rename, chmod), and one save should cause
 /// one reload. Well inside the 2-second "live after saving" promise (`[reload] settle`).
 pub const DEFAULT_RELOAD_SETTLE: Duration = Duration::from_millis(300);
-/// Every alert rule id (the `rule` label of alerts, the values `[alerts] disabled` accepts).
-pub const ALERT_RULE_IDS: [&str; 12] = [
-    "exchange_down",
-    "breaker_open",
-    "error_rate",
-    "latency",
-    "stale",
-    "sink_failing",
-    "sink_spooling",
-    "memory",
-    "config_reload_failed",
-    "plugin_refused",
-    "plugins_retired",
-    "plugin_canary_held_back",
-];
-
 /// Upper bound of `[plugins] max_retired`: beyond it the alert could never matter.
 pub const MAX_RETIRED_PLUGINS_LIMIT: usize = 10_000;
 /// Length of a SHA-256 digest written in hex (`[plugins.pins]` values).
@@ -500,9 +479,6 @@ impl HttpConfig {
     }
 }
 
-pub(super) fn default_true() -> bool {
-    true
-}
 fn default_plugin_settle() -> ConfigDuration {
     ConfigDuration(DEFAULT_PLUGIN_SETTLE)
 }
@@ -517,12 +493,6 @@ fn default_canary_cycles() -> u32 {
 }
 fn default_canary_max_kind_interval() -> ConfigDuration {
     ConfigDuration(DEFAULT_CANARY_MAX_KIND_INTERVAL)
-}
-pub(super) fn default_sink_queue() -> usize {
-    DEFAULT_SINK_QUEUE_BATCHES
-}
-pub(super) fn default_sink_buffer_max_records() -> usize {
-    DEFAULT_SINK_BUFFER_MAX_RECORDS
 }
 fn default_timeout() -> ConfigDuration {
     ConfigDuration(DEFAULT_REQUEST_TIMEOUT)
@@ -709,6 +679,7 @@ mod schema_file {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{DEFAULT_SINK_BUFFER_MAX_RECORDS, DEFAULT_SINK_QUEUE_BATCHES};
 
     const MINIMAL: &str = r#"
         [plugins]

@@ -8,7 +8,23 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{duration::ConfigDuration, model::*, quote::quote};
+use super::{common::default_true, duration::ConfigDuration, quote::quote};
+
+/// Every alert rule id (the `rule` label of alerts, the values `[alerts] disabled` accepts).
+pub const ALERT_RULE_IDS: [&str; 12] = [
+    "exchange_down",
+    "breaker_open",
+    "error_rate",
+    "latency",
+    "stale",
+    "sink_failing",
+    "sink_spooling",
+    "memory",
+    "config_reload_failed",
+    "plugin_refused",
+    "plugins_retired",
+    "plugin_canary_held_back",
+];
 
 /// Where the web server (metrics, health, status API, dashboard) listens by default: loopback
 /// only. Expose it through a reverse proxy or set `[web] listen` explicitly.
@@ -509,6 +525,7 @@ fn default_webhook_url_env() -> String {
 #[cfg(test)]
 mod observability_settings_tests {
     use super::*;
+    use crate::config::Config;
     use std::path::Path;
 
     const BASE: &str = "[plugins]\ndir = \"p\"\n[sink]\ntype = \"stdout\"\n";

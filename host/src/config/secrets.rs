@@ -9,7 +9,8 @@
 use serde_json::Value;
 
 use super::{
-    load::Environment,
+    environment::Environment,
+    problem::join_key,
     quote::{quote, CUT_MARK, QUOTE_MAX_CHARS},
 };
 
@@ -153,15 +154,6 @@ fn walk(
             }
         }
         _ => {}
-    }
-}
-
-/// `parent.child`, or `child` at the top.
-pub(crate) fn join_key(parent: &str, child: &str) -> String {
-    if parent.is_empty() {
-        child.to_owned()
-    } else {
-        format!("{parent}.{child}")
     }
 }
 

@@ -225,6 +225,11 @@ impl Drop for ConfigWatcher {
     }
 }
 
+/// The symlink a Kubernetes ConfigMap (or Secret) volume swaps atomically on an update (a new
+/// `..data_tmp` renamed over it): the visible files are symlinks through it and never change
+/// themselves, so a change of this name in a watched folder is a change of every file in it.
+const KUBERNETES_DATA_LINK: &str = "..data";
+
 /// File names editors write next to the real file and that never hold config.
 fn is_config_file_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
@@ -271,6 +276,7 @@ impl ConfigWatcher {
                         return false;
                     };
                     match filter.get(dir) {
+                        Some(_) if name == KUBERNETES_DATA_LINK => true,
                         Some(Some(names)) => names.contains(name),
                         Some(None) => is_config_file_name(&name.to_string_lossy()),
                         None => false,
@@ -444,6 +450,30 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(2), rx.recv())
             .await
             .expect("no trigger after a rename save")
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn watcher_fires_on_a_kubernetes_configmap_swap() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("fc-reload-k8s-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("..2026_01_01_00_00_00.1")).unwrap();
+        std::fs::write(dir.join("..2026_01_01_00_00_00.1/app.toml"), "a = 1\n").unwrap();
+        symlink("..2026_01_01_00_00_00.1", dir.join("..data")).unwrap();
+        symlink("..data/app.toml", dir.join("app.toml")).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _watcher =
+            ConfigWatcher::start(&[dir.join("app.toml")], Duration::from_millis(100), tx).unwrap();
+        // The kubelet's update: new folder, `..data_tmp` renamed over `..data`.
+        std::fs::create_dir(dir.join("..2026_01_01_00_00_01.2")).unwrap();
+        std::fs::write(dir.join("..2026_01_01_00_00_01.2/app.toml"), "a = 2\n").unwrap();
+        symlink("..2026_01_01_00_00_01.2", dir.join("..data_tmp")).unwrap();
+        std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+        tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("no trigger after a ConfigMap swap")
             .unwrap();
         let _ = std::fs::remove_dir_all(&dir);
     }

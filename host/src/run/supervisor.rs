@@ -22,8 +22,9 @@ use tokio::{
 };
 
 use crate::{
+    collect::exchange::WorkerSpec,
     collect::http::HttpClient,
-    collect::worker::{run_exchange, WorkerSpec},
+    collect::worker::run_exchange,
     config::{Config, PluginsConfig, WebConfig},
     observe::telemetry::{ReloadResult, Telemetry},
     output::sink::{Batch, SinkControl, SinkTotals},

@@ -8,8 +8,14 @@ use std::{borrow::Cow, io, ops::Range};
 
 use tracing_subscriber::fmt::MakeWriter;
 
-use super::LogFormat;
 use crate::config::{char_floor, cut_mark, CUT_MARK_RESERVE};
+
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
 
 /// Longest log line written (one event, its newline included). Enough for any message the
 /// collector writes; what is longer comes from input it does not control (a config value, a

@@ -5,17 +5,10 @@
 
 use tracing_subscriber::{fmt, fmt::MakeWriter, util::SubscriberInitExt as _, EnvFilter};
 
-use super::log_lines;
+use super::log_lines::{self, LogFormat};
 
 /// Default filter when neither variable is set.
 pub const DEFAULT_LOG_FILTER: &str = "info";
-
-/// How log lines are written (`--log-format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Pretty,
-    Json,
-}
 
 /// Installs the global subscriber, writing to stderr (stdout may carry records).
 pub fn init(format: LogFormat) {

@@ -34,7 +34,8 @@ mod state;
 mod status;
 mod vocabulary;
 
-pub use logging::{init, LogFormat, DEFAULT_LOG_FILTER};
+pub use log_lines::LogFormat;
+pub use logging::{init, DEFAULT_LOG_FILTER};
 use scrape::*;
 use state::*;
 pub use status::*;

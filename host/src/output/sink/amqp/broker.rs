@@ -2,28 +2,62 @@
 //! exchange and queues, publish a round pipelined and wait for its confirms unless a broker
 //! alarm blocks the connection.
 //!
-//! Owns the AMQP protocol steps. Must not decide what to publish or keep state between rounds.
+//! Owns the AMQP protocol steps and what they hand back (a live link `Up` with its event
+//! stream, a round's `RoundOutcome` of per-message `Fate`s). Must not decide what to publish or
+//! keep state between rounds.
 
 use std::{
     collections::VecDeque, future::Future, pin::Pin, sync::atomic::Ordering, task::Poll,
     time::Duration,
 };
 
+use futures_util::Stream;
 use lapin::{
     options::BasicPublishOptions, options::ConfirmSelectOptions, options::ExchangeDeclareOptions,
     options::QueueBindOptions, options::QueueDeclareOptions, types::AMQPValue, types::FieldTable,
     types::LongString, types::ShortString, Channel, Confirmation, Connection, ConnectionProperties,
-    ExchangeKind, PublisherConfirm,
+    Event, ExchangeKind, PublisherConfirm,
 };
 use tokio::time::Instant;
 
 use crate::{config::AmqpQueueConfig, config::AmqpQueueType};
 
-use super::{
-    publisher::EventStream, publisher::Fate, publisher::RoundOutcome, publisher::Up,
-    stats::AmqpStats, Settings, BLOCKED_POLL_INTERVAL, CLOSE_HANDSHAKE_TIMEOUT,
-};
+use super::{stats::AmqpStats, Settings, BLOCKED_POLL_INTERVAL, CLOSE_HANDSHAKE_TIMEOUT};
 use crate::output::sink::wire::OutMessage;
+
+pub(super) type EventStream = Pin<Box<dyn Stream<Item = Event> + Send>>;
+
+/// A live connection with its publishing channel. (Its event stream is kept beside it, in
+/// the publisher: a stream is not `Sync`, and `Up` is borrowed across awaits.)
+pub(super) struct Up {
+    pub(super) connection: Connection,
+    pub(super) channel: Channel,
+    pub(super) blocked: bool,
+}
+
+impl Up {
+    pub(super) fn is_blocked(&self) -> bool {
+        self.blocked || self.connection.status().blocked()
+    }
+}
+
+/// What happened to one message of a publish round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fate {
+    /// Not confirmed: not published, connection lost, or no confirm in time.
+    Unconfirmed,
+    Confirmed,
+    /// Confirmed but unroutable.
+    Returned,
+    Nacked,
+}
+
+pub(super) struct RoundOutcome {
+    pub(super) fates: Vec<Fate>,
+    /// Why the link must be dropped, if it must.
+    pub(super) link_error: Option<String>,
+    pub(super) blocked: bool,
+}
 
 /// Closes a connection politely, without waiting long or reporting errors.
 pub(super) async fn close_quietly(up: Up) {

@@ -4,60 +4,27 @@
 //! Owns the state machine. Must not encode records (the facade did) or talk to the broker's
 //! protocol directly: `broker` does.
 
-use std::{pin::Pin, sync::atomic::Ordering, sync::Arc, time::Duration};
+use std::{sync::atomic::Ordering, sync::Arc, time::Duration};
 
-use futures_util::{Stream, StreamExt as _};
-use lapin::{Channel, Connection, Event};
+use futures_util::StreamExt as _;
+use lapin::Event;
 use tokio::{task::JoinHandle, time::Instant};
 
 use super::{
-    broker::close_quietly, broker::connect, broker::publish_round, open_spool, stats::AmqpStats,
-    stats::LinkState, Command, Settings, MAX_BACKOFF_DOUBLINGS, NACK_RETRIES, NACK_RETRY_DELAY,
-    REPEAT_LOG_INTERVAL, REPLAY_CHUNK_BYTES, REPLAY_CHUNK_MESSAGES, WRITE_WAITS_FOR_CONNECTION,
+    broker::close_quietly, broker::connect, broker::publish_round, broker::EventStream,
+    broker::Fate, broker::RoundOutcome, broker::Up, open_spool, stats::AmqpStats, stats::LinkState,
+    Command, Settings, MAX_BACKOFF_DOUBLINGS, NACK_RETRIES, NACK_RETRY_DELAY, REPEAT_LOG_INTERVAL,
+    REPLAY_CHUNK_BYTES, REPLAY_CHUNK_MESSAGES, WRITE_WAITS_FOR_CONNECTION,
 };
 use crate::output::sink::spool::Spool;
 use crate::output::sink::spool::SpoolError;
 use crate::output::sink::wire::OutMessage;
 use tokio::sync::mpsc;
 
-pub(super) type EventStream = Pin<Box<dyn Stream<Item = Event> + Send>>;
-
-/// A live connection with its publishing channel. (Its event stream is kept beside it, in
-/// the publisher: a stream is not `Sync`, and `Up` is borrowed across awaits.)
-pub(super) struct Up {
-    pub(super) connection: Connection,
-    pub(super) channel: Channel,
-    pub(super) blocked: bool,
-}
-
-impl Up {
-    pub(super) fn is_blocked(&self) -> bool {
-        self.blocked || self.connection.status().blocked()
-    }
-}
-
 pub(super) enum Link {
     Down { retry_at: Instant },
     Connecting(JoinHandle<Result<(Box<Up>, EventStream), String>>),
     Up(Box<Up>),
-}
-
-/// What happened to one message of a publish round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Fate {
-    /// Not confirmed: not published, connection lost, or no confirm in time.
-    Unconfirmed,
-    Confirmed,
-    /// Confirmed but unroutable.
-    Returned,
-    Nacked,
-}
-
-pub(super) struct RoundOutcome {
-    pub(super) fates: Vec<Fate>,
-    /// Why the link must be dropped, if it must.
-    pub(super) link_error: Option<String>,
-    pub(super) blocked: bool,
 }
 
 /// What the main loop woke up for.
