@@ -32,11 +32,13 @@ pub enum ExchangeKind {
     Htx,
     /// Deribit perpetuals (`/api/v2/public/...`, JSON-RPC over GET, per currency).
     Deribit,
+    /// dYdX v4 indexer (`/v4/perpetualMarkets`, `/v4/height`).
+    Dydx,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 10] = [
+    pub const ALL: [ExchangeKind; 11] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
@@ -47,6 +49,7 @@ impl ExchangeKind {
         ExchangeKind::KucoinFutures,
         ExchangeKind::Htx,
         ExchangeKind::Deribit,
+        ExchangeKind::Dydx,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -62,6 +65,7 @@ impl ExchangeKind {
             ExchangeKind::KucoinFutures => "kucoinfutures",
             ExchangeKind::Htx => "htx",
             ExchangeKind::Deribit => "deribit",
+            ExchangeKind::Dydx => "dydx",
         }
     }
 
@@ -78,6 +82,7 @@ impl ExchangeKind {
             ExchangeKind::KucoinFutures => 400,
             ExchangeKind::Htx => 250,
             ExchangeKind::Deribit => crate::exchanges::deribit::DEFAULT_UNIVERSE,
+            ExchangeKind::Dydx => crate::exchanges::dydx::DEFAULT_UNIVERSE,
         }
     }
 
@@ -94,6 +99,7 @@ impl ExchangeKind {
             ExchangeKind::KucoinFutures => 90,
             ExchangeKind::Htx => 110,
             ExchangeKind::Deribit => 100,
+            ExchangeKind::Dydx => 120,
         }
     }
 }
@@ -115,10 +121,13 @@ impl FromStr for ExchangeKind {
             "bitget" => Ok(ExchangeKind::Bitget),
             "gate" | "gateio" => Ok(ExchangeKind::Gate),
             "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
+            "hyperliquid" => Ok(ExchangeKind::Hyperliquid),
+            "mexc" => Ok(ExchangeKind::Mexc),
             "htx" | "huobi" => Ok(ExchangeKind::Htx),
             "deribit" => Ok(ExchangeKind::Deribit),
+            "dydx" => Ok(ExchangeKind::Dydx),
             other => anyhow::bail!(
-                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | deribit)"
+                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | deribit | dydx)"
             ),
         }
     }

@@ -37,6 +37,8 @@
 //!   (optional `business_type=` / `contract_code=`), `/v5/market/funding_rate?contract_code=`.
 //! - deribit: `/api/v2/public/get_instruments`, `/api/v2/public/get_book_summary_by_currency`
 //!   (both `currency=` required, optional `kind=future`), `/api/v2/public/get_time`.
+//! - dydx: `/v4/perpetualMarkets` (optional `ticker=`/`market=`, `limit=`), `/v4/height`,
+//!   `/v4/time`.
 //!
 //! # Data
 //! Deterministic per instance seed; prices follow a value-noise random walk of wall-clock

@@ -381,6 +381,7 @@ impl Universe {
             ExchangeKind::KucoinFutures => crate::exchanges::kucoinfutures::compose(cfg, now_ms),
             ExchangeKind::Htx => crate::exchanges::htx::compose(cfg, now_ms),
             ExchangeKind::Deribit => crate::exchanges::deribit::compose(cfg, now_ms),
+            ExchangeKind::Dydx => crate::exchanges::dydx::compose(cfg, now_ms),
         };
         let by_symbol = instruments
             .iter()
@@ -509,6 +510,7 @@ pub(crate) fn make(spec: Spec<'_>) -> Instrument {
             ExchangeKind::KucoinFutures => 0.4,
             ExchangeKind::Htx => 0.35,
             ExchangeKind::Deribit => 0.3,
+            ExchangeKind::Dydx => 0.15,
         };
 
     let major = coin.rank < 2;

@@ -10,6 +10,7 @@ pub mod binance;
 pub mod bitget;
 pub mod bybit;
 pub mod deribit;
+pub mod dydx;
 pub mod gate;
 pub mod htx;
 pub mod hyperliquid;
@@ -189,6 +190,7 @@ pub fn respond_with_body(
         ExchangeKind::KucoinFutures => kucoinfutures::respond(venue, path, query, now_ms),
         ExchangeKind::Htx => htx::respond(venue, path, query, now_ms),
         ExchangeKind::Deribit => deribit::respond(venue, path, query, now_ms),
+        ExchangeKind::Dydx => dydx::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
 }
@@ -228,6 +230,7 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
                 .int("ts", now_ms as i64);
         }),
         ExchangeKind::Deribit => deribit::error_body(&mut b, code, msg, now_ms),
+        ExchangeKind::Dydx => dydx::error_body(&mut b, msg),
     }
     b
 }
@@ -263,6 +266,7 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Htx, 1032) => "Requests too frequent, please try again later.",
         (ExchangeKind::Htx, _) => "System exception, please try again later.",
         (ExchangeKind::Deribit, _) => deribit::default_error_msg(code),
+        (ExchangeKind::Dydx, _) => dydx::default_error_msg(code),
     }
 }
 
