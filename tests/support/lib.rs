@@ -36,7 +36,7 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
 }
 
 /// The real exchange plugins' library names.
-pub const REAL_PLUGINS: [&str; 10] = [
+pub const REAL_PLUGINS: [&str; 11] = [
     "fc_plugin_binance",
     "fc_plugin_bybit",
     "fc_plugin_okx",
@@ -47,6 +47,7 @@ pub const REAL_PLUGINS: [&str; 10] = [
     "fc_plugin_kucoinfutures",
     "fc_plugin_htx",
     "fc_plugin_deribit",
+    "fc_plugin_dydx",
 ];
 
 /// Copies a plugin into `dir` the way operators deploy: write a temporary name, then rename.

@@ -36,6 +36,7 @@ fn real_plugins_load_and_describe_themselves() {
         ("fc_plugin_kucoinfutures", "kucoinfutures"),
         ("fc_plugin_htx", "htx"),
         ("fc_plugin_deribit", "deribit"),
+        ("fc_plugin_dydx", "dydx"),
     ];
     for (lib, id) in expected {
         let plugin = load_plugin(&plugin_path(lib)).unwrap_or_else(|e| panic!("{lib}: {e}"));
@@ -98,7 +99,8 @@ fn each_plugin_is_its_own_module() {
             "mexc",
             "kucoinfutures",
             "htx",
-            "deribit"
+            "deribit",
+            "dydx"
         ]
     );
 }
@@ -223,6 +225,7 @@ fn plugins_command_lists_every_file() {
         ("libfc_plugin_kucoinfutures.so", "exchange=kucoinfutures"),
         ("libfc_plugin_htx.so", "exchange=htx"),
         ("libfc_plugin_deribit.so", "exchange=deribit"),
+        ("libfc_plugin_dydx.so", "exchange=dydx"),
         ("libfc_plugin_template.so", "exchange=template"),
         ("libfc_test_plugin_panicking.so", "exchange=panicking"),
         ("libfc_test_plugin_incompatible.so", "ERROR"),

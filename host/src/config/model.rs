@@ -780,6 +780,7 @@ mod shipped_configs {
                     "bitget",
                     "bybit",
                     "deribit",
+                    "dydx",
                     "gate",
                     "htx",
                     "hyperliquid",
