@@ -34,11 +34,15 @@ pub enum ExchangeKind {
     Bitmex,
     /// Kraken Futures (`/derivatives/api/v3/instruments`, `/derivatives/api/v3/tickers`).
     KrakenFutures,
+    /// Deribit perpetuals (`/api/v2/public/...`, JSON-RPC over GET, per currency).
+    Deribit,
+    /// dYdX v4 indexer (`/v4/perpetualMarkets`, `/v4/height`).
+    Dydx,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 11] = [
+    pub const ALL: [ExchangeKind; 13] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
@@ -50,6 +54,8 @@ impl ExchangeKind {
         ExchangeKind::Htx,
         ExchangeKind::Bitmex,
         ExchangeKind::KrakenFutures,
+        ExchangeKind::Deribit,
+        ExchangeKind::Dydx,
     ];
 
     /// Lower-case name (`binance`, `bybit`, `okx`).
@@ -66,6 +72,8 @@ impl ExchangeKind {
             ExchangeKind::Htx => "htx",
             ExchangeKind::Bitmex => "bitmex",
             ExchangeKind::KrakenFutures => "krakenfutures",
+            ExchangeKind::Deribit => "deribit",
+            ExchangeKind::Dydx => "dydx",
         }
     }
 
@@ -83,6 +91,8 @@ impl ExchangeKind {
             ExchangeKind::Htx => 250,
             ExchangeKind::Bitmex => 220,
             ExchangeKind::KrakenFutures => 280,
+            ExchangeKind::Deribit => crate::exchanges::deribit::DEFAULT_UNIVERSE,
+            ExchangeKind::Dydx => crate::exchanges::dydx::DEFAULT_UNIVERSE,
         }
     }
 
@@ -100,6 +110,8 @@ impl ExchangeKind {
             ExchangeKind::Htx => 110,
             ExchangeKind::Bitmex => 120,
             ExchangeKind::KrakenFutures => 100,
+            ExchangeKind::Deribit => 100,
+            ExchangeKind::Dydx => 120,
         }
     }
 }
@@ -121,11 +133,15 @@ impl FromStr for ExchangeKind {
             "bitget" => Ok(ExchangeKind::Bitget),
             "gate" | "gateio" => Ok(ExchangeKind::Gate),
             "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
+            "hyperliquid" => Ok(ExchangeKind::Hyperliquid),
+            "mexc" => Ok(ExchangeKind::Mexc),
             "htx" | "huobi" => Ok(ExchangeKind::Htx),
             "bitmex" => Ok(ExchangeKind::Bitmex),
             "krakenfutures" => Ok(ExchangeKind::KrakenFutures),
+            "deribit" => Ok(ExchangeKind::Deribit),
+            "dydx" => Ok(ExchangeKind::Dydx),
             other => anyhow::bail!(
-                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | bitmex | krakenfutures)"
+                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | bitmex | krakenfutures | deribit | dydx)"
             ),
         }
     }

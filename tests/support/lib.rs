@@ -36,7 +36,7 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
 }
 
 /// The real exchange plugins' library names.
-pub const REAL_PLUGINS: [&str; 11] = [
+pub const REAL_PLUGINS: [&str; 13] = [
     "fc_plugin_binance",
     "fc_plugin_bybit",
     "fc_plugin_okx",
@@ -48,6 +48,8 @@ pub const REAL_PLUGINS: [&str; 11] = [
     "fc_plugin_htx",
     "fc_plugin_bitmex",
     "fc_plugin_krakenfutures",
+    "fc_plugin_deribit",
+    "fc_plugin_dydx",
 ];
 
 /// Copies a plugin into `dir` the way operators deploy: write a temporary name, then rename.

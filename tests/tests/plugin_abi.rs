@@ -37,6 +37,8 @@ fn real_plugins_load_and_describe_themselves() {
         ("fc_plugin_htx", "htx"),
         ("fc_plugin_bitmex", "bitmex"),
         ("fc_plugin_krakenfutures", "krakenfutures"),
+        ("fc_plugin_deribit", "deribit"),
+        ("fc_plugin_dydx", "dydx"),
     ];
     for (lib, id) in expected {
         let plugin = load_plugin(&plugin_path(lib)).unwrap_or_else(|e| panic!("{lib}: {e}"));
@@ -100,7 +102,9 @@ fn each_plugin_is_its_own_module() {
             "kucoinfutures",
             "htx",
             "bitmex",
-            "krakenfutures"
+            "krakenfutures",
+            "deribit",
+            "dydx"
         ]
     );
 }
@@ -226,6 +230,8 @@ fn plugins_command_lists_every_file() {
         ("libfc_plugin_htx.so", "exchange=htx"),
         ("libfc_plugin_bitmex.so", "exchange=bitmex"),
         ("libfc_plugin_krakenfutures.so", "exchange=krakenfutures"),
+        ("libfc_plugin_deribit.so", "exchange=deribit"),
+        ("libfc_plugin_dydx.so", "exchange=dydx"),
         ("libfc_plugin_template.so", "exchange=template"),
         ("libfc_test_plugin_panicking.so", "exchange=panicking"),
         ("libfc_test_plugin_incompatible.so", "ERROR"),
