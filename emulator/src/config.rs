@@ -34,13 +34,17 @@ pub enum ExchangeKind {
     Bitmex,
     /// Kraken Futures (`/derivatives/api/v3/instruments`, `/derivatives/api/v3/tickers`).
     KrakenFutures,
+    /// Deribit perpetuals (`/api/v2/public/...`, JSON-RPC over GET, per currency).
+    Deribit,
+    /// dYdX v4 indexer (`/v4/perpetualMarkets`, `/v4/height`).
+    Dydx,
     /// BingX perpetual swaps, v2 USDT-M (`/openApi/swap/v2/quote/...`).
     Bingx,
 }
 
 impl ExchangeKind {
     /// All kinds, in the order the CLI creates them.
-    pub const ALL: [ExchangeKind; 12] = [
+    pub const ALL: [ExchangeKind; 14] = [
         ExchangeKind::Binance,
         ExchangeKind::Bybit,
         ExchangeKind::Okx,
@@ -52,6 +56,8 @@ impl ExchangeKind {
         ExchangeKind::Htx,
         ExchangeKind::Bitmex,
         ExchangeKind::KrakenFutures,
+        ExchangeKind::Deribit,
+        ExchangeKind::Dydx,
         ExchangeKind::Bingx,
     ];
 
@@ -69,6 +75,8 @@ impl ExchangeKind {
             ExchangeKind::Htx => "htx",
             ExchangeKind::Bitmex => "bitmex",
             ExchangeKind::KrakenFutures => "krakenfutures",
+            ExchangeKind::Deribit => "deribit",
+            ExchangeKind::Dydx => "dydx",
             ExchangeKind::Bingx => "bingx",
         }
     }
@@ -87,6 +95,8 @@ impl ExchangeKind {
             ExchangeKind::Htx => 250,
             ExchangeKind::Bitmex => 220,
             ExchangeKind::KrakenFutures => 280,
+            ExchangeKind::Deribit => crate::exchanges::deribit::DEFAULT_UNIVERSE,
+            ExchangeKind::Dydx => crate::exchanges::dydx::DEFAULT_UNIVERSE,
             ExchangeKind::Bingx => 300,
         }
     }
@@ -105,6 +115,8 @@ impl ExchangeKind {
             ExchangeKind::Htx => 110,
             ExchangeKind::Bitmex => 120,
             ExchangeKind::KrakenFutures => 100,
+            ExchangeKind::Deribit => 100,
+            ExchangeKind::Dydx => 120,
             ExchangeKind::Bingx => 100,
         }
     }
@@ -127,12 +139,16 @@ impl FromStr for ExchangeKind {
             "bitget" => Ok(ExchangeKind::Bitget),
             "gate" | "gateio" => Ok(ExchangeKind::Gate),
             "kucoinfutures" | "kucoin" => Ok(ExchangeKind::KucoinFutures),
+            "hyperliquid" => Ok(ExchangeKind::Hyperliquid),
+            "mexc" => Ok(ExchangeKind::Mexc),
             "htx" | "huobi" => Ok(ExchangeKind::Htx),
             "bitmex" => Ok(ExchangeKind::Bitmex),
             "krakenfutures" => Ok(ExchangeKind::KrakenFutures),
+            "deribit" => Ok(ExchangeKind::Deribit),
+            "dydx" => Ok(ExchangeKind::Dydx),
             "bingx" => Ok(ExchangeKind::Bingx),
             other => anyhow::bail!(
-                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | bitmex | krakenfutures | bingx)"
+                "unknown exchange type {other:?} (binance | bybit | okx | bitget | gate | hyperliquid | mexc | kucoinfutures | htx | bitmex | krakenfutures | deribit | dydx | bingx)"
             ),
         }
     }

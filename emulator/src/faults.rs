@@ -10,7 +10,9 @@
 //! - `hang`: no response at all; after `duration_ms` (default: never) the connection is closed.
 //! - `status`: HTTP `status` (default 500), `text/plain` body `body` or `"<code> <reason>"`.
 //! - `rate_limit`: HTTP `status` (default 429; Binance also uses 418), `Retry-After:
-//!   <retry_after_s>`, the exchange's rate-limit envelope as body.
+//!   <retry_after_s>`, the exchange's rate-limit envelope as body. dYdX writes its
+//!   `Retry-After` in milliseconds (`retry_after_s × 1000`) beside a `RateLimit-Reset` time, as
+//!   its indexer does.
 //! - `invalid_json`: 200, `application/json`, body `{"oops": [1,2`.
 //! - `truncated`: 200, the real body's first half, `Content-Length` of that half.
 //! - `html`: HTTP `status` (default 200), `text/html`, an nginx "502 Bad Gateway" page.
@@ -402,6 +404,18 @@ pub async fn render(
                 (ExchangeKind::Bitmex | ExchangeKind::KrakenFutures, _) => {
                     error_envelope(kind, 429, default_error_msg(kind, 429), now_ms)
                 }
+                (ExchangeKind::Deribit, _) => error_envelope(
+                    kind,
+                    crate::exchanges::deribit::RATE_LIMITED,
+                    default_error_msg(kind, crate::exchanges::deribit::RATE_LIMITED),
+                    now_ms,
+                ),
+                (ExchangeKind::Dydx, _) => error_envelope(
+                    kind,
+                    crate::exchanges::dydx::RATE_LIMITED,
+                    default_error_msg(kind, crate::exchanges::dydx::RATE_LIMITED),
+                    now_ms,
+                ),
                 (ExchangeKind::Bingx, _) => error_envelope(
                     kind,
                     crate::exchanges::bingx::RATE_LIMITED,
@@ -409,9 +423,17 @@ pub async fn render(
                     now_ms,
                 ),
             };
-            ApiResponse::json(*status, body)
-                .with_header("retry-after", retry_after_s.to_string())
-                .into_response()
+            let response = ApiResponse::json(*status, body);
+            match kind {
+                // The indexer's own headers: `Retry-After` in milliseconds, a reset time.
+                ExchangeKind::Dydx => {
+                    crate::exchanges::dydx::rate_limit_headers(*retry_after_s, now_ms)
+                        .into_iter()
+                        .fold(response, |r, (name, value)| r.with_header(name, value))
+                }
+                _ => response.with_header("retry-after", retry_after_s.to_string()),
+            }
+            .into_response()
         }
         Fault::InvalidJson {} => ApiResponse::json(200, "{\"oops\": [1,2".into()).into_response(),
         Fault::Truncated {} => {
@@ -527,6 +549,8 @@ pub async fn render(
                 ExchangeKind::KucoinFutures => 429000,
                 ExchangeKind::Htx => 1032,
                 ExchangeKind::Bitmex | ExchangeKind::KrakenFutures => 429,
+                ExchangeKind::Deribit => crate::exchanges::deribit::RATE_LIMITED,
+                ExchangeKind::Dydx => crate::exchanges::dydx::RATE_LIMITED,
                 ExchangeKind::Bingx => crate::exchanges::bingx::RATE_LIMITED,
             });
             let status = status.unwrap_or(match (kind, code) {
@@ -541,6 +565,8 @@ pub async fn render(
                 (ExchangeKind::KrakenFutures, code) => {
                     crate::exchanges::krakenfutures::status_of(code)
                 }
+                (ExchangeKind::Deribit, code) => crate::exchanges::deribit::status_of(code),
+                (ExchangeKind::Dydx, code) => crate::exchanges::dydx::status_of(code),
                 _ => 200,
             });
             let msg = msg

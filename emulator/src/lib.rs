@@ -38,6 +38,10 @@
 //! - bitmex: `/api/v1/instrument/active` (a bare array; money fields in `XBt`/`USDt` minor units).
 //! - krakenfutures: `/derivatives/api/v3/instruments`, `/derivatives/api/v3/tickers` (absolute
 //!   hourly funding per contract).
+//! - deribit: `/api/v2/public/get_instruments`, `/api/v2/public/get_book_summary_by_currency`
+//!   (both `currency=` required, optional `kind=future`), `/api/v2/public/get_time`.
+//! - dydx: `/v4/perpetualMarkets` (optional `ticker=`/`market=`, `limit=`), `/v4/height`,
+//!   `/v4/time`.
 //! - bingx: `/openApi/swap/v2/quote/contracts`, `/openApi/swap/v2/quote/ticker`,
 //!   `/openApi/swap/v2/quote/premiumIndex` (those two: `symbol=` gives one object),
 //!   `/openApi/swap/v2/quote/openInterest?symbol=` (per symbol only), `/openApi/swap/v2/server/time`.

@@ -382,6 +382,8 @@ impl Universe {
             ExchangeKind::Htx => crate::exchanges::htx::compose(cfg, now_ms),
             ExchangeKind::Bitmex => crate::exchanges::bitmex::compose(cfg, now_ms),
             ExchangeKind::KrakenFutures => crate::exchanges::krakenfutures::compose(cfg, now_ms),
+            ExchangeKind::Deribit => crate::exchanges::deribit::compose(cfg, now_ms),
+            ExchangeKind::Dydx => crate::exchanges::dydx::compose(cfg, now_ms),
             ExchangeKind::Bingx => crate::exchanges::bingx::compose(cfg, now_ms),
         };
         let by_symbol = instruments
@@ -512,6 +514,8 @@ pub(crate) fn make(spec: Spec<'_>) -> Instrument {
             ExchangeKind::Htx => 0.35,
             ExchangeKind::Bitmex => 0.1,
             ExchangeKind::KrakenFutures => 0.15,
+            ExchangeKind::Deribit => 0.3,
+            ExchangeKind::Dydx => 0.15,
             ExchangeKind::Bingx => 0.3,
         };
 

@@ -36,7 +36,7 @@ pub fn plugin_path(lib_name: &str) -> PathBuf {
 }
 
 /// The real exchange plugins' library names.
-pub const REAL_PLUGINS: [&str; 12] = [
+pub const REAL_PLUGINS: [&str; 14] = [
     "fc_plugin_binance",
     "fc_plugin_bybit",
     "fc_plugin_okx",
@@ -48,6 +48,8 @@ pub const REAL_PLUGINS: [&str; 12] = [
     "fc_plugin_htx",
     "fc_plugin_bitmex",
     "fc_plugin_krakenfutures",
+    "fc_plugin_deribit",
+    "fc_plugin_dydx",
     "fc_plugin_bingx",
 ];
 

@@ -37,6 +37,8 @@ fn real_plugins_load_and_describe_themselves() {
         ("fc_plugin_htx", "htx"),
         ("fc_plugin_bitmex", "bitmex"),
         ("fc_plugin_krakenfutures", "krakenfutures"),
+        ("fc_plugin_deribit", "deribit"),
+        ("fc_plugin_dydx", "dydx"),
         ("fc_plugin_bingx", "bingx"),
     ];
     for (lib, id) in expected {
@@ -102,6 +104,8 @@ fn each_plugin_is_its_own_module() {
             "htx",
             "bitmex",
             "krakenfutures",
+            "deribit",
+            "dydx",
             "bingx"
         ]
     );
@@ -228,6 +232,8 @@ fn plugins_command_lists_every_file() {
         ("libfc_plugin_htx.so", "exchange=htx"),
         ("libfc_plugin_bitmex.so", "exchange=bitmex"),
         ("libfc_plugin_krakenfutures.so", "exchange=krakenfutures"),
+        ("libfc_plugin_deribit.so", "exchange=deribit"),
+        ("libfc_plugin_dydx.so", "exchange=dydx"),
         ("libfc_plugin_bingx.so", "exchange=bingx"),
         ("libfc_plugin_template.so", "exchange=template"),
         ("libfc_test_plugin_panicking.so", "exchange=panicking"),

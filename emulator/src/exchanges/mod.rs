@@ -11,6 +11,8 @@ pub mod bingx;
 pub mod bitget;
 pub mod bitmex;
 pub mod bybit;
+pub mod deribit;
+pub mod dydx;
 pub mod gate;
 pub mod htx;
 pub mod hyperliquid;
@@ -192,6 +194,8 @@ pub fn respond_with_body(
         ExchangeKind::Htx => htx::respond(venue, path, query, now_ms),
         ExchangeKind::Bitmex => bitmex::respond(venue, path, query, now_ms),
         ExchangeKind::KrakenFutures => krakenfutures::respond(venue, path, query, now_ms),
+        ExchangeKind::Deribit => deribit::respond(venue, path, query, now_ms),
+        ExchangeKind::Dydx => dydx::respond(venue, path, query, now_ms),
         ExchangeKind::Bingx => bingx::respond(venue, path, query, now_ms),
     };
     answer.unwrap_or_else(|| ApiResponse::text(404, "Not Found"))
@@ -233,6 +237,8 @@ pub fn error_envelope(kind: ExchangeKind, code: i64, msg: &str, now_ms: u64) -> 
         }),
         ExchangeKind::Bitmex => bitmex::error_body(&mut b, msg),
         ExchangeKind::KrakenFutures => krakenfutures::error_body(&mut b, msg, now_ms),
+        ExchangeKind::Deribit => deribit::error_body(&mut b, code, msg, now_ms),
+        ExchangeKind::Dydx => dydx::error_body(&mut b, msg),
         ExchangeKind::Bingx => bingx::error_body(&mut b, code, msg, now_ms),
     }
     b
@@ -270,6 +276,8 @@ pub fn default_error_msg(kind: ExchangeKind, code: i64) -> &'static str {
         (ExchangeKind::Htx, _) => "System exception, please try again later.",
         (ExchangeKind::Bitmex, code) => bitmex::default_error_msg(code),
         (ExchangeKind::KrakenFutures, code) => krakenfutures::default_error_msg(code),
+        (ExchangeKind::Deribit, _) => deribit::default_error_msg(code),
+        (ExchangeKind::Dydx, _) => dydx::default_error_msg(code),
         (ExchangeKind::Bingx, code) => bingx::default_error_msg(code),
     }
 }

@@ -23,7 +23,7 @@ use scenario::{run_scenario, Instance};
 
 /// Every shipped exchange with a realistic universe (instruments listed, late 2026; the
 /// emulator's defaults), in the order `--exchanges all` measures them.
-pub const EXCHANGE_UNIVERSES: [(&str, usize); 12] = [
+pub const EXCHANGE_UNIVERSES: [(&str, usize); 14] = [
     ("binance", 650),
     ("bybit", 550),
     ("okx", 300),
@@ -35,6 +35,8 @@ pub const EXCHANGE_UNIVERSES: [(&str, usize); 12] = [
     ("htx", 250),
     ("bitmex", 220),
     ("krakenfutures", 280),
+    ("deribit", 200),
+    ("dydx", 250),
     ("bingx", 300),
 ];
 /// The exchanges measured unless `--exchanges` says otherwise: the first three adapters, so

@@ -7,6 +7,7 @@
 //! - `cycle`: one kind's schedule and cycle (build requests, execute, parse, merge, change
 //!   detection, send);
 //! - `http`: the HTTP executor (pooled client, rate-limit budget, timeouts, retries);
+//! - `plan`: the rate budget plan (each kind's need per rule window, the cadence it keeps);
 //! - `breaker`: the per-exchange circuit breaker.
 //!
 //! Must not write records anywhere but the sink queue, and must not reach into the web server,
@@ -16,4 +17,5 @@ pub mod breaker;
 pub mod cycle;
 pub mod exchange;
 pub mod http;
+pub mod plan;
 pub mod worker;

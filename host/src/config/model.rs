@@ -781,6 +781,8 @@ mod shipped_configs {
                     "bitget",
                     "bitmex",
                     "bybit",
+                    "deribit",
+                    "dydx",
                     "gate",
                     "htx",
                     "hyperliquid",
