@@ -222,7 +222,7 @@ impl BudgetPlan {
 
 /// `60 s`, `1 s`, `500 ms`.
 fn humantime_window(ms: u64) -> String {
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
