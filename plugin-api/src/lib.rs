@@ -35,6 +35,7 @@ pub use http::{
 };
 pub use identity::{IdentityStr, IDENTITY_INLINE_CAPACITY};
 pub use module::{
-    ExchangePlugin, ExchangePluginRef, KindSpec, PluginInfo, RateLimitRule, INTERFACE_VERSION,
+    ExchangePlugin, ExchangePluginRef, KindSpec, PluginInfo, RateLimitRule, INFO_RETRY_AFTER_UNIT,
+    INTERFACE_VERSION,
 };
 pub use record::{IntervalSource, MarketType, ParseOutput, Record, RecordKind};

@@ -76,9 +76,15 @@ pub struct PluginInfo {
     pub rate_limits: RVec<RateLimitRule>,
     /// Funding interval assumed when neither the exchange nor a previous cycle told one.
     pub default_funding_interval_hours: f64,
-    /// Escape hatch for facts a later host may want; unknown keys are ignored.
+    /// Escape hatch for facts a later host may want; unknown keys are ignored. Keys the host
+    /// reads: [`INFO_RETRY_AFTER_UNIT`].
     pub extra: RVec<KeyValue>,
 }
+
+/// `PluginInfo::extra` key: the unit of the exchange's `Retry-After` header on 429/418
+/// answers, `s` (HTTP's seconds, the default) or `ms` (dYdX's indexer). The host reads the
+/// header itself (a 429 never reaches `parse`), so only the plugin can tell it.
+pub const INFO_RETRY_AFTER_UNIT: &str = "http.retry_after_unit";
 
 /// One data kind a plugin can collect.
 #[repr(C)]

@@ -231,3 +231,69 @@ fn tally(records: &[Value]) -> String {
     }
     format!("{t:?}")
 }
+
+/// The indexer writes `Retry-After` in milliseconds; the plugin tells the host so
+/// (`PluginInfo::extra` `http.retry_after_unit = ms`). A 429 with `Retry-After: 2000` pauses
+/// collection for 2 s, not 2,000 s (or the host's 5-minute cap on any pause).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dydx_retry_after_is_read_in_milliseconds() {
+    let instance = InstanceConfig::new(NAME, ExchangeKind::Dydx);
+    let emulator = exchange_emulator::spawn(
+        EmulatorConfig {
+            instances: vec![instance],
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plugin_dir = dir.path().join("plugins");
+    std::fs::create_dir(&plugin_dir).unwrap();
+    deploy_plugin("fc_plugin_dydx", &plugin_dir);
+    let intervals =
+        "[exchanges.dydx.intervals]\ninstruments = \"1h\"\ntickers = \"1s\"\nfunding = \"off\"\n";
+    let host = RunningHost::start(
+        dir.path(),
+        &config_text(
+            dir.path(),
+            &plugin_dir,
+            &[(NAME, emulator.base_url(NAME), intervals)],
+        ),
+    );
+    let tickers = |records: &[Value]| records.iter().filter(|r| r["kind"] == "ticker").count();
+    assert!(
+        wait_until(Duration::from_secs(20), || tickers(&host.records()) > 0)
+            .await
+            .is_some(),
+        "no tickers before the fault"
+    );
+    emulator.inject(
+        serde_json::from_value::<FaultSpec>(serde_json::json!({
+            "instance": NAME, "fault": "rate_limit", "retry_after_s": 2, "count": 1
+        }))
+        .unwrap(),
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || emulator
+            .stats()
+            .instance(NAME)
+            .faulted
+            >= 1)
+        .await
+        .is_some(),
+        "the 429 was not served"
+    );
+    let after_fault = tickers(&host.records());
+    // The emulator's values change about every third second per market: new ticker records
+    // arrive within a few cycles once the 2 s pause is over.
+    let resumed = wait_until(Duration::from_secs(15), || {
+        tickers(&host.records()) > after_fault
+    })
+    .await;
+    host.stop().await;
+    emulator.shutdown().await;
+    assert!(
+        resumed.is_some(),
+        "collection did not resume within 15 s of a 429 with Retry-After 2000 (ms)"
+    );
+}

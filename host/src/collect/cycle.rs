@@ -147,7 +147,7 @@ impl KindTask {
                 open_until
                     .unwrap_or(now + PROBE_BUSY_RETRY)
                     .max(now + PROBE_BUSY_RETRY)
-            } else if outcome.failed_entirely() {
+            } else if outcome.failed_entirely() || self.instruments_missing(&outcome) {
                 // Nothing came back: try again soon, never only after a long interval such as
                 // the hourly instruments refresh. Bounded by the breaker's cool-down cap so a
                 // recovered exchange is noticed as fast as the breaker allows.
@@ -158,6 +158,15 @@ impl KindTask {
                 (started + self.period).max(now)
             };
         }
+    }
+
+    /// An instruments round that failed in part (one of Deribit's three settlement currencies,
+    /// one of Bitget's product types) leaves those instruments unknown, and every kind that
+    /// needs them skips them, until it runs again: it comes back as soon as a failed round
+    /// would, not after its (hourly) interval. Other kinds wait for their next cycle: a
+    /// per-symbol round with one bad symbol must not repeat at once.
+    fn instruments_missing(&self, outcome: &CycleOutcome) -> bool {
+        self.emits == RecordKind::INSTRUMENT && outcome.failures > 0
     }
 
     /// 1×, 2×, 4× … the breaker's first cool-down, capped by its longest and by the period.

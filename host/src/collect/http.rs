@@ -114,6 +114,8 @@ pub struct ExchangeHttp {
     base_url: String,
     settings: HttpConfig,
     budgets: Vec<RateBudget>,
+    /// The exchange writes `Retry-After` in milliseconds (the plugin says so).
+    retry_after_in_ms: bool,
     in_flight: Semaphore,
     timeouts: std::sync::Mutex<std::collections::HashMap<String, AdaptiveTimeout>>,
 }
@@ -173,9 +175,16 @@ impl ExchangeHttp {
             base_url: base_url.trim_end_matches('/').to_owned(),
             settings,
             budgets,
+            retry_after_in_ms: false,
             in_flight: Semaphore::new(permits),
             timeouts: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Reads `Retry-After` as milliseconds (a plugin's [`plugin_api::INFO_RETRY_AFTER_UNIT`]).
+    pub fn with_retry_after_in_ms(mut self, in_ms: bool) -> Self {
+        self.retry_after_in_ms = in_ms;
+        self
     }
 
     pub fn base_url(&self) -> &str {
@@ -336,7 +345,7 @@ impl ExchangeHttp {
             let retry_after = headers
                 .iter()
                 .find(|(k, _)| k == "retry-after")
-                .and_then(|(_, v)| parse_retry_after(v));
+                .and_then(|(_, v)| parse_retry_after(v, self.retry_after_in_ms));
             self.slow_down(path, retry_after).await;
             return Err(TransportError {
                 class: ErrorClass::RATE_LIMITED,
@@ -428,14 +437,16 @@ fn classify_reqwest(e: reqwest::Error, timeout: Duration) -> TransportError {
     }
 }
 
-/// `Retry-After` as seconds (the HTTP-date form is rare for APIs and treated as absent).
-fn parse_retry_after(value: &str) -> Option<Duration> {
+/// `Retry-After` as seconds, or milliseconds for exchanges that write it so (the HTTP-date
+/// form is rare for APIs and treated as absent).
+fn parse_retry_after(value: &str, in_ms: bool) -> Option<Duration> {
+    let unit = if in_ms { 1e-3 } else { 1.0 };
     value
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|v| Duration::from_secs_f64(v * unit))
 }
 
 /// Exponential backoff with full jitter: uniform in [0, min(cap, base × 2^attempt)].
@@ -453,6 +464,9 @@ pub const RATE_LIMIT_RECOVERY_AFTER: Duration = Duration::from_secs(30);
 pub const RATE_LIMIT_RECOVERY_STEP: f64 = 1.25;
 /// Pause after a 429/418 that came without a Retry-After.
 pub const RATE_LIMIT_DEFAULT_PAUSE: Duration = Duration::from_secs(1);
+/// Longest pause a Retry-After can impose: a header in an unexpected unit (milliseconds read
+/// as seconds) must not silence an exchange for hours.
+pub const RATE_LIMIT_MAX_PAUSE: Duration = Duration::from_secs(300);
 
 /// Added to every budget window: the exchange counts arrivals, we count departures, and two
 /// requests can arrive closer together than they left. 50 ms or 2% of the window.
@@ -551,7 +565,10 @@ impl RateBudget {
     pub async fn penalize(&self, retry_after: Option<Duration>) {
         let mut state = self.state.lock().await;
         let now = tokio::time::Instant::now();
-        let until = now + retry_after.unwrap_or(RATE_LIMIT_DEFAULT_PAUSE);
+        let pause = retry_after
+            .unwrap_or(RATE_LIMIT_DEFAULT_PAUSE)
+            .min(RATE_LIMIT_MAX_PAUSE);
+        let until = now + pause;
         state.paused_until = Some(state.paused_until.map_or(until, |u| u.max(until)));
         state.factor = (state.factor * RATE_LIMIT_SLOWDOWN).max(RATE_LIMIT_MIN_FACTOR);
         state.last_penalty = Some(now);
@@ -579,11 +596,39 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_seconds() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(" 0.5 "), Some(Duration::from_millis(500)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after("-1"), None);
+    fn retry_after_seconds_or_milliseconds() {
+        assert_eq!(parse_retry_after("2", false), Some(Duration::from_secs(2)));
+        assert_eq!(
+            parse_retry_after(" 0.5 ", false),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", false),
+            None
+        );
+        assert_eq!(parse_retry_after("-1", false), None);
+        assert_eq!(
+            parse_retry_after("2500", true),
+            Some(Duration::from_millis(2500))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_pauses_at_most_the_cap() {
+        let rule = RateLimitRule {
+            path_prefix: "".into(),
+            limit: 10,
+            window_ms: 1_000,
+        };
+        let budget = RateBudget::new(&rule, 1.0);
+        // dYdX's "2500" read as seconds would be 42 minutes.
+        budget.penalize(Some(Duration::from_secs(2500))).await;
+        let waited = budget.acquire(1).await;
+        assert!(
+            waited >= RATE_LIMIT_MAX_PAUSE
+                && waited < RATE_LIMIT_MAX_PAUSE + Duration::from_secs(1),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

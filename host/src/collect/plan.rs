@@ -222,7 +222,7 @@ impl BudgetPlan {
 
 /// `60 s`, `1 s`, `500 ms`.
 fn humantime_window(ms: u64) -> String {
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
@@ -326,7 +326,9 @@ mod tests {
     #[test]
     fn twice_the_budget_keeps_every_kind_at_40_percent_or_more() {
         // Table: (demands, budget) needing about twice the budget in different mixes.
-        let cases: &[(&[(&str, u64, u64)], f64)] = &[
+        // (kind, interval s, weight per round) of each kind, and the budget per minute.
+        type Case<'a> = (&'a [(&'a str, u64, u64)], f64);
+        let cases: &[Case] = &[
             (&[("tickers", 1, 20), ("open_interest", 60, 1200)], 1200.0),
             (&[("tickers", 1, 35), ("funding", 10, 50)], 1200.0),
             (

@@ -129,6 +129,15 @@ pub async fn run_exchange(
     tracing::debug!(exchange = %exchange, "worker stopped");
 }
 
+/// Whether the plugin says its exchange writes `Retry-After` in milliseconds.
+fn retry_after_in_ms(plugin: &LoadedPlugin) -> bool {
+    plugin
+        .info
+        .extra
+        .iter()
+        .any(|kv| kv.key.as_str() == plugin_api::INFO_RETRY_AFTER_UNIT && kv.value.as_str() == "ms")
+}
+
 fn spawn_kind_tasks(
     shared: &Arc<Shared>,
     layout: &Layout,
@@ -136,14 +145,17 @@ fn spawn_kind_tasks(
     client: &HttpClient,
     stop: &watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    let http = Arc::new(ExchangeHttp::new(
-        client.clone(),
-        &layout.base_url,
-        plugin.info.rate_limits.as_slice(),
-        shared.spec.http.clone(),
-        &shared.spec.instance_id,
-        shared.spec.telemetry.clone(),
-    ));
+    let http = Arc::new(
+        ExchangeHttp::new(
+            client.clone(),
+            &layout.base_url,
+            plugin.info.rate_limits.as_slice(),
+            shared.spec.http.clone(),
+            &shared.spec.instance_id,
+            shared.spec.telemetry.clone(),
+        )
+        .with_retry_after_in_ms(retry_after_in_ms(plugin)),
+    );
     let has_instruments = plugin.info.kinds.iter().any(|k| {
         k.emits == RecordKind::INSTRUMENT && interval_for(&shared.spec.config, k).is_some()
     });
@@ -208,14 +220,17 @@ impl OnDemandCollector {
         } else {
             &[]
         };
-        let http = Arc::new(ExchangeHttp::new(
-            client,
-            &layout.base_url,
-            rules,
-            shared.spec.http.clone(),
-            &shared.spec.instance_id,
-            shared.spec.telemetry.clone(),
-        ));
+        let http = Arc::new(
+            ExchangeHttp::new(
+                client,
+                &layout.base_url,
+                rules,
+                shared.spec.http.clone(),
+                &shared.spec.instance_id,
+                shared.spec.telemetry.clone(),
+            )
+            .with_retry_after_in_ms(retry_after_in_ms(&plugin)),
+        );
         Ok(Self {
             shared,
             http,

@@ -31,7 +31,9 @@ mod model;
 mod parse;
 mod requests;
 
-use plugin_api::{PluginInfo, RateLimitRule, RecordKind, INTERFACE_VERSION};
+use plugin_api::{
+    KeyValue, PluginInfo, RateLimitRule, RecordKind, INFO_RETRY_AFTER_UNIT, INTERFACE_VERSION,
+};
 use plugin_kit::info::kind;
 
 pub use errors::{open, rate_limit_wait_ms, HEADER_RATE_LIMIT_RESET, HEADER_RETRY_AFTER};
@@ -106,7 +108,8 @@ pub fn info() -> PluginInfo {
         }]
         .into(),
         default_funding_interval_hours: FUNDING_INTERVAL_HOURS,
-        extra: Default::default(),
+        // The indexer writes Retry-After in milliseconds; the host reads that header itself.
+        extra: vec![KeyValue::new(INFO_RETRY_AFTER_UNIT, "ms")].into(),
     }
 }
 
