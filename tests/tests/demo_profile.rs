@@ -1,7 +1,8 @@
 //! The shipped demo profile, as the README runs it: the real binary with `config/` (base ←
 //! development ← demo) against the exchange emulator serving every exchange type at once. Every
 //! exchange the demo profile enables delivers ticker and funding records concurrently, each
-//! record validates against the schema, and no exchange reports a failed cycle. The exchanges
+//! record validates against the schema, no exchange reports a failed cycle, and no exchange's
+//! intervals need more than its rate budget (the plan logs no warning). The exchanges
 //! come from `config/demo.toml` itself, so a venue added there is covered here.
 //!
 //! Only the addresses change: the emulator listens on a free port instead of 8900, and the web
@@ -118,6 +119,18 @@ async fn the_demo_profile_collects_from_every_exchange_at_once() {
             .collect();
         assert!(errors.is_empty(), "{errors:?} in {record}");
     }
+
+    // The shipped demo intervals fit every exchange's rate budget: no plan warning.
+    let over_budget: Vec<String> = collector
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["message"].as_str())
+        .filter(|m| m.starts_with("rate budget:"))
+        .map(str::to_owned)
+        .collect();
+    assert!(over_budget.is_empty(), "{over_budget:#?}");
 
     let s = status(&base).await;
     let listed = s["exchanges"].as_array().cloned().unwrap_or_default();

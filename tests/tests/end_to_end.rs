@@ -19,22 +19,36 @@ fn count_by(records: &[Value], exchange: &str, kind: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_exchanges_write_valid_records() {
-    let emulator = exchange_emulator::spawn(
-        EmulatorConfig::default_three(),
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    // Binance with 100 instruments: its per-symbol open-interest round (~110 weight) is light
+    // enough to go out at once, so its records arrive within the test's patience.
+    let mut config = EmulatorConfig::default_three();
+    for instance in config.instances.iter_mut().filter(|i| i.name == "binance") {
+        instance.universe = 100;
+    }
+    let emulator = exchange_emulator::spawn(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let plugin_dir = dir.path().join("plugins");
     std::fs::create_dir(&plugin_dir).unwrap();
     for lib in REAL_PLUGINS {
         deploy_plugin(lib, &plugin_dir);
     }
-    let intervals = "[exchanges.ID.intervals]\ninstruments = \"1h\"\ntickers = \"1s\"\nfunding = \"1s\"\nopen_interest = \"2s\"\n";
+    let intervals =
+        "[exchanges.ID.intervals]\ninstruments = \"1h\"\ntickers = \"1s\"\nfunding = \"1s\"\n";
+    // Binance's rounds weigh 55 (tickers) and 11 (funding): every 2 s, with open interest
+    // every 10 s, they fit its documented budget.
+    let binance = "[exchanges.binance.intervals]\ninstruments = \"1h\"\ntickers = \"2s\"\nfunding = \"2s\"\nopen_interest = \"10s\"\n";
     let exchanges: Vec<(&str, String, String)> = ["binance", "bybit", "okx"]
         .iter()
-        .map(|id| (*id, emulator.base_url(id), intervals.replace("ID", id)))
+        .map(|id| {
+            let section = if *id == "binance" {
+                binance.to_owned()
+            } else {
+                intervals.replace("ID", id)
+            };
+            (*id, emulator.base_url(id), section)
+        })
         .collect();
     let exchanges: Vec<(&str, String, &str)> = exchanges
         .iter()
@@ -42,7 +56,8 @@ async fn three_exchanges_write_valid_records() {
         .collect();
     let host = RunningHost::start(
         dir.path(),
-        &config_text(dir.path(), &plugin_dir, &exchanges),
+        &config_text(dir.path(), &plugin_dir, &exchanges)
+            .replace("[http]\n", "[http]\nrate_limit_share = 1.0\n"),
     );
 
     // Every exchange, every kind, and Binance's per-symbol open interest merged into tickers
@@ -159,8 +174,11 @@ async fn a_bad_exchange_never_stops_the_others() {
         deploy_plugin(lib, &plugin_dir);
     }
     let fast = "[exchanges.ID.intervals]\ntickers = \"1s\"\nfunding = \"1s\"\n";
+    // Binance's ticker round weighs 55: every 2 s, alone and with the whole documented limit
+    // (2,400/min), it fits the budget, so the plan keeps its cadence.
+    let binance = "[exchanges.binance.intervals]\ntickers = \"2s\"\nfunding = \"off\"\nopen_interest = \"off\"\n";
     let (b, y, o) = (
-        fast.replace("ID", "binance"),
+        binance.to_owned(),
         fast.replace("ID", "bybit"),
         fast.replace("ID", "okx"),
     );
@@ -173,10 +191,11 @@ async fn a_bad_exchange_never_stops_the_others() {
     ];
     let host = RunningHost::start(
         dir.path(),
-        &config_text(dir.path(), &plugin_dir, &exchanges),
+        &config_text(dir.path(), &plugin_dir, &exchanges)
+            .replace("[http]\n", "[http]\nrate_limit_share = 1.0\n"),
     );
 
-    // Binance keeps its 1 s ticker cadence while Bybit hangs (2 s timeouts) and OKX fails.
+    // Binance keeps its 2 s ticker cadence while Bybit hangs (2 s timeouts) and OKX fails.
     let ok = wait_until(Duration::from_secs(20), || {
         let r = host.records();
         count_by(&r, "binance", "ticker") > 0 && count_by(&r, "okx", "funding") > 0
@@ -184,14 +203,14 @@ async fn a_bad_exchange_never_stops_the_others() {
     .await;
     assert!(ok.is_some(), "{:?}", tally(&host.records()));
     let binance_cycles_before = distinct_received(&host.records(), "binance", "ticker");
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
     let records = host.records();
     let binance_cycles = distinct_received(&records, "binance", "ticker") - binance_cycles_before;
     host.stop().await;
 
     assert!(
-        binance_cycles >= 4,
-        "binance ran {binance_cycles} ticker cycles in 5 s beside a hanging exchange"
+        binance_cycles >= 3,
+        "binance ran {binance_cycles} ticker cycles in 8 s (every 2 s) beside a hanging exchange"
     );
     assert_eq!(
         count_by(&records, "bybit", "ticker"),

@@ -27,6 +27,7 @@ use crate::{
     bench::instruments::{timed, PipelineCpu},
     clock::now_ms,
     collect::http::{ExchangeHttp, RawResponse, TransportError},
+    collect::plan::{self, KindDemand},
     observe::telemetry::RequestOutcome,
     output::sink::Batch,
     plugins::{
@@ -36,6 +37,15 @@ use crate::{
 };
 
 use super::exchange::Shared;
+
+/// A round's requests and the pause between them (`None`: all at once).
+struct Round {
+    requests: Vec<HttpRequest>,
+    pace: Option<Duration>,
+}
+
+/// Least cadence a kind runs at, whatever the plan says (guards a division).
+const MIN_CADENCE: f64 = 1e-3;
 
 /// Pause before retrying when the breaker is half-open and another kind holds the probe.
 const PROBE_BUSY_RETRY: Duration = Duration::from_millis(250);
@@ -67,6 +77,10 @@ pub(super) struct KindTask {
     pub(super) emits: RecordKind,
     pub(super) period: Duration,
     pub(super) wait_for_instruments: bool,
+    /// The stop signal of a scheduled task: its rounds are planned against the exchange's
+    /// budget and heavy ones paced. `None` when collected on demand (the benchmark measures
+    /// rounds sent at once).
+    pub(super) stop: Option<watch::Receiver<bool>>,
     /// Plugin warnings already logged at WARN (the same skipped dated contracts every cycle
     /// would otherwise flood the log).
     pub(super) warnings: Arc<std::sync::Mutex<SeenWarnings>>,
@@ -112,6 +126,8 @@ struct CycleRun {
 /// The outcome of one request, as the breaker and health table count it.
 enum Attempt {
     Answered(RawResponse),
+    /// Not sent: the collector is stopping in the middle of a paced round.
+    Stopped,
     /// Not sent: the breaker is open or another request is probing.
     HeldBack,
     /// No usable response (retries included), after this long.
@@ -155,7 +171,7 @@ impl KindTask {
                 now + self.failed_cycle_delay(failed_streak)
             } else {
                 failed_streak = 0;
-                (started + self.period).max(now)
+                (started + self.effective_period()).max(now)
             };
         }
     }
@@ -167,6 +183,40 @@ impl KindTask {
     /// per-symbol round with one bad symbol must not repeat at once.
     fn instruments_missing(&self, outcome: &CycleOutcome) -> bool {
         self.emits == RecordKind::INSTRUMENT && outcome.failures > 0
+    }
+
+    /// The configured period stretched by the cadence the budget plan gives this kind.
+    fn effective_period(&self) -> Duration {
+        self.period
+            .div_f64(self.shared.cadence(&self.kind).max(MIN_CADENCE))
+    }
+
+    /// Notes this round's weight in the exchange's budget plan (scheduled tasks only) and
+    /// returns the pause between its requests when the round must be paced.
+    fn plan_round(&self, round: &[HttpRequest]) -> Option<Duration> {
+        self.stop.as_ref()?;
+        let rules = self.http.rule_budgets();
+        let requests = round.iter().map(|r| (r.path.as_str(), r.weight));
+        let demand = KindDemand::of_round(&self.kind, self.period, &rules, requests);
+        // The instruments round is never paced: the other kinds wait for it.
+        let gap = plan::pacing(&rules, &demand, self.period, round.len())
+            .filter(|_| self.emits != RecordKind::INSTRUMENT);
+        let cadence = self.shared.plan_round(&rules, demand).max(MIN_CADENCE);
+        gap.map(|g| g.div_f64(cadence))
+    }
+
+    /// Waits `delay` before a paced request; false when the collector stops meanwhile.
+    async fn paced(&self, delay: Duration) -> bool {
+        let Some(mut stop) = self.stop.clone() else {
+            return true;
+        };
+        if *stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => true,
+            _ = stop.changed() => false,
+        }
     }
 
     /// 1×, 2×, 4× … the breaker's first cool-down, capped by its longest and by the period.
@@ -232,14 +282,34 @@ impl KindTask {
             }
         };
         let started = tokio::time::Instant::now();
+        // A heavy round is paced but stays one round: the plugin parses a round's answers
+        // together (Binance's open interest takes its quote value from the same round's marks).
+        let pace = self.plan_round(&first_round);
         let canary = self.shared.canary_for(&plugin, &self.kind);
+        let round = Round {
+            requests: first_round,
+            pace,
+        };
+        self.collect_and_deliver(&plugin, &ctx, round, canary.as_deref(), started)
+            .await
+    }
+
+    /// Sends `round` (and its pages and retries), then merges, detects changes and delivers.
+    async fn collect_and_deliver(
+        &self,
+        plugin: &LoadedPlugin,
+        ctx: &Context<'_>,
+        round: Round,
+        canary: Option<&Canary>,
+        started: tokio::time::Instant,
+    ) -> CycleOutcome {
         let mut run = CycleRun::default();
-        self.collect_rounds(&plugin, &ctx, first_round, canary.as_deref(), &mut run)
+        self.collect_rounds(plugin, ctx, round, canary, &mut run)
             .await;
         if let Some(canary) = canary.filter(|_| !run.comparison.is_empty()) {
-            self.report_canary(&canary, std::mem::take(&mut run.comparison));
+            self.report_canary(canary, std::mem::take(&mut run.comparison));
         }
-        self.deliver(&plugin, run, started).await
+        self.deliver(plugin, run, started).await
     }
 
     /// The exchange's `options` from the config, as the plugin receives them.
@@ -262,15 +332,17 @@ impl KindTask {
         &self,
         plugin: &LoadedPlugin,
         ctx: &Context<'_>,
-        mut round: Vec<HttpRequest>,
+        first: Round,
         canary: Option<&Canary>,
         run: &mut CycleRun,
     ) {
         // Retry rounds the plugin's errors (rate-limit or transient codes in a body) asked for.
         let mut plugin_retries = 0u32;
         let mut pages = 0u32;
+        let (mut round, mut pace) = (first.requests, first.pace);
         while !round.is_empty() {
-            let answered = self.send_round(&round, run).await;
+            // Pages and retries follow at once: only the first round is paced.
+            let answered = self.send_round(&round, pace.take(), run).await;
             if answered.is_empty() {
                 break;
             }
@@ -296,14 +368,21 @@ impl KindTask {
         }
     }
 
-    /// Sends every request of a round at once; returns the answered ones (held back and failed
-    /// requests are counted in `run`).
+    /// Sends the requests of a round, at once or `pace` apart; returns the answered ones (held
+    /// back and failed requests are counted in `run`).
     async fn send_round<'r>(
         &self,
         round: &'r [HttpRequest],
+        pace: Option<Duration>,
         run: &mut CycleRun,
     ) -> Vec<(&'r HttpRequest, RawResponse)> {
-        let results = join_all(round.iter().map(|r| self.execute(r))).await;
+        let results = join_all(round.iter().enumerate().map(|(i, r)| async move {
+            match pace {
+                Some(gap) if i > 0 && !self.paced(gap * i as u32).await => Attempt::Stopped,
+                _ => self.execute(r).await,
+            }
+        }))
+        .await;
         let mut answered = Vec::with_capacity(round.len());
         for (request, result) in round.iter().zip(results) {
             match result {
@@ -313,6 +392,7 @@ impl KindTask {
                     answered.push((request, response));
                 }
                 Attempt::HeldBack => run.outcome.held_back += 1,
+                Attempt::Stopped => {}
                 Attempt::Failed(e, elapsed) => {
                     run.requests_sent += 1;
                     run.outcome.failures += 1;

@@ -1,6 +1,7 @@
 //! One exchange instance's state shared by its kind tasks, which survives plugin replacement:
 //! its spec, instruments, record store, change detection, circuit breaker and the plugin set
-//! (current plugin and canary), with the breaker and health accounting of its requests.
+//! (current plugin and canary), with the breaker and health accounting of its requests, and
+//! the rate budget plan of its kinds.
 //!
 //! Owns that state and the accounting. Must not run cycles (`cycle` does) or start and stop
 //! tasks (`worker` does); depends on neither.
@@ -14,8 +15,9 @@ use crate::{
     bench::instruments::ResponseClock,
     clock::now_ms,
     collect::breaker::{CircuitBreaker, Transition},
+    collect::plan::{BudgetPlan, KindDemand, RuleBudget},
     config::{BreakerConfig, ChangeDetectionConfig, ExchangeConfig, HttpConfig},
-    observe::telemetry::internal_events::BreakerTransitioned,
+    observe::telemetry::internal_events::{BreakerTransitioned, BudgetPlanned},
     observe::telemetry::Telemetry,
     output::sink::Batch,
     plugins::{canary::Verdict, Canary, LoadedPlugin, PluginSet},
@@ -53,6 +55,16 @@ pub(super) struct Shared {
     pub(super) sink: mpsc::Sender<Batch>,
     /// Set only by benchmarks ([`OnDemandCollector::measure_responses`]).
     pub(super) response_clock: std::sync::OnceLock<ResponseClock>,
+    /// The rate budget plan of the running kinds.
+    pub(super) plan: std::sync::Mutex<PlanBook>,
+}
+
+/// What the plan is made from, and the plan.
+#[derive(Default)]
+pub(super) struct PlanBook {
+    demands: Vec<KindDemand>,
+    plan: BudgetPlan,
+    warnings: Vec<String>,
 }
 
 impl Shared {
@@ -77,6 +89,7 @@ impl Shared {
             plugins,
             sink,
             response_clock: std::sync::OnceLock::new(),
+            plan: std::sync::Mutex::new(PlanBook::default()),
         })
     }
 
@@ -111,6 +124,49 @@ impl Shared {
                     .canary_progress(&canary.status(), Verdict::HoldBack);
             }
         }
+    }
+
+    /// Notes what `demand`'s kind asked of the budget this round and plans again; returns the
+    /// cadence the kind keeps.
+    pub(super) fn plan_round(&self, rules: &[RuleBudget], demand: KindDemand) -> f64 {
+        let mut book = self.plan.lock().unwrap_or_else(|p| p.into_inner());
+        let kind = demand.kind.clone();
+        match book.demands.iter_mut().find(|d| d.kind == kind) {
+            Some(d) => *d = demand,
+            None => book.demands.push(demand),
+        }
+        let plan = BudgetPlan::new(rules, &book.demands);
+        let cadence = plan.cadence(&kind);
+        if plan != book.plan {
+            let warnings = plan.warnings(&self.spec.instance_id);
+            self.spec.telemetry.emit(BudgetPlanned {
+                exchange: &self.spec.instance_id,
+                plan: &plan,
+                warnings: &warnings,
+                previous_warnings: &book.warnings,
+            });
+            book.plan = plan;
+            book.warnings = warnings;
+        }
+        cadence
+    }
+
+    /// The cadence the plan gives `kind` (1 until its first round is planned).
+    pub(super) fn cadence(&self, kind: &str) -> f64 {
+        self.plan
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .plan
+            .cadence(kind)
+    }
+
+    /// Forgets the kinds of a previous plugin (its tasks are being replaced).
+    pub(super) fn reset_plan(&self) {
+        self.plan
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .demands
+            .clear();
     }
 
     pub(super) fn on_transition(&self, t: Transition) {

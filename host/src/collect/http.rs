@@ -181,6 +181,18 @@ impl ExchangeHttp {
         }
     }
 
+    /// The budgets as the plan sees them: each rule's window and the weight allowed in it.
+    pub fn rule_budgets(&self) -> Vec<crate::collect::plan::RuleBudget> {
+        self.budgets
+            .iter()
+            .map(|b| crate::collect::plan::RuleBudget {
+                path_prefix: b.path_prefix.clone(),
+                window: b.rule_window,
+                budget: b.limit,
+            })
+            .collect()
+    }
+
     /// Reads `Retry-After` as milliseconds (a plugin's [`plugin_api::INFO_RETRY_AFTER_UNIT`]).
     pub fn with_retry_after_in_ms(mut self, in_ms: bool) -> Self {
         self.retry_after_in_ms = in_ms;
@@ -480,6 +492,9 @@ fn window_margin(window: Duration) -> Duration {
 pub struct RateBudget {
     path_prefix: String,
     limit: f64,
+    /// The documented window (what the plan reasons in).
+    rule_window: Duration,
+    /// The window enforced: the documented one plus a margin.
     window: Duration,
     state: Mutex<BudgetState>,
 }
@@ -500,6 +515,7 @@ impl RateBudget {
         Self {
             path_prefix: rule.path_prefix.to_string(),
             limit: (rule.limit as f64 * share).max(1.0),
+            rule_window: Duration::from_millis(rule.window_ms.max(1)),
             window: {
                 let window = Duration::from_millis(rule.window_ms.max(1));
                 window + window_margin(window)

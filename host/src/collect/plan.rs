@@ -5,10 +5,13 @@
 //! steady state fits: every kind slows, primary kinds (instruments, tickers, funding) less
 //! than the others, and none stops.
 //!
-//! Owns that arithmetic and its wording. Must not send, wait or schedule anything: the cycle
-//! applies the cadence and paces its rounds, `http` enforces the budget request by request.
+//! Owns that arithmetic and its wording (the plan's types are telemetry's vocabulary, which
+//! shows them). Must not send, wait or schedule anything: the cycle applies the cadence and
+//! paces its rounds, `http` enforces the budget request by request.
 
 use std::time::Duration;
+
+pub use crate::observe::telemetry::{BudgetPlan, KindPlan, RulePlan};
 
 /// Share of a rule's budget the plan fills: the rest absorbs retries, pages and the first
 /// rounds before every kind's weight is known.
@@ -20,9 +23,11 @@ pub const PRIMARY_KIND_WEIGHT: f64 = 1.15;
 /// Kinds that are primary by name (the host's convention shared with every adapter): what
 /// the feed is for, and what the others need first.
 pub const PRIMARY_KINDS: [&str; 3] = ["instruments", "tickers", "funding"];
-/// A round whose weight on a rule exceeds this share of the rule's budget is paced across its
-/// interval instead of sent as a burst (a per-symbol round, e.g. open interest).
-pub const PACE_MIN_SHARE: f64 = 0.1;
+/// A round that, sent as a burst, would hold a rule's whole budget for longer than this is
+/// paced across its interval instead (a per-symbol round, e.g. Binance's open interest: 650
+/// weight of 1,200 per minute would hold it for 32 s). Shorter bursts (Deribit's three
+/// currencies: 0.3 s of its 10 per second) go out at once.
+pub const PACE_MIN_HOLD: Duration = Duration::from_secs(2);
 /// A paced round is spread over this share of its (effective) interval, so it ends before
 /// the next one starts.
 pub const PACE_SPREAD: f64 = 0.8;
@@ -99,39 +104,6 @@ impl KindDemand {
     }
 }
 
-/// One kind in the plan.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct KindPlan {
-    pub kind: String,
-    pub primary: bool,
-    pub interval_ms: u64,
-    /// Share of the configured cadence the kind keeps (1: as configured).
-    pub cadence: f64,
-    /// The interval it actually runs at (`interval / cadence`).
-    pub effective_interval_ms: u64,
-}
-
-/// One rule in the plan.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct RulePlan {
-    pub path_prefix: String,
-    pub window_ms: u64,
-    pub budget: f64,
-    /// Weight per window the kinds need at their configured intervals.
-    pub needed: f64,
-    /// Per kind (only kinds that use this rule).
-    pub needed_by_kind: Vec<(String, f64)>,
-    /// Weight per window after the cadences are applied.
-    pub planned: f64,
-}
-
-/// The plan of one exchange instance.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct BudgetPlan {
-    pub rules: Vec<RulePlan>,
-    pub kinds: Vec<KindPlan>,
-}
-
 impl BudgetPlan {
     /// Plans `demands` against `rules`.
     pub fn new(rules: &[RuleBudget], demands: &[KindDemand]) -> Self {
@@ -200,7 +172,7 @@ impl BudgetPlan {
                 by_kind.sort_by(|a, b| b.1.total_cmp(&a.1));
                 let kinds: Vec<String> = by_kind
                     .iter()
-                    .map(|(k, n)| format!("{k} {n:.0}"))
+                    .map(|(k, n)| format!("{k} {}", weight(*n)))
                     .collect();
                 let heaviest = by_kind.first().map_or("", |(k, _)| k.as_str());
                 let scope = if r.path_prefix.is_empty() {
@@ -209,14 +181,23 @@ impl BudgetPlan {
                     format!("requests to {}", r.path_prefix)
                 };
                 format!(
-                    "{exchange}: the configured intervals need {:.0} weight per {} of {scope}, over the budget of {:.0} ({}); every kind is slowed to fit (primary kinds least). Fix: a longer interval for {heaviest} (exchanges.{exchange}.intervals.{heaviest}), or turn a kind off",
-                    r.needed,
+                    "{exchange}: the configured intervals need {} weight per {} of {scope}, over the budget of {} ({}); every kind is slowed to fit (primary kinds least). Fix: a longer interval for {heaviest} (exchanges.{exchange}.intervals.{heaviest}), or turn a kind off",
+                    weight(r.needed),
                     humantime_window(r.window_ms),
-                    r.budget * PLAN_TARGET_USE,
+                    weight(r.budget * PLAN_TARGET_USE),
                     kinds.join(", ")
                 )
             })
             .collect()
+    }
+}
+
+/// A weight as the warning shows it: whole units, tenths below 10 (`2.4` per second).
+fn weight(w: f64) -> String {
+    if w < 10.0 {
+        format!("{w:.1}")
+    } else {
+        format!("{w:.0}")
     }
 }
 
@@ -251,17 +232,17 @@ fn solve_shared_cadence(demands: &[KindDemand], needs: &[f64], target: f64) -> f
 }
 
 /// The pause between the requests of a round that must be paced: `None` when every rule can
-/// take the round as a burst (its weight is at most [`PACE_MIN_SHARE`] of each budget).
+/// take the round as a burst (it would hold no budget longer than [`PACE_MIN_HOLD`]).
 pub fn pacing(
     rules: &[RuleBudget],
     demand: &KindDemand,
     period: Duration,
     requests: usize,
 ) -> Option<Duration> {
-    let heavy = rules
-        .iter()
-        .zip(&demand.weight_by_rule)
-        .any(|(rule, &w)| w as f64 > rule.budget * PACE_MIN_SHARE);
+    let heavy = rules.iter().zip(&demand.weight_by_rule).any(|(rule, &w)| {
+        let hold = rule.window.as_secs_f64() * w as f64 / rule.budget.max(1e-9);
+        hold > PACE_MIN_HOLD.as_secs_f64()
+    });
     (heavy && requests > 1).then(|| period.mul_f64(PACE_SPREAD) / requests as u32)
 }
 
@@ -425,7 +406,19 @@ mod tests {
         assert_eq!(gap, Duration::from_secs(96) / 650);
         let tickers = demand("tickers", 5, 55);
         assert_eq!(pacing(&rules, &tickers, Duration::from_secs(5), 1), None);
-        let small = demand("funding", 30, 100);
-        assert_eq!(pacing(&rules, &small, Duration::from_secs(30), 100), None);
+        // 30 of 1,200 per minute: held 1.5 s.
+        let small = demand("funding", 30, 30);
+        assert_eq!(pacing(&rules, &small, Duration::from_secs(30), 30), None);
+        // Deribit: three currencies against 10 per second.
+        let deribit = [rule(10.0, 1)];
+        let currencies = demand("instruments", 600, 3);
+        assert_eq!(
+            pacing(&deribit, &currencies, Duration::from_secs(600), 3),
+            None
+        );
+        // BingX's open-interest sweep: 285 against 2.5 per second.
+        let sweep = demand("open_interest", 120, 285);
+        let gap = pacing(&[rule(2.5, 1)], &sweep, Duration::from_secs(120), 285).unwrap();
+        assert_eq!(gap, Duration::from_secs(96) / 285);
     }
 }

@@ -164,6 +164,7 @@ fn spawn_kind_tasks(
             tracing::warn!(exchange = %shared.spec.instance_id, kind = %name, "configured interval for a kind this plugin does not have; ignored");
         }
     }
+    shared.reset_plan();
     let mut tasks = JoinSet::new();
     for kind in plugin.info.kinds.iter() {
         let Some(period) = interval_for(&shared.spec.config, kind) else {
@@ -181,6 +182,7 @@ fn spawn_kind_tasks(
             emits: kind.emits,
             period,
             wait_for_instruments,
+            stop: Some(stop.clone()),
             warnings: Default::default(),
         };
         tasks.spawn(task.run(stop.clone()));
@@ -260,6 +262,7 @@ impl OnDemandCollector {
             emits: spec.emits,
             period: Duration::from_millis(spec.default_interval_ms),
             wait_for_instruments: false,
+            stop: None,
             warnings: Arc::clone(&self.warnings),
         };
         Ok(task.cycle().await)

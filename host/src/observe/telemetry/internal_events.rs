@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{ReloadResult, RequestOutcome, SinkState, Telemetry};
+use super::{BudgetPlan, ReloadResult, RequestOutcome, SinkState, Telemetry};
 use crate::{
     observe::health::BreakerState,
     observe::telemetry::plugin_vocabulary::{CanaryEvent, CanaryStatus, PluginEvent, Verdict},
@@ -330,5 +330,32 @@ impl InternalEvent for CanaryCycleCompared<'_> {
             Verdict::Ignored => return,
         }
         telemetry.canary_progress(status, self.verdict);
+    }
+}
+
+/// An exchange's rate budget plan changed (a kind's round weight, the instruments, the
+/// config). Over-budget warnings are logged when they first appear, and once when they clear.
+#[derive(Debug, Clone, Copy)]
+pub struct BudgetPlanned<'a> {
+    pub exchange: &'a str,
+    pub plan: &'a BudgetPlan,
+    /// The plan's warnings (`collect::plan`), and the ones the previous plan had.
+    pub warnings: &'a [String],
+    pub previous_warnings: &'a [String],
+}
+
+impl InternalEvent for BudgetPlanned<'_> {
+    fn emit(self, telemetry: &Telemetry) {
+        telemetry.budget_plan(self.exchange, self.plan);
+        for w in self
+            .warnings
+            .iter()
+            .filter(|w| !self.previous_warnings.contains(w))
+        {
+            tracing::warn!(exchange = %self.exchange, "rate budget: {w}");
+        }
+        if self.warnings.is_empty() && !self.previous_warnings.is_empty() {
+            tracing::info!(exchange = %self.exchange, "rate budget: every kind runs at its configured interval again");
+        }
     }
 }

@@ -289,6 +289,14 @@ impl Telemetry {
     // ---- breaker (worker) ----
 
     /// The exchange's breaker is now `state`. A change is counted and goes to the event feed.
+    /// Keeps `exchange`'s rate budget plan for the status.
+    pub fn budget_plan(&self, exchange: &str, plan: &BudgetPlan) {
+        let now = now_ms();
+        if let Some(ex) = self.state().exchange(exchange, now) {
+            ex.budget_plan = Some(plan.clone());
+        }
+    }
+
     pub fn breaker(&self, exchange: &str, state: BreakerState) {
         let labels = ExchangeLabels {
             exchange: exchange.to_owned(),

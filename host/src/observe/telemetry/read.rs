@@ -173,5 +173,6 @@ fn exchange_status(
         worker_started_ms: ex.and_then(|e| e.worker_started_ms),
         worker_starts: ex.map(|e| e.worker_starts).unwrap_or(0),
         point: ex.and_then(|e| e.history.current_point(now)),
+        budget_plan: ex.and_then(|e| e.budget_plan.clone()),
     }
 }

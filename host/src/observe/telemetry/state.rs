@@ -13,7 +13,7 @@ use super::{
     funding::FundingTable, history::History, plugin_vocabulary::CanaryStatus, status::ActiveAlert,
     status::Check, status::ConfigStatus, status::NotifierInfo, status::PluginRefusal,
     status::PluginStatus, status::Readiness, status::RetiredPlugins, status::SinkStatus,
-    vocabulary::DropReason, vocabulary::SinkState, MAX_TRACKED_EXCHANGES,
+    vocabulary::BudgetPlan, vocabulary::DropReason, vocabulary::SinkState, MAX_TRACKED_EXCHANGES,
 };
 
 #[derive(Debug, Default)]
@@ -36,6 +36,8 @@ pub(super) struct ExchangeState {
     pub(super) kinds: BTreeMap<String, KindState>,
     pub(super) breaker: BreakerState,
     pub(super) breaker_since_ms: Option<i64>,
+    /// The rate budget plan the worker last computed.
+    pub(super) budget_plan: Option<BudgetPlan>,
 }
 
 impl ExchangeState {
@@ -49,6 +51,7 @@ impl ExchangeState {
             kinds: BTreeMap::new(),
             breaker: BreakerState::Closed,
             breaker_since_ms: None,
+            budget_plan: None,
         }
     }
 }

@@ -8,6 +8,8 @@ use std::{collections::BTreeMap, net::SocketAddr};
 
 use serde::Serialize;
 
+use super::vocabulary::BudgetPlan;
+
 use crate::{observe::health::BreakerState, observe::health::HealthStatus};
 
 use super::{
@@ -189,6 +191,9 @@ pub struct ExchangeStatus {
     pub worker_starts: u64,
     /// The newest 5-second chart point (the live feed appends it).
     pub point: Option<Point>,
+    /// The rate budget plan: per rule what the kinds need at their intervals against the
+    /// budget, and the cadence each kind keeps (`null` until the first rounds were built).
+    pub budget_plan: Option<BudgetPlan>,
 }
 
 /// Process numbers for status and rules.

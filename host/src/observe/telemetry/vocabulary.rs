@@ -1,5 +1,6 @@
 //! What the parts of the collector report, as values: request outcomes, sink states, drop
-//! reasons, reload results, web refusals and time-outs (each with its metric label).
+//! reasons, reload results, web refusals and time-outs (each with its metric label), and an
+//! exchange's rate budget plan (computed by `collect::plan`).
 //!
 //! Owns the names operators see in labels and the status API. Must not count anything.
 
@@ -219,4 +220,37 @@ impl WebTimeout {
             Self::Idle => "idle",
         }
     }
+}
+
+/// One kind in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KindPlan {
+    pub kind: String,
+    pub primary: bool,
+    pub interval_ms: u64,
+    /// Share of the configured cadence the kind keeps (1: as configured).
+    pub cadence: f64,
+    /// The interval it actually runs at (`interval / cadence`).
+    pub effective_interval_ms: u64,
+}
+
+/// One rule in the plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RulePlan {
+    pub path_prefix: String,
+    pub window_ms: u64,
+    pub budget: f64,
+    /// Weight per window the kinds need at their configured intervals.
+    pub needed: f64,
+    /// Per kind (only kinds that use this rule).
+    pub needed_by_kind: Vec<(String, f64)>,
+    /// Weight per window after the cadences are applied.
+    pub planned: f64,
+}
+
+/// The plan of one exchange instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct BudgetPlan {
+    pub rules: Vec<RulePlan>,
+    pub kinds: Vec<KindPlan>,
 }
