@@ -376,10 +376,17 @@ impl KindTask {
         pace: Option<Duration>,
         run: &mut CycleRun,
     ) -> Vec<(&'r HttpRequest, RawResponse)> {
-        let results = join_all(round.iter().enumerate().map(|(i, r)| async move {
-            match pace {
-                Some(gap) if i > 0 && !self.paced(gap * i as u32).await => Attempt::Stopped,
-                _ => self.execute(r).await,
+        let slots = pace.map(|_| plan::paced_slots(round.iter().map(|r| r.path.as_str())));
+        let results = join_all(round.iter().enumerate().map(|(i, r)| {
+            let delay = match (pace, &slots) {
+                (Some(gap), Some(slots)) => gap * slots[i],
+                _ => Duration::ZERO,
+            };
+            async move {
+                if !delay.is_zero() && !self.paced(delay).await {
+                    return Attempt::Stopped;
+                }
+                self.execute(r).await
             }
         }))
         .await;

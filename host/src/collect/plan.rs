@@ -28,6 +28,10 @@ pub const PRIMARY_KINDS: [&str; 3] = ["instruments", "tickers", "funding"];
 /// weight of 1,200 per minute would hold it for 32 s). Shorter bursts (Deribit's three
 /// currencies: 0.3 s of its 10 per second) go out at once.
 pub const PACE_MIN_HOLD: Duration = Duration::from_secs(2);
+/// Rounds of fewer requests are never paced: a handful of bulk requests (Hyperliquid's two
+/// funding calls to `/info`, 40 weight of its 600 per minute) belong together in time, and
+/// their burst is short however heavy.
+pub const PACE_MIN_REQUESTS: usize = 10;
 /// A paced round is spread over this share of its (effective) interval, so it ends before
 /// the next one starts.
 pub const PACE_SPREAD: f64 = 0.8;
@@ -232,7 +236,8 @@ fn solve_shared_cadence(demands: &[KindDemand], needs: &[f64], target: f64) -> f
 }
 
 /// The pause between the requests of a round that must be paced: `None` when every rule can
-/// take the round as a burst (it would hold no budget longer than [`PACE_MIN_HOLD`]).
+/// take the round as a burst (it would hold no budget longer than [`PACE_MIN_HOLD`]), or when
+/// it has fewer than [`PACE_MIN_REQUESTS`] requests.
 pub fn pacing(
     rules: &[RuleBudget],
     demand: &KindDemand,
@@ -243,7 +248,29 @@ pub fn pacing(
         let hold = rule.window.as_secs_f64() * w as f64 / rule.budget.max(1e-9);
         hold > PACE_MIN_HOLD.as_secs_f64()
     });
-    (heavy && requests > 1).then(|| period.mul_f64(PACE_SPREAD) / requests as u32)
+    (heavy && requests >= PACE_MIN_REQUESTS).then(|| period.mul_f64(PACE_SPREAD) / requests as u32)
+}
+
+/// The slot of each request of a paced round, given their paths: the round-wide requests (a
+/// path asked once, e.g. the marks Binance's and BingX's open interest is valued at) go
+/// first, at once (slot 0); the per-symbol ones (a path asked many times) one slot each, in
+/// order.
+pub fn paced_slots<'a>(paths: impl Iterator<Item = &'a str> + Clone) -> Vec<u32> {
+    let mut per_path: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for p in paths.clone() {
+        *per_path.entry(p).or_default() += 1;
+    }
+    let mut next = 0u32;
+    paths
+        .map(|p| {
+            if per_path.get(p).copied().unwrap_or(0) <= 1 {
+                0
+            } else {
+                next += 1;
+                next - 1
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -409,6 +436,12 @@ mod tests {
         // 30 of 1,200 per minute: held 1.5 s.
         let small = demand("funding", 30, 30);
         assert_eq!(pacing(&rules, &small, Duration::from_secs(30), 30), None);
+        // Hyperliquid: two funding calls, 40 of 600 per minute (held 4 s, but two requests).
+        let two = demand("funding", 1, 40);
+        assert_eq!(
+            pacing(&[rule(600.0, 60)], &two, Duration::from_secs(1), 2),
+            None
+        );
         // Deribit: three currencies against 10 per second.
         let deribit = [rule(10.0, 1)];
         let currencies = demand("instruments", 600, 3);
@@ -420,5 +453,12 @@ mod tests {
         let sweep = demand("open_interest", 120, 285);
         let gap = pacing(&[rule(2.5, 1)], &sweep, Duration::from_secs(120), 285).unwrap();
         assert_eq!(gap, Duration::from_secs(96) / 285);
+    }
+
+    #[test]
+    fn round_wide_requests_go_first_per_symbol_ones_take_a_slot_each() {
+        let paths = ["/oi", "/oi", "/premiumIndex", "/oi"];
+        assert_eq!(paced_slots(paths.iter().copied()), [0, 1, 0, 2]);
+        assert_eq!(paced_slots(["/a", "/b"].iter().copied()), [0, 0]);
     }
 }
