@@ -111,6 +111,19 @@ pub fn record_validator() -> jsonschema::Validator {
     jsonschema::validator_for(&schema).expect("records schema compiles")
 }
 
+/// Asserts that every record validates against the record schema, naming the first that
+/// does not and why.
+pub fn assert_schema_valid(records: &[serde_json::Value]) {
+    let validator = record_validator();
+    for record in records {
+        let errors: Vec<String> = validator
+            .iter_errors(record)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "invalid record {record}: {errors:?}");
+    }
+}
+
 /// A running host in this process, stopped by `stop()`.
 pub struct RunningHost {
     pub output: PathBuf,
@@ -128,6 +141,25 @@ pub struct RunningHost {
 }
 
 impl RunningHost {
+    /// A host collecting the one exchange `id` at `base_url` through the real `plugin`
+    /// (deployed into `dir/plugins` as operators do), its `[exchanges.<id>.intervals]` given as
+    /// `intervals` (TOML lines), everything else as [`config_text`] writes it.
+    pub fn start_exchange(
+        dir: &Path,
+        plugin: &str,
+        id: &str,
+        base_url: &str,
+        intervals: &str,
+    ) -> Self {
+        let plugin_dir = dir.join("plugins");
+        std::fs::create_dir_all(&plugin_dir).expect("create plugin dir");
+        deploy_plugin(plugin, &plugin_dir);
+        Self::start(
+            dir,
+            &config_text(dir, &plugin_dir, &[(id, base_url.to_owned(), intervals)]),
+        )
+    }
+
     /// Starts the host with the TOML `config_text`, written to `dir/collector.toml`.
     pub fn start(dir: &Path, config_text: &str) -> Self {
         Self::launch(dir, config_text, None)

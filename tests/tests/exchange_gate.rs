@@ -19,7 +19,7 @@ use exchange_emulator::{
     market::{Instrument, Universe},
     EmulatorConfig, ExchangeKind, InstanceConfig,
 };
-use integration_tests::{config_text, deploy_plugin, record_validator, wait_until, RunningHost};
+use integration_tests::{record_validator, wait_until, RunningHost};
 use serde_json::Value;
 
 const EXCHANGE: &str = "gate";
@@ -150,18 +150,14 @@ async fn gate_collects_every_usdt_perpetual_exactly_as_served() {
     assert!(perpetuals.len() > 300, "a realistic universe");
 
     let dir = tempfile::tempdir().unwrap();
-    let plugin_dir = dir.path().join("plugins");
-    std::fs::create_dir(&plugin_dir).unwrap();
-    deploy_plugin("fc_plugin_gate", &plugin_dir);
     let intervals =
         "[exchanges.gate.intervals]\ninstruments = \"1h\"\ntickers = \"1s\"\nfunding = \"1s\"\n";
-    let host = RunningHost::start(
+    let host = RunningHost::start_exchange(
         dir.path(),
-        &config_text(
-            dir.path(),
-            &plugin_dir,
-            &[(EXCHANGE, emulator.base_url(EXCHANGE), intervals)],
-        ),
+        "fc_plugin_gate",
+        EXCHANGE,
+        &emulator.base_url(EXCHANGE),
+        intervals,
     );
 
     let covered = |records: &[Value]| {

@@ -15,7 +15,7 @@ use exchange_emulator::{
     exchanges::{respond, Query, Venue},
     EmulatorConfig, ExchangeKind, Fault, FaultSpec, InstanceConfig,
 };
-use integration_tests::{config_text, deploy_plugin, record_validator, wait_until, RunningHost};
+use integration_tests::{record_validator, wait_until, RunningHost};
 use serde_json::Value;
 
 const EXCHANGE: &str = "htx";
@@ -133,18 +133,14 @@ async fn collect(faults: &[FaultSpec], linear: &HashSet<String>) -> Vec<Value> {
         emulator.inject(fault.clone());
     }
     let dir = tempfile::tempdir().unwrap();
-    let plugin_dir = dir.path().join("plugins");
-    std::fs::create_dir(&plugin_dir).unwrap();
-    deploy_plugin(PLUGIN, &plugin_dir);
     let intervals =
         "[exchanges.htx.intervals]\ninstruments = \"1h\"\ntickers = \"1s\"\nfunding = \"2s\"\n";
-    let host = RunningHost::start(
+    let host = RunningHost::start_exchange(
         dir.path(),
-        &config_text(
-            dir.path(),
-            &plugin_dir,
-            &[(EXCHANGE, emulator.base_url(EXCHANGE), intervals)],
-        ),
+        PLUGIN,
+        EXCHANGE,
+        &emulator.base_url(EXCHANGE),
+        intervals,
     );
     let covered = |records: &[Value], kind: &str| {
         records

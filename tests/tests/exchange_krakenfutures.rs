@@ -17,7 +17,7 @@ use exchange_emulator::{
     exchanges::{respond, Query, Venue},
     EmulatorConfig, ExchangeKind, InstanceConfig,
 };
-use integration_tests::{config_text, deploy_plugin, record_validator, wait_until, RunningHost};
+use integration_tests::{record_validator, wait_until, RunningHost};
 use serde_json::Value;
 
 const EXCHANGE: &str = "krakenfutures";
@@ -168,17 +168,13 @@ async fn krakenfutures_end_to_end_matches_what_the_emulator_served() {
     assert!(!suspended.is_empty());
 
     let dir = tempfile::tempdir().unwrap();
-    let plugin_dir = dir.path().join("plugins");
-    std::fs::create_dir(&plugin_dir).unwrap();
-    deploy_plugin(PLUGIN, &plugin_dir);
     let intervals = "[exchanges.krakenfutures.intervals]\ninstruments = \"1h\"\ntickers = \"2s\"\nfunding = \"2s\"\n";
-    let host = RunningHost::start(
+    let host = RunningHost::start_exchange(
         dir.path(),
-        &config_text(
-            dir.path(),
-            &plugin_dir,
-            &[(EXCHANGE, emulator.base_url(EXCHANGE), intervals)],
-        ),
+        PLUGIN,
+        EXCHANGE,
+        &emulator.base_url(EXCHANGE),
+        intervals,
     );
 
     let covered = |records: &[Value], kind: &str| {

@@ -16,7 +16,7 @@ use exchange_emulator::{
     market::{Contract, Instrument, Universe},
     EmulatorConfig, ExchangeKind, FaultSpec, InstanceConfig,
 };
-use integration_tests::{config_text, deploy_plugin, record_validator, wait_until, RunningHost};
+use integration_tests::{assert_schema_valid, wait_until, RunningHost};
 use serde_json::Value;
 
 const NAME: &str = "mexc";
@@ -119,18 +119,14 @@ async fn mexc_records_equal_what_the_emulator_served() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let plugin_dir = dir.path().join("plugins");
-    std::fs::create_dir(&plugin_dir).unwrap();
-    deploy_plugin("fc_plugin_mexc", &plugin_dir);
     let intervals =
         "[exchanges.mexc.intervals]\ninstruments = \"1h\"\ntickers = \"1s\"\nfunding = \"1s\"\n";
-    let host = RunningHost::start(
+    let host = RunningHost::start_exchange(
         dir.path(),
-        &config_text(
-            dir.path(),
-            &plugin_dir,
-            &[(NAME, emulator.base_url(NAME), intervals)],
-        ),
+        "fc_plugin_mexc",
+        NAME,
+        &emulator.base_url(NAME),
+        intervals,
     );
     let covered = |records: &[Value]| {
         let tickers = symbols_with(records, "ticker");
@@ -150,14 +146,7 @@ async fn mexc_records_equal_what_the_emulator_served() {
     assert!(took.is_some(), "coverage not reached: {}", tally(&records));
     assert!(faulted >= 3, "the faults were served");
 
-    let validator = record_validator();
-    for record in &records {
-        let errors: Vec<String> = validator
-            .iter_errors(record)
-            .map(|e| e.to_string())
-            .collect();
-        assert!(errors.is_empty(), "invalid record {record}: {errors:?}");
-    }
+    assert_schema_valid(&records);
 
     let mut compared = BTreeMap::<String, usize>::new();
     for r in &records {
