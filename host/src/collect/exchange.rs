@@ -64,7 +64,8 @@ pub(super) struct Shared {
 pub(super) struct PlanBook {
     demands: Vec<KindDemand>,
     plan: BudgetPlan,
-    warnings: Vec<String>,
+    /// The rules over budget in the last plan (`BudgetPlan::over_budget_rules`).
+    over_budget: Vec<String>,
 }
 
 impl Shared {
@@ -139,14 +140,16 @@ impl Shared {
         let cadence = plan.cadence(&kind);
         if plan != book.plan {
             let warnings = plan.warnings(&self.spec.instance_id);
+            let over_budget = plan.over_budget_rules();
             self.spec.telemetry.emit(BudgetPlanned {
                 exchange: &self.spec.instance_id,
                 plan: &plan,
                 warnings: &warnings,
-                previous_warnings: &book.warnings,
+                over_budget: &over_budget,
+                previously_over_budget: &book.over_budget,
             });
             book.plan = plan;
-            book.warnings = warnings;
+            book.over_budget = over_budget;
         }
         cadence
     }

@@ -165,8 +165,18 @@ impl BudgetPlan {
             .map_or(1.0, |k| k.cadence)
     }
 
+    /// The rules whose kinds need more than their budget, as `path_prefix@window_ms` (what a
+    /// warning is about: its numbers may change while it holds).
+    pub fn over_budget_rules(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|r| r.needed > r.budget * PLAN_TARGET_USE)
+            .map(|r| format!("{}@{}", r.path_prefix, r.window_ms))
+            .collect()
+    }
+
     /// One warning per rule whose kinds need more than its budget: which kinds, how much, and
-    /// what to do.
+    /// what to do (in the order of [`BudgetPlan::over_budget_rules`]).
     pub fn warnings(&self, exchange: &str) -> Vec<String> {
         self.rules
             .iter()
@@ -368,6 +378,7 @@ mod tests {
             }
             let w = plan.warnings("x");
             assert_eq!(w.len(), 1, "{w:?}");
+            assert_eq!(plan.over_budget_rules(), ["@60000"]);
         }
     }
 

@@ -334,27 +334,28 @@ impl InternalEvent for CanaryCycleCompared<'_> {
 }
 
 /// An exchange's rate budget plan changed (a kind's round weight, the instruments, the
-/// config). Over-budget warnings are logged when they first appear, and once when they clear.
+/// config). A rule's over-budget warning is logged when the rule becomes over budget (not again
+/// while only its numbers change), and once when every rule fits again.
 #[derive(Debug, Clone, Copy)]
 pub struct BudgetPlanned<'a> {
     pub exchange: &'a str,
     pub plan: &'a BudgetPlan,
-    /// The plan's warnings (`collect::plan`), and the ones the previous plan had.
+    /// The plan's warnings, one per rule in `over_budget` (same order).
     pub warnings: &'a [String],
-    pub previous_warnings: &'a [String],
+    /// The rules over budget now and in the previous plan (`collect::plan`).
+    pub over_budget: &'a [String],
+    pub previously_over_budget: &'a [String],
 }
 
 impl InternalEvent for BudgetPlanned<'_> {
     fn emit(self, telemetry: &Telemetry) {
         telemetry.budget_plan(self.exchange, self.plan);
-        for w in self
-            .warnings
-            .iter()
-            .filter(|w| !self.previous_warnings.contains(w))
-        {
-            tracing::warn!(exchange = %self.exchange, "rate budget: {w}");
+        for (rule, w) in self.over_budget.iter().zip(self.warnings) {
+            if !self.previously_over_budget.contains(rule) {
+                tracing::warn!(exchange = %self.exchange, "rate budget: {w}");
+            }
         }
-        if self.warnings.is_empty() && !self.previous_warnings.is_empty() {
+        if self.over_budget.is_empty() && !self.previously_over_budget.is_empty() {
             tracing::info!(exchange = %self.exchange, "rate budget: every kind runs at its configured interval again");
         }
     }
