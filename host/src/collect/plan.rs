@@ -108,6 +108,13 @@ impl KindDemand {
     }
 }
 
+impl RulePlan {
+    /// Whether the kinds need more of this rule than the plan fills.
+    fn is_over_budget(&self) -> bool {
+        self.needed > self.budget * PLAN_TARGET_USE
+    }
+}
+
 impl BudgetPlan {
     /// Plans `demands` against `rules`.
     pub fn new(rules: &[RuleBudget], demands: &[KindDemand]) -> Self {
@@ -125,11 +132,11 @@ impl BudgetPlan {
                     }
                 }
             }
-            rule_plans.push((r, rule, needs, needed));
+            rule_plans.push((rule, needs, needed));
         }
         let rules = rule_plans
             .into_iter()
-            .map(|(_, rule, needs, needed)| RulePlan {
+            .map(|(rule, needs, needed)| RulePlan {
                 path_prefix: rule.path_prefix.clone(),
                 window_ms: rule.window.as_millis() as u64,
                 budget: rule.budget,
@@ -170,7 +177,7 @@ impl BudgetPlan {
     pub fn over_budget_rules(&self) -> Vec<String> {
         self.rules
             .iter()
-            .filter(|r| r.needed > r.budget * PLAN_TARGET_USE)
+            .filter(|r| r.is_over_budget())
             .map(|r| format!("{}@{}", r.path_prefix, r.window_ms))
             .collect()
     }
@@ -180,7 +187,7 @@ impl BudgetPlan {
     pub fn warnings(&self, exchange: &str) -> Vec<String> {
         self.rules
             .iter()
-            .filter(|r| r.needed > r.budget * PLAN_TARGET_USE)
+            .filter(|r| r.is_over_budget())
             .map(|r| {
                 let mut by_kind = r.needed_by_kind.clone();
                 by_kind.sort_by(|a, b| b.1.total_cmp(&a.1));
